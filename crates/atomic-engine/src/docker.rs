@@ -1,0 +1,317 @@
+//! Docker through its Engine API (bollard).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use bollard::Docker;
+use bollard::errors::Error as BollardError;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ImageInspect};
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+use crate::{
+    ContainerInfo, EngineError, EngineKind, ImageInfo, Lookup, Result, file_from_tar, short_id,
+};
+
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+/// The API version atomic speaks first. Daemons accept any version between their minimum and
+/// maximum; 1.41 (docker 20.10) is old enough for Debian 12's daemon. Newer daemons that dropped
+/// it are handled by negotiating once on a "too old"/"too new" answer.
+const FIRST_VERSION: bollard::ClientVersion = bollard::ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+pub struct DockerEngine {
+    client: Docker,
+    socket: String,
+}
+
+impl DockerEngine {
+    pub fn connect() -> Result<Self> {
+        let socket = match std::env::var("DOCKER_HOST") {
+            Ok(host) if host.starts_with("unix://") => host,
+            Ok(host) if !host.is_empty() => {
+                return Err(EngineError::DockerUnavailable {
+                    socket: host,
+                    detail: "only unix:// DOCKER_HOST addresses are supported".into(),
+                });
+            }
+            _ => format!("unix://{DEFAULT_SOCKET}"),
+        };
+        let client = Docker::connect_with_unix(&socket, 120, &FIRST_VERSION).map_err(|e| {
+            EngineError::DockerUnavailable {
+                socket: socket.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        Ok(DockerEngine { client, socket })
+    }
+
+    pub fn cli(&self) -> PathBuf {
+        PathBuf::from("docker")
+    }
+
+    /// Map a bollard error: connection problems become "daemon unavailable", a 404 is `None`.
+    fn classify<T>(&self, action: &str, r: Result<T, BollardError>) -> Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(BollardError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(BollardError::DockerResponseServerError { message, .. }) => {
+                Err(EngineError::failed(EngineKind::Docker, action, message))
+            }
+            Err(e) => Err(self.unavailable_or_failed(action, e)),
+        }
+    }
+
+    fn unavailable_or_failed(&self, action: &str, e: BollardError) -> EngineError {
+        match e {
+            BollardError::DockerResponseServerError { message, .. } => {
+                EngineError::failed(EngineKind::Docker, action, message)
+            }
+            BollardError::HyperResponseError { .. }
+            | BollardError::IOError { .. }
+            | BollardError::SocketNotFoundError(_)
+            | BollardError::RequestTimeoutError => EngineError::DockerUnavailable {
+                socket: self.socket.clone(),
+                detail: error_chain(&e),
+            },
+            other => EngineError::failed(EngineKind::Docker, action, error_chain(&other)),
+        }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.client
+            .ping()
+            .await
+            .map(drop)
+            .map_err(|e| self.unavailable_or_failed("ping", e))
+    }
+
+    pub async fn lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
+        let mut found = Lookup::default();
+        if let Some(name) = image {
+            let r = self.client.inspect_image(name).await;
+            found.image = self.classify("image inspect", r)?.map(image_info);
+        }
+        if let Some(name) = container {
+            let r = self.client.inspect_container(name, None).await;
+            found.container = self.classify("container inspect", r)?.map(container_info);
+        }
+        Ok(found)
+    }
+
+    pub async fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
+        let filters = std::collections::HashMap::from([("ancestor", vec![image_id])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed("container list", e))?;
+        let mut out = Vec::new();
+        for summary in list {
+            let Some(id) = summary.id else { continue };
+            if let Some(c) = self.lookup(None, Some(&id)).await?.container
+                // `ancestor` also matches children of the image; keep exact matches only.
+                && c.image_id == short_id(image_id)
+            {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn stop(&self, container: &str) -> Result<()> {
+        self.client
+            .stop_container(container, None::<StopContainerOptions>)
+            .await
+            .map_err(|e| self.unavailable_or_failed("stop", e))
+    }
+
+    pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
+        let options = RemoveContainerOptionsBuilder::default().force(force).build();
+        self.client
+            .remove_container(container, Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed("container remove", e))
+    }
+
+    pub async fn remove_image(&self, image: &str, force: bool) -> Result<()> {
+        let options = RemoveImageOptionsBuilder::default().force(force).build();
+        self.client
+            .remove_image(image, Some(options), None)
+            .await
+            .map(drop)
+            .map_err(|e| self.unavailable_or_failed("image remove", e))
+    }
+
+    pub async fn pull(&self, image: &str, quiet: bool) -> Result<()> {
+        let (from, tag) = split_tag(image);
+        let mut options = CreateImageOptionsBuilder::default().from_image(from);
+        if let Some(tag) = tag {
+            options = options.tag(tag);
+        }
+        let mut stream = self.client.create_image(Some(options.build()), None, None);
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| self.unavailable_or_failed(&format!("pull {image}"), e))?;
+            if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::failed(EngineKind::Docker, format!("pull {image}"), error));
+            }
+            if !quiet && let Some(status) = info.status {
+                match info.id {
+                    Some(id) => eprintln!("{id}: {status}"),
+                    None => eprintln!("{status}"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn read_first_file(
+        &self,
+        image: &str,
+        paths: &[&str],
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        // A created (never started) container gives access to the image's files through the
+        // archive endpoint; Cmd is set because docker refuses to create one for an image without.
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(vec!["/atomic-help-reader".to_string()]),
+            entrypoint: Some(vec![]),
+            ..Default::default()
+        };
+        let created = self
+            .client
+            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .await
+            .map_err(|e| self.unavailable_or_failed("create a container to read files", e))?;
+        let result = self.read_from_container(&created.id, paths).await;
+        let removed = self.remove_container(&created.id, true).await;
+        let found = result?;
+        removed?;
+        Ok(found)
+    }
+
+    async fn read_from_container(
+        &self,
+        id: &str,
+        paths: &[&str],
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        for path in paths {
+            let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+            let mut stream = self.client.download_from_container(id, Some(options));
+            let mut bytes = Vec::new();
+            let mut missing = false;
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(chunk) => bytes.extend_from_slice(&chunk),
+                    Err(BollardError::DockerResponseServerError {
+                        status_code: 404, ..
+                    }) => {
+                        missing = true;
+                        break;
+                    }
+                    Err(e) => return Err(self.unavailable_or_failed(&format!("read {path}"), e)),
+                }
+            }
+            if missing {
+                continue;
+            }
+            let data = file_from_tar(&bytes)
+                .map_err(|e| EngineError::failed(EngineKind::Docker, format!("read {path}"), e))?;
+            if let Some(data) = data {
+                return Ok(Some((path.to_string(), data)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `name:tag` → (`name`, `tag`); a digest reference is passed whole.
+fn split_tag(image: &str) -> (&str, Option<&str>) {
+    if image.contains('@') {
+        return (image, None);
+    }
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].rfind(':') {
+        Some(i) => (&image[..last_slash + i], Some(&image[last_slash + i + 1..])),
+        None => (image, None),
+    }
+}
+
+fn labels(map: Option<std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {
+    map.unwrap_or_default().into_iter().collect()
+}
+
+fn image_info(i: ImageInspect) -> ImageInfo {
+    let config = i.config.unwrap_or_default();
+    ImageInfo {
+        id: short_id(&i.id.unwrap_or_default()),
+        repo_tags: i.repo_tags.unwrap_or_default(),
+        repo_digests: i.repo_digests.unwrap_or_default(),
+        labels: labels(config.labels),
+        cmd: config.cmd.unwrap_or_default(),
+        entrypoint: config.entrypoint.unwrap_or_default(),
+        env: config.env.unwrap_or_default(),
+        created: i.created.map(|c| c.to_string()),
+        size: i.size.and_then(|s| u64::try_from(s).ok()),
+    }
+}
+
+fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
+    let config = c.config.unwrap_or_default();
+    let state = c.state.unwrap_or_default();
+    let interactive = config.attach_stdin == Some(true)
+        && config.attach_stdout == Some(true)
+        && config.attach_stderr == Some(true);
+    ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        image_id: short_id(&c.image.unwrap_or_default()),
+        image_name: config.image.unwrap_or_default(),
+        labels: labels(config.labels),
+        state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        running: state.running == Some(true),
+        cmd: config.cmd.unwrap_or_default(),
+        interactive,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_tag;
+
+    #[test]
+    fn split_tag_cases() {
+        for (input, want) in [
+            ("busybox", ("busybox", None)),
+            ("busybox:1", ("busybox", Some("1"))),
+            ("localhost:5000/a/b", ("localhost:5000/a/b", None)),
+            ("localhost:5000/a/b:t", ("localhost:5000/a/b", Some("t"))),
+            ("a@sha256:00", ("a@sha256:00", None)),
+        ] {
+            assert_eq!(split_tag(input), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Podman through its command line's JSON output.
+//!
+//! Podman has no daemon to ask, so every query is a `podman` process (~30 ms here). The lookup
+//! asks for the image and the container in one `podman inspect --type all` so that `atomic run`
+//! costs one process, not two.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde::Deserialize;
+
+use crate::{ContainerInfo, EngineError, EngineKind, ImageInfo, Lookup, Result, file_from_tar};
+
+pub struct PodmanEngine {
+    program: PathBuf,
+}
+
+impl PodmanEngine {
+    /// Find `podman` on PATH.
+    pub fn find() -> Result<Self> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("podman"))
+            .find(|candidate| candidate.is_file())
+            .map(|program| PodmanEngine { program })
+            .ok_or(EngineError::PodmanMissing)
+    }
+
+    pub fn cli(&self) -> PathBuf {
+        PathBuf::from("podman")
+    }
+
+    fn output(&self, action: &str, args: &[&str]) -> Result<Output> {
+        Command::new(&self.program)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| EngineError::failed(EngineKind::Podman, action, e))
+    }
+
+    /// Run a podman command whose failure is an error (its stderr becomes the message).
+    fn checked(&self, action: &str, args: &[&str]) -> Result<Output> {
+        let out = self.output(action, args)?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(EngineError::failed(
+                EngineKind::Podman,
+                action,
+                stderr_text(&out),
+            ))
+        }
+    }
+
+    /// Run an inspect-like command; "no such …" is an empty answer, other failures are errors.
+    fn inspect(&self, action: &str, args: &[&str]) -> Result<Vec<serde_json::Value>> {
+        let out = self.output(action, args)?;
+        // With several names podman prints what it found and fails for the rest.
+        let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if out.status.success() || !found.is_empty() || is_not_found(&out) {
+            Ok(found)
+        } else {
+            Err(EngineError::failed(
+                EngineKind::Podman,
+                action,
+                stderr_text(&out),
+            ))
+        }
+    }
+
+    pub fn lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
+        let mut found = Lookup::default();
+        match (image, container) {
+            (None, None) => {}
+            (Some(image), None) => found.image = self.inspect_image(image)?,
+            (None, Some(container)) => {
+                found.container = self
+                    .inspect("container inspect", &["container", "inspect", container])?
+                    .into_iter()
+                    .find_map(parse_container);
+            }
+            (Some(image), Some(container)) => {
+                let objects =
+                    self.inspect("inspect", &["inspect", "--type", "all", image, container])?;
+                let mut image_answer = None;
+                for object in objects {
+                    if object.get("State").is_some() {
+                        if let Some(c) = parse_container(object)
+                            && (c.name == container || c.id.starts_with(container))
+                        {
+                            found.container = Some(c);
+                        }
+                    } else if image_answer.is_none() {
+                        image_answer = parse_image(object);
+                    }
+                }
+                // `inspect --type all` prefers a container of the same name over the image;
+                // ask for the image alone in that case.
+                found.image = match image_answer {
+                    Some(i) => Some(i),
+                    None => self.inspect_image(image)?,
+                };
+            }
+        }
+        Ok(found)
+    }
+
+    fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>> {
+        Ok(self
+            .inspect("image inspect", &["image", "inspect", image])?
+            .into_iter()
+            .find_map(parse_image))
+    }
+
+    pub fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
+        let filter = format!("ancestor={image_id}");
+        let out = self.checked(
+            "container list",
+            &["ps", "-a", "--no-trunc", "-q", "--filter", &filter],
+        )?;
+        let ids: Vec<&str> = std::str::from_utf8(&out.stdout)
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["container", "inspect"];
+        args.extend(ids);
+        Ok(self
+            .inspect("container inspect", &args)?
+            .into_iter()
+            .filter_map(parse_container)
+            .filter(|c| c.image_id == image_id)
+            .collect())
+    }
+
+    pub fn stop(&self, container: &str) -> Result<()> {
+        self.checked("stop", &["stop", container]).map(drop)
+    }
+
+    pub fn remove_container(&self, container: &str, force: bool) -> Result<()> {
+        let args: &[&str] = if force {
+            &["rm", "-f", container]
+        } else {
+            &["rm", container]
+        };
+        self.checked("container remove", args).map(drop)
+    }
+
+    pub fn remove_image(&self, image: &str, force: bool) -> Result<()> {
+        let args: &[&str] = if force {
+            &["rmi", "-f", image]
+        } else {
+            &["rmi", image]
+        };
+        self.checked("image remove", args).map(drop)
+    }
+
+    pub fn pull(&self, image: &str, quiet: bool) -> Result<()> {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("pull");
+        if quiet {
+            cmd.arg("--quiet").stdout(Stdio::null());
+        } else {
+            // podman prints the image ID on stdout; progress is on stderr.
+            cmd.stdout(Stdio::null());
+        }
+        let status = cmd
+            .arg(image)
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| EngineError::failed(EngineKind::Podman, format!("pull {image}"), e))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(EngineError::failed(
+                EngineKind::Podman,
+                format!("pull {image}"),
+                status,
+            ))
+        }
+    }
+
+    pub fn read_first_file(&self, image: &str, paths: &[&str]) -> Result<Option<(String, Vec<u8>)>> {
+        // A created, never started container exposes the image's files to `podman cp`.
+        let created = self.checked(
+            "create a container to read files",
+            &["create", "--pull=never", "--entrypoint=", image, "/atomic-help-reader"],
+        )?;
+        let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
+        let result = self.read_from_container(&id, paths);
+        let removed = self.remove_container(&id, true);
+        let found = result?;
+        removed?;
+        Ok(found)
+    }
+
+    fn read_from_container(&self, id: &str, paths: &[&str]) -> Result<Option<(String, Vec<u8>)>> {
+        for path in paths {
+            let source = format!("{id}:{path}");
+            let out = self.output("cp", &["cp", &source, "-"])?;
+            if !out.status.success() {
+                continue;
+            }
+            let data = file_from_tar(&out.stdout)
+                .map_err(|e| EngineError::failed(EngineKind::Podman, format!("read {path}"), e))?;
+            if let Some(data) = data {
+                return Ok(Some((path.to_string(), data)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn stderr_text(out: &Output) -> String {
+    let text = String::from_utf8_lossy(&out.stderr);
+    let text = text.trim().trim_start_matches("Error: ");
+    if text.is_empty() {
+        format!("podman exited with {}", out.status)
+    } else {
+        text.to_string()
+    }
+}
+
+fn is_not_found(out: &Output) -> bool {
+    let text = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    ["no such", "not known", "no container with name"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct PodmanConfig {
+    labels: Option<BTreeMap<String, String>>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<serde_json::Value>,
+    env: Option<Vec<String>>,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    image: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodmanImage {
+    id: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    repo_digests: Option<Vec<String>>,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    config: PodmanConfig,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+struct PodmanState {
+    status: String,
+    running: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodmanContainer {
+    id: String,
+    name: String,
+    image: String,
+    #[serde(default)]
+    image_name: String,
+    #[serde(default)]
+    config: PodmanConfig,
+    #[serde(default)]
+    state: PodmanState,
+}
+
+/// Podman prints Entrypoint as a string in some versions and a list in others.
+fn string_or_list(v: Option<serde_json::Value>) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => vec![s],
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn parse_image(v: serde_json::Value) -> Option<ImageInfo> {
+    let i: PodmanImage = serde_json::from_value(v).ok()?;
+    Some(ImageInfo {
+        id: i.id,
+        repo_tags: i.repo_tags.unwrap_or_default(),
+        repo_digests: i.repo_digests.unwrap_or_default(),
+        labels: i.labels.or(i.config.labels).unwrap_or_default(),
+        cmd: i.config.cmd.unwrap_or_default(),
+        entrypoint: string_or_list(i.config.entrypoint),
+        env: i.config.env.unwrap_or_default(),
+        created: i.created,
+        size: i.size,
+    })
+}
+
+fn parse_container(v: serde_json::Value) -> Option<ContainerInfo> {
+    let c: PodmanContainer = serde_json::from_value(v).ok()?;
+    let interactive = c.config.attach_stdin && c.config.attach_stdout && c.config.attach_stderr;
+    Some(ContainerInfo {
+        id: c.id,
+        name: c.name,
+        image_id: c.image,
+        image_name: if c.image_name.is_empty() {
+            c.config.image
+        } else {
+            c.image_name
+        },
+        labels: c.config.labels.unwrap_or_default(),
+        state: c.state.status,
+        running: c.state.running,
+        cmd: c.config.cmd.unwrap_or_default(),
+        interactive,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_podman_image_json() {
+        let v = serde_json::json!({
+            "Id": "abc", "RepoTags": ["localhost/x:latest"], "Labels": {"RUN": "docker run IMAGE"},
+            "Config": {"Cmd": ["/bin/sh"], "Entrypoint": "/init", "Env": ["PATH=/bin"]},
+            "Created": "2024-01-01T00:00:00Z", "Size": 10
+        });
+        let i = parse_image(v).unwrap();
+        assert_eq!(i.labels["RUN"], "docker run IMAGE");
+        assert_eq!(i.entrypoint, vec!["/init"]);
+        assert_eq!(i.cmd, vec!["/bin/sh"]);
+    }
+
+    #[test]
+    fn parses_podman_container_json() {
+        let v = serde_json::json!({
+            "Id": "c1", "Name": "web", "Image": "abc", "ImageName": "localhost/x:latest",
+            "Config": {"Labels": {"STOP": "docker stop NAME"}, "Cmd": ["sh"],
+                       "AttachStdin": true, "AttachStdout": true, "AttachStderr": true},
+            "State": {"Status": "running", "Running": true}
+        });
+        let c = parse_container(v).unwrap();
+        assert!(c.running && c.interactive);
+        assert_eq!(c.labels["STOP"], "docker stop NAME");
+    }
+}

@@ -1,0 +1,115 @@
+//! `atomic info` and `atomic version`: what an image says about itself in its labels.
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use atomic_engine::ImageInfo;
+
+use super::StorageArg;
+use crate::config::Config;
+use crate::output;
+use crate::storage;
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+    /// The image
+    image: String,
+}
+
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Accepted for compatibility; there are no layers to recurse into on these engines
+    #[arg(short = 'r', long, hide = true)]
+    recurse: bool,
+    /// The image
+    image: String,
+}
+
+async fn find_image(storage: &StorageArg, image: &str, config: &Config) -> Result<(String, ImageInfo)> {
+    let selection = storage.selection(config)?;
+    let target = storage::find(selection, Some(image), None).await?;
+    match target.image {
+        Some(info) => Ok((target.engine.kind().to_string(), info)),
+        None => Err(storage::image_not_found(image, selection)),
+    }
+}
+
+/// `Image Name: X` and the labels, sorted, as the original printed them.
+pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
+    let (storage, info) = find_image(&args.storage, &args.image, config).await?;
+    if args.json {
+        let doc = json!({
+            "image": args.image,
+            "id": info.id,
+            "storage": storage,
+            "repo_tags": info.repo_tags,
+            "created": info.created,
+            "labels": info.labels,
+        });
+        output::line(&serde_json::to_string_pretty(&doc)?);
+        return Ok(0);
+    }
+    let mut text = format!("Image Name: {}\n", args.image);
+    for (key, value) in &info.labels {
+        text.push_str(&format!("{key}: {value}\n"));
+    }
+    output::text_out(&text);
+    Ok(0)
+}
+
+/// The `Name`, `Version` and `Release` labels as one table row, with the image's other tags.
+pub async fn version(args: VersionArgs, config: &Config) -> Result<i32> {
+    let _ = args.recurse;
+    let (_, info) = find_image(&args.storage, &args.image, config).await?;
+    let name = info
+        .labels
+        .get("Name")
+        .cloned()
+        .or_else(|| info.repo_tags.first().cloned())
+        .unwrap_or_else(|| args.image.clone());
+    let version = long_version(&info);
+    if args.json {
+        let doc = json!([{
+            "Name": name,
+            "Version": version,
+            "Id": info.id,
+            "Tags": info.repo_tags,
+        }]);
+        output::line(&serde_json::to_string_pretty(&doc)?);
+        return Ok(0);
+    }
+    let id = &info.id[..info.id.len().min(12)];
+    let name_width = name.len().max(12) + 2;
+    let version_width = version.len().max(9) + 2;
+    let mut text = format!(
+        "{:name_width$}{:version_width$}{}\n",
+        "IMAGE NAME", "VERSION", "IMAGE ID"
+    );
+    text.push_str(&format!("{name:name_width$}{version:version_width$}{id}\n"));
+    for tag in &info.repo_tags {
+        text.push_str(&format!("  Tag: {tag}\n"));
+    }
+    output::text_out(&text);
+    Ok(0)
+}
+
+/// `Version-Release`, or what there is of it, else the image ID (the original's fallback).
+fn long_version(info: &ImageInfo) -> String {
+    let get = |k: &str| atomic_label::find(&info.labels, k).map(|(_, v)| v.to_string());
+    match (get("Version"), get("Release")) {
+        (Some(v), Some(r)) => format!("{v}-{r}"),
+        (Some(v), None) => v,
+        _ => info.id.clone(),
+    }
+}

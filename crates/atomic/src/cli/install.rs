@@ -1,0 +1,102 @@
+//! `atomic install`: run an image's INSTALL label and record the install.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use atomic_label as label;
+
+use super::{GlobalArgs, StorageArg};
+use crate::command::{OptArgs, Prepared, Program, Values};
+use crate::config::Config;
+use crate::installdb::InstallDb;
+use crate::storage;
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Name of the container the install creates or configures (default: the image's name)
+    #[arg(short = 'n', long)]
+    name: Option<String>,
+    /// Show the command that would run, and run nothing
+    #[arg(long, conflicts_with = "quiet")]
+    display: bool,
+    /// Print nothing but the command's own output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    opts: OptArgs,
+    /// The image, then arguments passed to the INSTALL command
+    #[arg(
+        value_name = "IMAGE [ARG]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -> Result<i32> {
+    let (image, extra) = args.args.split_first().expect("clap requires IMAGE");
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => label::default_name(image, false),
+    };
+    label::validate_name(&name)?;
+    let selection = args.storage.selection(config)?;
+    let target = storage::find(selection, Some(image), Some(&name)).await?;
+
+    // The original meant to refuse this but its check never fired (reference §2.5).
+    if let Some(container) = &target.container {
+        bail!(
+            "A container '{}' is already present; remove it with 'atomic uninstall --name {} \
+             {image}' or install under another --name",
+            container.name,
+            container.name
+        );
+    }
+
+    let info = match &target.image {
+        Some(info) => info.clone(),
+        None if args.display => {
+            return Err(storage::image_not_found(image, selection)
+                .context("--display does not pull images"));
+        }
+        None => {
+            if !args.quiet {
+                eprintln!("Need to pull {image} into {}", target.engine.kind());
+            }
+            target.engine.pull(image, args.quiet).await?;
+            target
+                .engine
+                .image(image)
+                .await?
+                .with_context(|| format!("image '{image}' is still missing after pulling it"))?
+        }
+    };
+
+    super::run::warn_case_variants(&info.labels, "INSTALL", args.quiet);
+    let Some((key, text)) = label::find(&info.labels, "INSTALL") else {
+        // Nothing to run: the image has been pulled, which is all an install without a label is.
+        if !args.display && !args.quiet {
+            eprintln!("{image} has no INSTALL label; nothing to run");
+        }
+        return Ok(0);
+    };
+    let program = Program::for_engine(&target.engine, config);
+    let values = Values::new(&name, image, &args.opts);
+    let prepared = Prepared::from_label(key, text, &values, extra, &program)?;
+    if args.display {
+        prepared.display();
+        return Ok(0);
+    }
+    prepared.announce(args.quiet);
+    let code = prepared.run().await?;
+    if code == 0 {
+        InstallDb::open()
+            .record(image, &info.id, &name)
+            .context("the INSTALL command succeeded but recording the install failed")?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,129 @@
+//! The command line: one module per verb, each with its clap arguments and one function.
+
+mod help;
+mod info;
+mod install;
+mod pull;
+mod run;
+mod stop;
+mod uninstall;
+
+use anyhow::Result;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::storage::Selection;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "atomic",
+    version,
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    about = "Run, install and manage containers from the labels their images carry",
+    long_about = "atomic reads an image's RUN, INSTALL, UNINSTALL, STOP and HELP labels, \
+                  substitutes NAME, IMAGE, OPT1-3 and environment variables, and runs the \
+                  command they describe on Docker or Podman — never through a shell."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GlobalArgs {
+    /// Print the version and exit
+    #[arg(short = 'v', long = "version", action = ArgAction::Version)]
+    version: Option<bool>,
+    /// Show debug output
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Answer yes to every question
+    #[arg(short = 'y', long, global = true)]
+    pub assumeyes: bool,
+    /// Ignore the install-first requirement (run) or a missing install record (uninstall)
+    #[arg(short = 'i', long, global = true)]
+    pub ignore: bool,
+}
+
+/// `--storage`, shared by every verb that takes an image or a container.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StorageArg {
+    /// Engine to use: docker or podman (default: $ATOMIC_STORAGE, atomic.conf
+    /// default_storage, else wherever the image or container is found)
+    #[arg(long, env = "ATOMIC_STORAGE", value_name = "STORAGE")]
+    pub storage: Option<String>,
+}
+
+impl StorageArg {
+    pub fn selection(&self, config: &Config) -> Result<Selection> {
+        Selection::new(self.storage.as_deref(), config)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Run a container as its image's RUN label says
+    Run(run::RunArgs),
+    /// Run an image's INSTALL label
+    Install(install::InstallArgs),
+    /// Run an image's UNINSTALL label, or remove it
+    Uninstall(uninstall::UninstallArgs),
+    /// Stop a container (its STOP label, else the engine's stop)
+    Stop(stop::StopArgs),
+    /// Pull an image into an engine
+    Pull(pull::PullArgs),
+    /// Operate on images
+    #[command(subcommand)]
+    Images(ImagesVerb),
+    /// Show an image's labels
+    #[command(hide = true)]
+    Info(info::InfoArgs),
+    /// Show an image's name, version and release
+    #[command(hide = true)]
+    Version(info::VersionArgs),
+    /// Show an image's help
+    #[command(hide = true)]
+    Help(help::HelpArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ImagesVerb {
+    /// Show an image's labels
+    Info(info::InfoArgs),
+    /// Show an image's name, version and release
+    Version(info::VersionArgs),
+    /// Show an image's help (help.1, README.md or its HELP label)
+    Help(help::HelpArgs),
+}
+
+/// Run the chosen verb; returns the exit code.
+pub async fn dispatch(cli: Cli) -> Result<i32> {
+    let config = Config::load()?;
+    let global = &cli.global;
+    match cli.verb {
+        Verb::Run(args) => run::run(args, global, &config).await,
+        Verb::Install(args) => install::install(args, global, &config).await,
+        Verb::Uninstall(args) => uninstall::uninstall(args, global, &config).await,
+        Verb::Stop(args) => stop::stop(args, &config).await,
+        Verb::Pull(args) => pull::pull(args, &config).await,
+        Verb::Info(args) | Verb::Images(ImagesVerb::Info(args)) => info::info(args, &config).await,
+        Verb::Version(args) | Verb::Images(ImagesVerb::Version(args)) => {
+            info::version(args, &config).await
+        }
+        Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

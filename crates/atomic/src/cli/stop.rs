@@ -1,0 +1,82 @@
+//! `atomic stop`: stop a container with its STOP label, else the engine's stop.
+
+use anyhow::Result;
+use clap::Args;
+
+use atomic_engine::ContainerInfo;
+use atomic_label as label;
+
+use super::StorageArg;
+use crate::command::{OptArgs, Prepared, Program, Values};
+use crate::config::Config;
+use crate::storage::{self, Target};
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Show the command that would run, and run nothing
+    #[arg(long, conflicts_with = "quiet")]
+    display: bool,
+    /// Print nothing but the command's own output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    opts: OptArgs,
+    /// The container, then arguments passed to the STOP command
+    #[arg(
+        value_name = "CONTAINER [ARG]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
+    let (name, extra) = args.args.split_first().expect("clap requires CONTAINER");
+    let selection = args.storage.selection(config)?;
+    let target = storage::find(selection, None, Some(name)).await?;
+    let Some(container) = &target.container else {
+        return Err(storage::container_not_found(name, selection));
+    };
+    let program = Program::for_engine(&target.engine, config);
+    let values = Values::new(&container.name, &container.image_name, &args.opts);
+    if args.display {
+        stop_command(container, &program, &values, extra)?.display();
+        return Ok(0);
+    }
+    stop_container(&target, container, &program, &values, extra, args.quiet).await
+}
+
+/// The STOP label's command (read from the container's labels), or the engine's own stop.
+fn stop_command(
+    container: &ContainerInfo,
+    program: &Program,
+    values: &Values,
+    extra: &[String],
+) -> Result<Prepared> {
+    Ok(match label::find(&container.labels, "STOP") {
+        Some((key, text)) => Prepared::from_label(key, text, values, extra, program)?,
+        None => Prepared::direct(program.argv(["stop", container.name.as_str()]), values),
+    })
+}
+
+/// Stop a container: the STOP label runs as a command; without one, the engine's API stops it.
+pub async fn stop_container(
+    target: &Target,
+    container: &ContainerInfo,
+    program: &Program,
+    values: &Values,
+    extra: &[String],
+    quiet: bool,
+) -> Result<i32> {
+    let prepared = stop_command(container, program, values, extra)?;
+    prepared.announce(quiet);
+    if label::find(&container.labels, "STOP").is_some() {
+        return prepared.run().await;
+    }
+    target.engine.stop(&container.id).await?;
+    Ok(0)
+}

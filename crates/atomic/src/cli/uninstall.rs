@@ -1,0 +1,158 @@
+//! `atomic uninstall`: stop and remove the image's container, then run its UNINSTALL label (or,
+//! without one, remove the image).
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use atomic_engine::ContainerInfo;
+use atomic_label as label;
+
+use super::{GlobalArgs, StorageArg};
+use crate::command::{OptArgs, Prepared, Program, Values};
+use crate::config::Config;
+use crate::installdb::InstallDb;
+use crate::storage::{self, Target};
+
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Name of the installed container (default: the image's name)
+    #[arg(short = 'n', long)]
+    name: Option<String>,
+    /// Remove every container of the image, running or not
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Show the command that would run, and run nothing
+    #[arg(long, conflicts_with = "quiet")]
+    display: bool,
+    /// Print nothing but the command's own output
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    #[command(flatten)]
+    opts: OptArgs,
+    /// The image, then arguments passed to the UNINSTALL command
+    #[arg(
+        value_name = "IMAGE [ARG]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<String>,
+}
+
+pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
+    let (image, extra) = args.args.split_first().expect("clap requires IMAGE");
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => label::default_name(image, false),
+    };
+    label::validate_name(&name)?;
+    let selection = args.storage.selection(config)?;
+    let target = storage::find(selection, Some(image), Some(&name)).await?;
+    let Some(info) = target.image.clone() else {
+        return Err(storage::image_not_found(image, selection));
+    };
+    let program = Program::for_engine(&target.engine, config);
+    let values = Values::new(&name, image, &args.opts);
+
+    let label = label::find(&info.labels, "UNINSTALL");
+    let prepared = label
+        .map(|(key, text)| Prepared::from_label(key, text, &values, extra, &program))
+        .transpose()?;
+    if args.display {
+        if let Some(container) = &target.container {
+            eprintln!("# would stop and remove container '{}' first", container.name);
+        }
+        match &prepared {
+            Some(p) => p.display(),
+            None => Prepared::direct(program.argv(["rmi", image]), &values).display(),
+        }
+        return Ok(0);
+    }
+
+    if let Some(container) = &target.container {
+        stop_and_remove(&target, container, &program, &values, args.quiet).await?;
+    }
+    clear_containers_of_image(&target, &info.id, args.force).await?;
+
+    let db = InstallDb::open();
+    match prepared {
+        Some(prepared) => {
+            prepared.announce(args.quiet);
+            let code = prepared.run().await?;
+            if code == 0 {
+                db.remove(image, &info.id, Some(&name))?;
+            }
+            Ok(code)
+        }
+        None => {
+            let recorded = db.remove(image, &info.id, None)?;
+            if !recorded && !global.ignore {
+                bail!(
+                    "'{image}' is not recorded as installed in {}; re-run with -i to remove the \
+                     image anyway",
+                    db.path().display()
+                );
+            }
+            if !args.quiet {
+                crate::output::line(&label::join(&program.argv(["rmi", image])));
+            }
+            target
+                .engine
+                .remove_image(&info.id, args.force)
+                .await
+                .with_context(|| format!("removing image '{image}'"))?;
+            Ok(0)
+        }
+    }
+}
+
+/// Stop NAME (its STOP label honoured) if it runs, then remove it.
+async fn stop_and_remove(
+    target: &Target,
+    container: &ContainerInfo,
+    program: &Program,
+    values: &Values,
+    quiet: bool,
+) -> Result<()> {
+    if container.running {
+        let code = super::stop::stop_container(target, container, program, values, &[], quiet)
+            .await?;
+        if code != 0 {
+            bail!(
+                "stopping container '{}' failed (exit {code}); nothing was uninstalled",
+                container.name
+            );
+        }
+    }
+    target
+        .engine
+        .remove_container(&container.id, true)
+        .await
+        .with_context(|| format!("removing container '{}'", container.name))
+}
+
+/// Other containers still using the image: removed with `--force`, else an error that names them.
+async fn clear_containers_of_image(target: &Target, image_id: &str, force: bool) -> Result<()> {
+    let users = target.engine.containers_of_image(image_id).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        let names: Vec<&str> = users.iter().map(|c| c.name.as_str()).collect();
+        bail!(
+            "Containers `{}` are using this image, delete them first or use --force",
+            names.join(", ")
+        );
+    }
+    for c in users {
+        target
+            .engine
+            .remove_container(&c.id, true)
+            .await
+            .with_context(|| format!("removing container '{}'", c.name))?;
+    }
+    Ok(())
+}

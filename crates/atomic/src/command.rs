@@ -1,0 +1,353 @@
+//! The command a label asks for: built from the label, shown, checked for privileges, and run.
+//!
+//! Nothing here goes through a shell. The label is split once by `atomic-label`, values are
+//! substituted per argv element, and the result is executed as an argv array, so neither a label,
+//! a NAME, an option nor an argument can smuggle in a second command.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::process::Stdio;
+
+use anyhow::{Context, Result, anyhow};
+
+use atomic_engine::{Engine, EngineKind};
+use atomic_label as label;
+
+use crate::config::Config;
+use crate::output;
+
+/// The values a label's variables take for one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    pub name: String,
+    pub image: String,
+    pub opts: [Option<String>; 3],
+    pub run_opts: Option<String>,
+}
+
+impl Values {
+    pub fn new(name: &str, image: &str, opts: &OptArgs) -> Values {
+        Values {
+            name: name.to_string(),
+            image: image.to_string(),
+            opts: [opts.opt1.clone(), opts.opt2.clone(), opts.opt3.clone()],
+            run_opts: None,
+        }
+    }
+
+    /// The variables atomic adds to the child's environment (and shows with `--display`).
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("NAME".to_string(), self.name.clone()),
+            ("IMAGE".to_string(), self.image.clone()),
+        ];
+        for (i, value) in self.opts.iter().enumerate() {
+            if let Some(value) = value {
+                env.push((format!("OPT{}", i + 1), value.clone()));
+            }
+        }
+        if let Some(run_opts) = &self.run_opts {
+            env.push(("RUN_OPTS".to_string(), run_opts.clone()));
+        }
+        let (uid, gid) = sudo_ids();
+        env.push(("PWD".to_string(), current_dir()));
+        env.push(("SUDO_UID".to_string(), uid));
+        env.push(("SUDO_GID".to_string(), gid));
+        env
+    }
+
+    fn lookup(&self, extra: &BTreeMap<String, String>, var: &str) -> Option<String> {
+        extra.get(var).cloned().or_else(|| std::env::var(var).ok())
+    }
+
+    /// Substitute the variables of one string (for RUN_OPTS_FILE's value).
+    pub fn expand_one(&self, text: &str) -> Result<String> {
+        let env: BTreeMap<String, String> = self.environment().into_iter().collect();
+        let lookup = |var: &str| self.lookup(&env, var);
+        Ok(label::expand_one(text, &self.vars(&lookup))?)
+    }
+
+    fn vars<'a>(&'a self, lookup: &'a dyn Fn(&str) -> Option<String>) -> label::Vars<'a> {
+        label::Vars {
+            name: &self.name,
+            image: &self.image,
+            opts: [
+                self.opts[0].as_deref(),
+                self.opts[1].as_deref(),
+                self.opts[2].as_deref(),
+            ],
+            run_opts: self.run_opts.as_deref(),
+            lookup,
+        }
+    }
+}
+
+/// The hidden `--opt1..3` flags every label verb takes.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OptArgs {
+    #[arg(long, hide = true, value_name = "VALUE", allow_hyphen_values = true)]
+    pub opt1: Option<String>,
+    #[arg(long, hide = true, value_name = "VALUE", allow_hyphen_values = true)]
+    pub opt2: Option<String>,
+    #[arg(long, hide = true, value_name = "VALUE", allow_hyphen_values = true)]
+    pub opt3: Option<String>,
+}
+
+/// A command ready to run: its argv and the variables atomic sets for it.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// Build the command of a label: split, substitute, append the user's arguments verbatim,
+    /// and point a `docker`/`podman` program at the selected engine.
+    pub fn from_label(
+        key: &str,
+        text: &str,
+        values: &Values,
+        extra: &[String],
+        program: &Program,
+    ) -> Result<Prepared> {
+        let env = values.environment();
+        let env_map: BTreeMap<String, String> = env.iter().cloned().collect();
+        let lookup = |var: &str| values.lookup(&env_map, var);
+        let template = label::parse(text)
+            .with_context(|| format!("label {key} of image '{}' is malformed", values.image))?;
+        let mut argv = label::build(&template, &values.vars(&lookup), extra)
+            .with_context(|| format!("cannot build the command of label {key}"))?;
+        program.rewrite(&mut argv);
+        Ok(Prepared { argv, env })
+    }
+
+    /// A command atomic composes itself (default run, start, exec): argv given element by
+    /// element, with the same environment as a label command.
+    pub fn direct(argv: Vec<String>, values: &Values) -> Prepared {
+        Prepared {
+            argv,
+            env: values.environment(),
+        }
+    }
+
+    /// Print the command line as the original did (stdout), unless quiet; then the privilege
+    /// summary (stderr), unless quiet.
+    pub fn announce(&self, quiet: bool) {
+        if quiet {
+            return;
+        }
+        output::line(&label::join(&self.argv));
+        self.warn_privileges();
+    }
+
+    /// `--display`: the exact argv, shell-quoted so it can be pasted, on stdout; the variables
+    /// atomic would set, and the privileges it would grant, on stderr.
+    pub fn display(&self) {
+        output::line(&label::join(&self.argv));
+        let vars: Vec<String> = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", label::quote(v)))
+            .collect();
+        eprintln!("# environment: {}", vars.join(" "));
+        self.warn_privileges();
+    }
+
+    fn warn_privileges(&self) {
+        let grants = label::analyze(&self.argv);
+        if grants.is_empty() {
+            return;
+        }
+        let mut text = String::from("\nThis container uses privileged security switches:\n");
+        for grant in &grants {
+            text.push_str(&format!("\nINFO: {}\n      {}\n", grant.switch, grant.access));
+        }
+        text.push_str(
+            "\nFor more information on these switches and their security implications, consult \
+             the manpage for 'docker run'.\n",
+        );
+        eprint!("{text}");
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.argv[0]);
+        cmd.args(&self.argv[1..]);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Run the command and wait for it; returns its exit code (128+N for a signal N).
+    ///
+    /// While it runs, SIGTERM and SIGHUP sent to atomic are passed on to it; SIGINT and SIGQUIT
+    /// from the terminal already reach it (same process group), so atomic only ignores them.
+    pub async fn run(&self) -> Result<i32> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut child = tokio::process::Command::from(self.command())
+            .stdin(Stdio::inherit())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut quit = signal(SignalKind::quit())?;
+        let forward = |sig: rustix::process::Signal| {
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process(pid, sig);
+            }
+        };
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status?,
+                _ = term.recv() => forward(rustix::process::Signal::TERM),
+                _ = hup.recv() => forward(rustix::process::Signal::HUP),
+                _ = int.recv() => {}
+                _ = quit.recv() => {}
+            }
+        };
+        Ok(exit_code(status))
+    }
+
+    /// Replace atomic with the command: the terminal, signals and exit code are then the
+    /// command's own, exactly as if the user had typed it.
+    pub fn exec(&self) -> Result<std::convert::Infallible> {
+        use std::os::unix::process::CommandExt;
+        let _ = std::io::stdout().flush();
+        let e = self.command().exec();
+        Err(self.spawn_error(e))
+    }
+
+    fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow!(
+                "cannot run '{}': command not found (is it installed and on PATH?)",
+                self.argv[0]
+            )
+        } else {
+            anyhow!("cannot run '{}': {e}", self.argv[0])
+        }
+    }
+}
+
+/// The program that runs `docker …`-style commands for the selected engine.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub kind: EngineKind,
+    pub path: String,
+}
+
+impl Program {
+    pub fn for_engine(engine: &Engine, config: &Config) -> Program {
+        let path = match engine.kind() {
+            EngineKind::Docker => config
+                .default_docker
+                .clone()
+                .unwrap_or_else(|| engine.cli().to_string_lossy().into_owned()),
+            EngineKind::Podman => engine.cli().to_string_lossy().into_owned(),
+        };
+        Program {
+            kind: engine.kind(),
+            path,
+        }
+    }
+
+    /// A label written for `docker` (`docker`, `/usr/bin/docker`, any `…/docker`,
+    /// `docker-latest`) or `podman` runs with the selected engine's program; any other program
+    /// (`printenv`, a script) runs as written.
+    pub fn rewrite(&self, argv: &mut [String]) {
+        if let Some(first) = argv.first_mut()
+            && is_engine_program(first)
+        {
+            *first = self.path.clone();
+        }
+    }
+
+    /// `[program, args…]` as owned strings.
+    pub fn argv<I, S>(&self, args: I) -> Vec<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        std::iter::once(self.path.clone())
+            .chain(args.into_iter().map(Into::into))
+            .collect()
+    }
+}
+
+pub fn is_engine_program(program: &str) -> bool {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    matches!(base, "docker" | "docker-latest" | "podman")
+}
+
+pub fn stdin_is_tty() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1)
+}
+
+fn current_dir() -> String {
+    std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| std::env::var("PWD").unwrap_or_default())
+}
+
+/// SUDO_UID and SUDO_GID as the original computed them, with the GID fix its docs promised:
+/// kept when set; otherwise the login UID (`/proc/self/loginuid`, when set) or the real UID, and
+/// that user's primary group from /etc/passwd, else the real GID.
+fn sudo_ids() -> (String, String) {
+    let uid = std::env::var("SUDO_UID").ok().unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/self/loginuid")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&u| u <= i32::MAX as u32)
+            .unwrap_or_else(|| rustix::process::getuid().as_raw())
+            .to_string()
+    });
+    let gid = std::env::var("SUDO_GID").ok().unwrap_or_else(|| {
+        primary_gid(&uid).unwrap_or_else(|| rustix::process::getgid().as_raw().to_string())
+    });
+    (uid, gid)
+}
+
+fn primary_gid(uid: &str) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split(':').collect();
+        (fields.len() > 3 && fields[2] == uid).then(|| fields[3].to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_programs_are_recognised_by_basename() {
+        for p in ["docker", "/usr/bin/docker", "/opt/x/docker", "podman", "docker-latest"] {
+            assert!(is_engine_program(p), "{p}");
+        }
+        for p in ["printenv", "/usr/bin/dockerd", "mydocker", "/bin/sh"] {
+            assert!(!is_engine_program(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn rewrite_only_touches_the_program() {
+        let program = Program {
+            kind: EngineKind::Podman,
+            path: "podman".into(),
+        };
+        let mut argv = vec!["/usr/bin/docker".to_string(), "docker".to_string()];
+        program.rewrite(&mut argv);
+        assert_eq!(argv, ["podman", "docker"]);
+        let mut argv = vec!["printenv".to_string()];
+        program.rewrite(&mut argv);
+        assert_eq!(argv, ["printenv"]);
+    }
+}

@@ -1,0 +1,115 @@
+//! `/etc/atomic.conf`: optional YAML settings.
+//!
+//! Unlike the original, a missing file is not an error (the original refused to start without
+//! it). Keys are looked up lower-case first, then upper-case, and empty values count as unset,
+//! as the original's `get_atomic_config_item` did.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+use atomic_engine::EngineKind;
+
+/// The settings atomic reads; everything else in the file is ignored.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    /// `default_storage`: the storage to use when none is given.
+    pub default_storage: Option<String>,
+    /// `default_docker`: the program that runs `docker …` label commands on the Docker engine.
+    pub default_docker: Option<String>,
+}
+
+impl Config {
+    /// Read `$ATOMIC_CONF` or `/etc/atomic.conf`.
+    pub fn load() -> Result<Config> {
+        let path = std::env::var_os("ATOMIC_CONF")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/atomic.conf"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
+                path,
+                ..Config::default()
+            }),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    pub fn parse(text: &str, path: PathBuf) -> Result<Config> {
+        let doc: serde_norway::Value = if text.trim().is_empty() {
+            serde_norway::Value::Null
+        } else {
+            serde_norway::from_str(text).with_context(|| format!("parsing {}", path.display()))?
+        };
+        let item = |key: &str| -> Result<Option<String>> {
+            let value = doc
+                .get(key)
+                .or_else(|| doc.get(key.to_uppercase()))
+                .cloned()
+                .unwrap_or(serde_norway::Value::Null);
+            match value {
+                serde_norway::Value::Null => Ok(None),
+                serde_norway::Value::String(s) if s.trim().is_empty() => Ok(None),
+                serde_norway::Value::String(s) => Ok(Some(s.trim().to_string())),
+                serde_norway::Value::Bool(false) => Ok(None),
+                other => anyhow::bail!(
+                    "{}: '{key}' must be a string, found {other:?}",
+                    path.display()
+                ),
+            }
+        };
+        Ok(Config {
+            default_storage: item("default_storage")?,
+            default_docker: item("default_docker")?,
+            path,
+        })
+    }
+
+    /// The configured default storage, validated.
+    pub fn storage(&self) -> Result<Option<EngineKind>> {
+        self.default_storage
+            .as_deref()
+            .map(|s| {
+                crate::storage::parse_storage(s).with_context(|| {
+                    format!("default_storage in {}", self.path.display())
+                })
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(text, PathBuf::from("atomic.conf"))
+    }
+
+    #[test]
+    fn keys_lower_then_upper_and_empty_is_unset() {
+        let c = parse("default_storage: podman\nDEFAULT_DOCKER: docker-latest\n").unwrap();
+        assert_eq!(c.default_storage.as_deref(), Some("podman"));
+        assert_eq!(c.default_docker.as_deref(), Some("docker-latest"));
+        let c = parse("default_storage: ''\n# comment only\n").unwrap();
+        assert_eq!(c.default_storage, None);
+        assert_eq!(parse("").unwrap().default_docker, None);
+    }
+
+    #[test]
+    fn malformed_yaml_is_an_error_naming_the_file() {
+        let e = parse("default_storage: [unclosed\n").unwrap_err();
+        assert!(format!("{e:#}").contains("atomic.conf"), "{e:#}");
+        let e = parse("default_storage: {a: 1}\n").unwrap_err();
+        assert!(format!("{e:#}").contains("must be a string"), "{e:#}");
+    }
+
+    #[test]
+    fn unknown_storage_is_rejected() {
+        let c = parse("default_storage: lxc\n").unwrap();
+        assert!(c.storage().is_err());
+        let c = parse("default_storage: ostree\n").unwrap();
+        assert!(format!("{:#}", c.storage().unwrap_err()).contains("native"));
+    }
+}

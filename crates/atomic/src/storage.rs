@@ -1,0 +1,195 @@
+//! Choosing the engine ("storage", atomic's word for it) and finding images and containers.
+//!
+//! The choice is `--storage`, else `$ATOMIC_STORAGE`, else `default_storage` in atomic.conf. With
+//! no choice, every available engine is asked at once (Docker if its socket exists, Podman if it
+//! is installed); a name found in two engines is an error that asks for `--storage`, never a
+//! silent pick.
+
+use anyhow::{Result, anyhow, bail};
+
+use atomic_engine::{ContainerInfo, Engine, EngineError, EngineKind, ImageInfo, Lookup};
+
+use crate::config::Config;
+
+/// Parse a storage name as the user wrote it.
+pub fn parse_storage(name: &str) -> Result<EngineKind> {
+    match name {
+        "docker" => Ok(EngineKind::Docker),
+        "podman" => Ok(EngineKind::Podman),
+        "native" | "ostree" => bail!(
+            "the native storage ('{name}') is not available in this version of atomic; use \
+             --storage docker or --storage podman"
+        ),
+        other => bail!("'{other}' is not a valid storage; choose docker or podman"),
+    }
+}
+
+/// The user's storage choice, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Selection {
+    pub explicit: Option<EngineKind>,
+}
+
+impl Selection {
+    /// `flag` carries `--storage` or, through clap's `env`, `$ATOMIC_STORAGE`.
+    pub fn new(flag: Option<&str>, config: &Config) -> Result<Selection> {
+        let explicit = match flag {
+            Some(name) => Some(parse_storage(name)?),
+            None => config.storage()?,
+        };
+        Ok(Selection { explicit })
+    }
+
+    fn candidates(&self) -> Vec<EngineKind> {
+        match self.explicit {
+            Some(kind) => vec![kind],
+            None => EngineKind::ALL.to_vec(),
+        }
+    }
+}
+
+/// The engine to act on, with what it holds under the names asked for.
+pub struct Target {
+    pub engine: Engine,
+    pub image: Option<ImageInfo>,
+    pub container: Option<ContainerInfo>,
+}
+
+/// Look an image and/or a container up, in the chosen engine or in every available one.
+pub async fn find(
+    selection: Selection,
+    image: Option<&str>,
+    container: Option<&str>,
+) -> Result<Target> {
+    if let Some(kind) = selection.explicit {
+        let engine = Engine::connect(kind)?;
+        let Lookup { image, container } = engine.lookup(image, container).await?;
+        return Ok(Target {
+            engine,
+            image,
+            container,
+        });
+    }
+
+    let answers = ask_every_engine(selection, image, container).await;
+    let mut found: Vec<Target> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
+    for (kind, answer) in answers {
+        match answer {
+            Ok((engine, lookup)) => found.push(Target {
+                engine,
+                image: lookup.image,
+                container: lookup.container,
+            }),
+            Err(e) => problems.push(format!("{kind}: {e}")),
+        }
+    }
+    if found.is_empty() {
+        bail!(
+            "no container engine is available ({}); install podman or start dockerd",
+            problems.join("; ")
+        );
+    }
+
+    let with_container: Vec<usize> = (0..found.len())
+        .filter(|&i| found[i].container.is_some())
+        .collect();
+    let with_image: Vec<usize> = (0..found.len())
+        .filter(|&i| found[i].image.is_some())
+        .collect();
+    let pick = if with_container.len() > 1 {
+        bail!(ambiguous("container", container.unwrap_or_default(), &found, &with_container))
+    } else if let [i] = with_container[..] {
+        i
+    } else if with_image.len() > 1 {
+        bail!(ambiguous("image", image.unwrap_or_default(), &found, &with_image))
+    } else if let [i] = with_image[..] {
+        i
+    } else {
+        // Nothing anywhere: the first engine that answered is where a pull would go.
+        0
+    };
+    Ok(found.swap_remove(pick))
+}
+
+fn ambiguous(what: &str, name: &str, found: &[Target], hits: &[usize]) -> String {
+    let engines: Vec<&str> = hits.iter().map(|&i| found[i].engine.kind().as_str()).collect();
+    format!(
+        "{what} '{name}' was found in more than one storage ({}); choose one with --storage {}",
+        engines.join(" and "),
+        engines.join("|")
+    )
+}
+
+type Answer = Result<(Engine, Lookup), EngineError>;
+
+/// Ask Docker and Podman concurrently: Podman is a process of its own, Docker a socket request.
+async fn ask_every_engine(
+    selection: Selection,
+    image: Option<&str>,
+    container: Option<&str>,
+) -> Vec<(EngineKind, Answer)> {
+    let mut answers = Vec::new();
+    let wanted = selection.candidates();
+    let podman = wanted.contains(&EngineKind::Podman).then(|| {
+        let (image, container) = (image.map(str::to_string), container.map(str::to_string));
+        tokio::task::spawn_blocking(move || -> Answer {
+            let engine = Engine::connect(EngineKind::Podman)?;
+            let lookup = match &engine {
+                Engine::Podman(p) => p.lookup(image.as_deref(), container.as_deref())?,
+                Engine::Docker(_) => unreachable!("connected to podman"),
+            };
+            Ok((engine, lookup))
+        })
+    });
+    if wanted.contains(&EngineKind::Docker) && docker_socket_exists() {
+        let answer = async {
+            let engine = Engine::connect(EngineKind::Docker)?;
+            let lookup = engine.lookup(image, container).await?;
+            Ok((engine, lookup))
+        }
+        .await;
+        answers.push((EngineKind::Docker, answer));
+    }
+    if let Some(task) = podman {
+        let answer = task.await.unwrap_or_else(|e| {
+            Err(EngineError::Failed {
+                engine: EngineKind::Podman,
+                action: "lookup".into(),
+                detail: e.to_string(),
+            })
+        });
+        // Podman not being installed is not worth mentioning when Docker answered.
+        if !matches!(answer, Err(EngineError::PodmanMissing)) || answers.is_empty() {
+            answers.push((EngineKind::Podman, answer));
+        }
+    }
+    answers
+}
+
+/// Without a socket there is no daemon to ask (and no point in a connection error).
+fn docker_socket_exists() -> bool {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if !host.is_empty() => host
+            .strip_prefix("unix://")
+            .is_none_or(|path| std::path::Path::new(path).exists()),
+        _ => std::path::Path::new("/var/run/docker.sock").exists(),
+    }
+}
+
+/// A clear "not found" error that says where atomic looked and what to do.
+pub fn image_not_found(image: &str, selection: Selection) -> anyhow::Error {
+    let place = match selection.explicit {
+        Some(kind) => format!("storage '{kind}'"),
+        None => "docker or podman".to_string(),
+    };
+    anyhow!("image '{image}' not found in {place}; pull it with 'atomic pull {image}'")
+}
+
+pub fn container_not_found(name: &str, selection: Selection) -> anyhow::Error {
+    let place = match selection.explicit {
+        Some(kind) => format!("storage '{kind}'"),
+        None => "docker or podman".to_string(),
+    };
+    anyhow!("container '{name}' not found in {place}")
+}
