@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The demo: builds a small image whose labels say how to run it, loads it into Podman (and
+# Docker when a daemon answers), and lets atomic read and act on those labels.
+set -euo pipefail
+
+# The demo image's labels. atomic substitutes NAME and IMAGE and runs the result without a
+# shell; the quoted part is the command line of the shell inside the container.
+IMAGE=atomic-demo
+RUN_LABEL="docker run --rm --name NAME IMAGE /bin/sh -c 'echo hello from \$(hostname); id; ps'"
+HELP_LABEL="docker run --rm IMAGE /bin/cat /README"
+README="atomic-demo: a busybox image whose labels tell atomic how to run it.
+Try: atomic run --display atomic-demo"
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+cargo build --release -p atomic -p atomic-testsupport
+ATOMIC=target/release/atomic
+
+# Prints a command (quoting the arguments that need it), then runs it, so the output reads
+# like a terminal session.
+step() {
+    local shown=() arg
+    for arg in "$@"; do
+        if [[ $arg =~ ^[[:alnum:]_./:=@%+,-]+$ ]]; then
+            shown+=("$arg")
+        else
+            shown+=("${arg@Q}")
+        fi
+    done
+    printf '\n$ %s\n' "${shown[*]}"
+    "$@"
+}
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '%s\n' "$README" >"$tmp/README"
+
+step target/release/atomic-testimage --name "$IMAGE" \
+    --label "RUN=$RUN_LABEL" \
+    --label "HELP=$HELP_LABEL" \
+    --label "Name=$IMAGE" --label "Version=1.0" --label "Release=1" \
+    --label "summary=A demo image for atomic" \
+    --cmd '["/bin/sh"]' \
+    --file "/README=$tmp/README" \
+    --docker-archive "$tmp/$IMAGE.tar"
+
+step podman load -i "$tmp/$IMAGE.tar"
+docker_ok=false
+if timeout 10 docker version >/dev/null 2>&1; then
+    docker_ok=true
+    step docker load -i "$tmp/$IMAGE.tar"
+fi
+
+step "$ATOMIC" info --storage podman "$IMAGE"
+step "$ATOMIC" help --storage podman "$IMAGE"
+step "$ATOMIC" run --display --storage podman "$IMAGE"
+step "$ATOMIC" run --storage podman "$IMAGE"
+# A super-privileged container: the host's / is at /host and its processes are visible.
+step "$ATOMIC" run --spc --storage podman "$IMAGE" sh -c 'ls /host; ps | head'
+if $docker_ok; then
+    step "$ATOMIC" run --storage docker "$IMAGE"
+else
+    echo "(docker does not answer here: skipping the docker part of the demo)"
+fi

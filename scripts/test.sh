@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The project's test command: prepares the machine, builds everything, runs every test.
+# The exit status is cargo test's, so CI fails exactly when a test (or the build) fails.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+
+# Build first, so a compile error is reported apart from test failures.
+cargo build --workspace --all-targets
+cargo test --workspace
