@@ -7,9 +7,8 @@ use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ImageInspect};
 use bollard::query_parameters::{
-    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
-    StopContainerOptions,
+    CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptions,
 };
 use futures_util::StreamExt;
 
@@ -139,7 +138,9 @@ impl DockerEngine {
     }
 
     pub async fn remove_container(&self, container: &str, force: bool) -> Result<()> {
-        let options = RemoveContainerOptionsBuilder::default().force(force).build();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(force)
+            .build();
         self.client
             .remove_container(container, Some(options))
             .await
@@ -165,7 +166,11 @@ impl DockerEngine {
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.unavailable_or_failed(&format!("pull {image}"), e))?;
             if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError::failed(EngineKind::Docker, format!("pull {image}"), error));
+                return Err(EngineError::failed(
+                    EngineKind::Docker,
+                    format!("pull {image}"),
+                    error,
+                ));
             }
             if !quiet && let Some(status) = info.status {
                 match info.id {
@@ -192,7 +197,10 @@ impl DockerEngine {
         };
         let created = self
             .client
-            .create_container(None::<bollard::query_parameters::CreateContainerOptions>, body)
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
             .await
             .map_err(|e| self.unavailable_or_failed("create a container to read files", e))?;
         let result = self.read_from_container(&created.id, paths).await;
@@ -208,7 +216,9 @@ impl DockerEngine {
         paths: &[&str],
     ) -> Result<Option<(String, Vec<u8>)>> {
         for path in paths {
-            let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+            let options = DownloadFromContainerOptionsBuilder::default()
+                .path(path)
+                .build();
             let mut stream = self.client.download_from_container(id, Some(options));
             let mut bytes = Vec::new();
             let mut missing = false;
@@ -287,7 +297,11 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         && config.attach_stderr == Some(true);
     ContainerInfo {
         id: c.id.unwrap_or_default(),
-        name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
         image_id: short_id(&c.image.unwrap_or_default()),
         image_name: config.image.unwrap_or_default(),
         labels: labels(config.labels),

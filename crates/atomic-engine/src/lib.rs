@@ -106,7 +106,11 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn failed(engine: EngineKind, action: impl Into<String>, detail: impl fmt::Display) -> Self {
+    pub(crate) fn failed(
+        engine: EngineKind,
+        action: impl Into<String>,
+        detail: impl fmt::Display,
+    ) -> Self {
         EngineError::Failed {
             engine,
             action: action.into(),

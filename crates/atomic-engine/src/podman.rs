@@ -183,11 +183,21 @@ impl PodmanEngine {
         }
     }
 
-    pub fn read_first_file(&self, image: &str, paths: &[&str]) -> Result<Option<(String, Vec<u8>)>> {
+    pub fn read_first_file(
+        &self,
+        image: &str,
+        paths: &[&str],
+    ) -> Result<Option<(String, Vec<u8>)>> {
         // A created, never started container exposes the image's files to `podman cp`.
         let created = self.checked(
             "create a container to read files",
-            &["create", "--pull=never", "--entrypoint=", image, "/atomic-help-reader"],
+            &[
+                "create",
+                "--pull=never",
+                "--entrypoint=",
+                image,
+                "/atomic-help-reader",
+            ],
         )?;
         let id = String::from_utf8_lossy(&created.stdout).trim().to_string();
         let result = self.read_from_container(&id, paths);
@@ -241,6 +251,7 @@ struct PodmanConfig {
     attach_stdin: bool,
     attach_stdout: bool,
     attach_stderr: bool,
+    open_stdin: bool,
     image: String,
 }
 
@@ -312,7 +323,9 @@ fn parse_image(v: serde_json::Value) -> Option<ImageInfo> {
 
 fn parse_container(v: serde_json::Value) -> Option<ContainerInfo> {
     let c: PodmanContainer = serde_json::from_value(v).ok()?;
-    let interactive = c.config.attach_stdin && c.config.attach_stdout && c.config.attach_stderr;
+    // Podman never sets the Attach* fields; a container created with -i has OpenStdin.
+    let interactive = c.config.open_stdin
+        || (c.config.attach_stdin && c.config.attach_stdout && c.config.attach_stderr);
     Some(ContainerInfo {
         id: c.id,
         name: c.name,

@@ -160,7 +160,10 @@ impl Prepared {
         }
         let mut text = String::from("\nThis container uses privileged security switches:\n");
         for grant in &grants {
-            text.push_str(&format!("\nINFO: {}\n      {}\n", grant.switch, grant.access));
+            text.push_str(&format!(
+                "\nINFO: {}\n      {}\n",
+                grant.switch, grant.access
+            ));
         }
         text.push_str(
             "\nFor more information on these switches and their security implications, consult \
@@ -186,7 +189,9 @@ impl Prepared {
             .stdin(Stdio::inherit())
             .spawn()
             .map_err(|e| self.spawn_error(e))?;
-        let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let pid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
         let mut term = signal(SignalKind::terminate())?;
         let mut hup = signal(SignalKind::hangup())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -232,7 +237,6 @@ impl Prepared {
 /// The program that runs `docker …`-style commands for the selected engine.
 #[derive(Debug, Clone)]
 pub struct Program {
-    pub kind: EngineKind,
     pub path: String,
 }
 
@@ -245,10 +249,7 @@ impl Program {
                 .unwrap_or_else(|| engine.cli().to_string_lossy().into_owned()),
             EngineKind::Podman => engine.cli().to_string_lossy().into_owned(),
         };
-        Program {
-            kind: engine.kind(),
-            path,
-        }
+        Program { path }
     }
 
     /// A label written for `docker` (`docker`, `/usr/bin/docker`, any `…/docker`,
@@ -329,7 +330,13 @@ mod tests {
 
     #[test]
     fn engine_programs_are_recognised_by_basename() {
-        for p in ["docker", "/usr/bin/docker", "/opt/x/docker", "podman", "docker-latest"] {
+        for p in [
+            "docker",
+            "/usr/bin/docker",
+            "/opt/x/docker",
+            "podman",
+            "docker-latest",
+        ] {
             assert!(is_engine_program(p), "{p}");
         }
         for p in ["printenv", "/usr/bin/dockerd", "mydocker", "/bin/sh"] {
@@ -340,7 +347,6 @@ mod tests {
     #[test]
     fn rewrite_only_touches_the_program() {
         let program = Program {
-            kind: EngineKind::Podman,
             path: "podman".into(),
         };
         let mut argv = vec!["/usr/bin/docker".to_string(), "docker".to_string()];

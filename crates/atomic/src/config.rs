@@ -71,9 +71,8 @@ impl Config {
         self.default_storage
             .as_deref()
             .map(|s| {
-                crate::storage::parse_storage(s).with_context(|| {
-                    format!("default_storage in {}", self.path.display())
-                })
+                crate::storage::parse_storage(s)
+                    .with_context(|| format!("default_storage in {}", self.path.display()))
             })
             .transpose()
     }

@@ -203,7 +203,11 @@ mod tests {
         assert!(db.is_installed("renamed", "id1").unwrap());
         db.record("img", "id1", "c1").unwrap();
         let text = std::fs::read_to_string(db.path()).unwrap();
-        assert_eq!(text.matches("\"c1\"").count(), 1, "re-recording replaces: {text}");
+        assert_eq!(
+            text.matches("\"c1\"").count(),
+            1,
+            "re-recording replaces: {text}"
+        );
         assert!(db.remove("img", "id1", Some("c1")).unwrap());
         assert!(!db.remove("img", "id1", Some("c1")).unwrap());
         assert!(!db.is_installed("img", "id1").unwrap());
@@ -223,7 +227,10 @@ mod tests {
         assert!(db.is_installed("old", "zzz").unwrap());
         db.record("new", "def", "new").unwrap();
         let text = std::fs::read_to_string(db.path()).unwrap();
-        assert!(text.contains("system_package_nvra"), "other fields kept: {text}");
+        assert!(
+            text.contains("system_package_nvra"),
+            "other fields kept: {text}"
+        );
     }
 
     #[test]
@@ -232,7 +239,10 @@ mod tests {
         std::fs::create_dir_all(db.path().parent().unwrap()).unwrap();
         std::fs::write(db.path(), "{not json").unwrap();
         let e = db.record("img", "id", "n").unwrap_err();
-        assert!(format!("{e:#}").contains("not a valid install record"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("not a valid install record"),
+            "{e:#}"
+        );
         assert_eq!(std::fs::read_to_string(db.path()).unwrap(), "{not json");
     }
 
@@ -245,7 +255,8 @@ mod tests {
                 let path = path.clone();
                 std::thread::spawn(move || {
                     let db = InstallDb { path };
-                    db.record(&format!("img{i}"), &format!("id{i}"), "n").unwrap();
+                    db.record(&format!("img{i}"), &format!("id{i}"), "n")
+                        .unwrap();
                 })
             })
             .collect();

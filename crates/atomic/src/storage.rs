@@ -98,11 +98,21 @@ pub async fn find(
         .filter(|&i| found[i].image.is_some())
         .collect();
     let pick = if with_container.len() > 1 {
-        bail!(ambiguous("container", container.unwrap_or_default(), &found, &with_container))
+        bail!(ambiguous(
+            "container",
+            container.unwrap_or_default(),
+            &found,
+            &with_container
+        ))
     } else if let [i] = with_container[..] {
         i
     } else if with_image.len() > 1 {
-        bail!(ambiguous("image", image.unwrap_or_default(), &found, &with_image))
+        bail!(ambiguous(
+            "image",
+            image.unwrap_or_default(),
+            &found,
+            &with_image
+        ))
     } else if let [i] = with_image[..] {
         i
     } else {
@@ -113,7 +123,10 @@ pub async fn find(
 }
 
 fn ambiguous(what: &str, name: &str, found: &[Target], hits: &[usize]) -> String {
-    let engines: Vec<&str> = hits.iter().map(|&i| found[i].engine.kind().as_str()).collect();
+    let engines: Vec<&str> = hits
+        .iter()
+        .map(|&i| found[i].engine.kind().as_str())
+        .collect();
     format!(
         "{what} '{name}' was found in more than one storage ({}); choose one with --storage {}",
         engines.join(" and "),

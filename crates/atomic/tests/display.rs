@@ -37,7 +37,16 @@ fn run_label_with_opts(kind: Kind) {
         &world,
         kind,
         "run",
-        &["--opt1", "-e A=1", "--opt2=--rm", "--opt3", "sh -c", "-n", "opts", "atomic-test-1"],
+        &[
+            "--opt1",
+            "-e A=1",
+            "--opt2=--rm",
+            "--opt3",
+            "sh -c",
+            "-n",
+            "opts",
+            "atomic-test-1",
+        ],
     );
     assert_eq!(
         out,
@@ -87,8 +96,16 @@ fn default_run(kind: Kind) {
     images::plain(kind);
     let world = World::new();
     assert_eq!(
-        display(&world, kind, "run", &["-n", "TEST6", "atomic-test-plain", "/bin/ls"]),
-        format!("{} run -i --name TEST6 atomic-test-plain /bin/ls\n", kind.as_str())
+        display(
+            &world,
+            kind,
+            "run",
+            &["-n", "TEST6", "atomic-test-plain", "/bin/ls"]
+        ),
+        format!(
+            "{} run -i --name TEST6 atomic-test-plain /bin/ls\n",
+            kind.as_str()
+        )
     );
     // Without a command, the image's own Cmd is shown, element by element.
     assert_eq!(
@@ -111,7 +128,11 @@ fn spc_run(kind: Kind) {
         binds.push_str(" -v /sys/fs/selinux:/sys/fs/selinux:ro");
     }
     let out = world
-        .on(kind, &["run", "--display"], &["--spc", "-n", "TEST7", "atomic-test-plain", "/bin/ls"])
+        .on(
+            kind,
+            &["run", "--display"],
+            &["--spc", "-n", "TEST7", "atomic-test-plain", "/bin/ls"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
@@ -126,7 +147,13 @@ fn spc_run(kind: Kind) {
     );
     // The privileges are spelled out, on stderr, even for a preview.
     let err = common::stderr(&out);
-    for switch in ["--privileged", "--net=host", "--pid=host", "--ipc=host", "/:/host"] {
+    for switch in [
+        "--privileged",
+        "--net=host",
+        "--pid=host",
+        "--ipc=host",
+        "/:/host",
+    ] {
         assert!(err.contains(switch), "summary lacks {switch}: {err}");
     }
 }
@@ -135,7 +162,10 @@ fn spc_default_name(kind: Kind) {
     images::plain(kind);
     let world = World::new();
     let out = display(&world, kind, "run", &["--spc", "atomic-test-plain", "true"]);
-    assert!(out.contains("--name atomic-test-plain-spc atomic-test-plain true"), "{out}");
+    assert!(
+        out.contains("--name atomic-test-plain-spc atomic-test-plain true"),
+        "{out}"
+    );
 }
 
 fn stop_label(kind: Kind) {
@@ -143,7 +173,14 @@ fn stop_label(kind: Kind) {
     let world = World::new();
     let mut containers = Containers::new(kind);
     let name = containers.name("stopdisplay");
-    kind.output(&["create", "--name", &name, "atomic-test-6", "/bin/sleep", "1"]);
+    kind.output(&[
+        "create",
+        "--name",
+        &name,
+        "atomic-test-6",
+        "/bin/sleep",
+        "1",
+    ]);
     assert_eq!(
         display(&world, kind, "stop", &[&name]),
         format!("{} stop {name}\n", kind.as_str())
@@ -157,7 +194,16 @@ fn display_quotes_for_the_shell(kind: Kind) {
         &world,
         kind,
         "run",
-        &["-n", "q", "atomic-test-plain", "echo", "a b", "it's", "$HOME", ""],
+        &[
+            "-n",
+            "q",
+            "atomic-test-plain",
+            "echo",
+            "a b",
+            "it's",
+            "$HOME",
+            "",
+        ],
     );
     assert_eq!(
         out,
@@ -172,12 +218,21 @@ fn display_shows_the_environment(kind: Kind) {
     images::plain(kind);
     let world = World::new();
     let out = world
-        .on(kind, &["run", "--display"], &["--opt1", "x y", "-n", "envshow", "atomic-test-plain"])
+        .on(
+            kind,
+            &["run", "--display"],
+            &["--opt1", "x y", "-n", "envshow", "atomic-test-plain"],
+        )
         .env("SUDO_UID", "42")
         .output()
         .unwrap();
     let err = common::stderr(&out);
-    for var in ["NAME=envshow", "IMAGE=atomic-test-plain", "OPT1='x y'", "SUDO_UID=42"] {
+    for var in [
+        "NAME=envshow",
+        "IMAGE=atomic-test-plain",
+        "OPT1='x y'",
+        "SUDO_UID=42",
+    ] {
         assert!(err.contains(var), "missing {var}: {err}");
     }
 }

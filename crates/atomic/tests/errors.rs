@@ -6,7 +6,13 @@ use common::{Kind, World, images, stderr};
 
 fn missing_image_says_how_to_pull(kind: Kind) {
     let world = World::new();
-    for verb in [&["info"][..], &["run", "--display"], &["install", "--display"], &["version"], &["help"]] {
+    for verb in [
+        &["info"][..],
+        &["run", "--display"],
+        &["install", "--display"],
+        &["version"],
+        &["help"],
+    ] {
         let out = world
             .on(kind, verb, &["atomic-test-no-such-image"])
             .output()
@@ -23,9 +29,16 @@ fn missing_image_says_how_to_pull(kind: Kind) {
 
 fn missing_container_is_named(kind: Kind) {
     let world = World::new();
-    let out = world.on(kind, &["stop"], &["atomic-test-no-such-container"]).output().unwrap();
+    let out = world
+        .on(kind, &["stop"], &["atomic-test-no-such-container"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("container 'atomic-test-no-such-container' not found"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container 'atomic-test-no-such-container' not found"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 fn install_gate_is_bypassed_with_ignore(kind: Kind) {
@@ -35,10 +48,21 @@ fn install_gate_is_bypassed_with_ignore(kind: Kind) {
         .on(kind, &["run", "--display"], &["atomic-test-1"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "--display skips nothing but running: {}", stderr(&out));
-    let out = world.on(kind, &["run"], &["-n", "gate", "atomic-test-1"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "--display skips nothing but running: {}",
+        stderr(&out)
+    );
+    let out = world
+        .on(kind, &["run"], &["-n", "gate", "atomic-test-1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("Re-run with --ignore"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Re-run with --ignore"),
+        "{}",
+        stderr(&out)
+    );
     // -i, before or after the verb.
     for args in [&["-i", "run", "--display"][..], &["run", "-i", "--display"]] {
         let out = world
@@ -51,7 +75,11 @@ fn install_gate_is_bypassed_with_ignore(kind: Kind) {
     }
 }
 
-on_both_engines!(missing_image_says_how_to_pull, missing_container_is_named, install_gate_is_bypassed_with_ignore);
+on_both_engines!(
+    missing_image_says_how_to_pull,
+    missing_container_is_named,
+    install_gate_is_bypassed_with_ignore
+);
 
 #[test]
 fn docker_daemon_missing_is_explained() {
@@ -64,28 +92,50 @@ fn docker_daemon_missing_is_explained() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("cannot connect to the Docker daemon at unix:///tmp/atomic-test-no-docker.sock"), "{err}");
+    assert!(
+        err.contains(
+            "cannot connect to the Docker daemon at unix:///tmp/atomic-test-no-docker.sock"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_storage_is_a_clear_error() {
     let world = World::new();
-    let out = world.atomic().args(["info", "--storage", "lxc", "x"]).output().unwrap();
+    let out = world
+        .atomic()
+        .args(["info", "--storage", "lxc", "x"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("'lxc' is not a valid storage"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'lxc' is not a valid storage"),
+        "{}",
+        stderr(&out)
+    );
     let out = world
         .atomic()
         .args(["info", "x"])
         .env("ATOMIC_STORAGE", "lxc")
         .output()
         .unwrap();
-    assert!(stderr(&out).contains("'lxc' is not a valid storage"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("'lxc' is not a valid storage"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     let world = World::new();
-    for args in [&[][..], &["run"], &["bogus-verb"], &["run", "--display", "--quiet", "x"]] {
+    for args in [
+        &[][..],
+        &["run"],
+        &["bogus-verb"],
+        &["run", "--display", "--quiet", "x"],
+    ] {
         let out = world.atomic().args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
@@ -110,11 +160,21 @@ fn atomic_conf_default_storage_is_used() {
     std::fs::write(world.conf(), "default_storage: podman\n").unwrap();
     let out = world
         .atomic()
-        .args(["run", "--display", "-n", "conf", "atomic-test-plain", "true"])
+        .args([
+            "run",
+            "--display",
+            "-n",
+            "conf",
+            "atomic-test-plain",
+            "true",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(common::stdout(&out), "podman run -i --name conf atomic-test-plain true\n");
+    assert_eq!(
+        common::stdout(&out),
+        "podman run -i --name conf atomic-test-plain true\n"
+    );
 }
 
 #[test]
@@ -124,14 +184,28 @@ fn default_docker_program_comes_from_atomic_conf() {
     }
     images::plain(Kind::Docker);
     let world = World::new();
-    std::fs::write(world.conf(), "default_storage: docker\ndefault_docker: /usr/bin/docker-latest\n").unwrap();
+    std::fs::write(
+        world.conf(),
+        "default_storage: docker\ndefault_docker: /usr/bin/docker-latest\n",
+    )
+    .unwrap();
     let out = world
         .atomic()
-        .args(["run", "--display", "-n", "conf", "atomic-test-plain", "true"])
+        .args([
+            "run",
+            "--display",
+            "-n",
+            "conf",
+            "atomic-test-plain",
+            "true",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(common::stdout(&out), "/usr/bin/docker-latest run -i --name conf atomic-test-plain true\n");
+    assert_eq!(
+        common::stdout(&out),
+        "/usr/bin/docker-latest run -i --name conf atomic-test-plain true\n"
+    );
 }
 
 #[test]
@@ -142,10 +216,17 @@ fn an_image_in_two_engines_needs_storage() {
     images::plain(Kind::Docker);
     images::plain(Kind::Podman);
     let world = World::new();
-    let out = world.atomic().args(["info", "atomic-test-plain"]).output().unwrap();
+    let out = world
+        .atomic()
+        .args(["info", "atomic-test-plain"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("docker and podman") && err.contains("--storage"), "{err}");
+    assert!(
+        err.contains("docker and podman") && err.contains("--storage"),
+        "{err}"
+    );
     // With ATOMIC_STORAGE set, the same command works.
     let out = world
         .atomic()
@@ -161,10 +242,15 @@ fn an_image_in_one_engine_is_found_without_storage() {
     if !(Kind::Docker.usable() && Kind::Podman.usable()) {
         return;
     }
-    let spec = atomic_testsupport::ImageSpec::new("atomic-test-podman-only").label("Only", "podman");
+    let spec =
+        atomic_testsupport::ImageSpec::new("atomic-test-podman-only").label("Only", "podman");
     Kind::Podman.load(&spec);
     let world = World::new();
-    let out = world.atomic().args(["info", "atomic-test-podman-only"]).output().unwrap();
+    let out = world
+        .atomic()
+        .args(["info", "atomic-test-podman-only"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(common::stdout(&out).contains("Only: podman"));
 }

@@ -41,7 +41,10 @@ fn run_opts_file_reaches_the_run_command(kind: Kind) {
         "--hostname=opts-host -e 'VAR1=from the opts file'\n",
     )
     .unwrap();
-    let out = world.on(kind, &["run"], &["atomic-test-6"]).output().unwrap();
+    let out = world
+        .on(kind, &["run", "-i"], &["atomic-test-6"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("opts-host:from the opts file"),
@@ -50,7 +53,10 @@ fn run_opts_file_reaches_the_run_command(kind: Kind) {
     );
     // No file: the options vanish and the run still works.
     std::fs::remove_file(world.path().join("docker-run-opts-atomic-test-6")).unwrap();
-    let out = world.on(kind, &["run", "-q"], &["atomic-test-6"]).output().unwrap();
+    let out = world
+        .on(kind, &["run", "-q", "-i"], &["atomic-test-6"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).trim_end().ends_with(':'), "{}", stdout(&out));
 }
@@ -58,10 +64,14 @@ fn run_opts_file_reaches_the_run_command(kind: Kind) {
 fn relative_run_opts_file_is_refused(kind: Kind) {
     images::relative_opts(kind);
     let world = World::new();
-    let out = world.on(kind, &["run"], &["atomic-test-relopts"]).output().unwrap();
+    let out = world
+        .on(kind, &["run"], &["atomic-test-relopts"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("Will not read RUN_OPTS_FILE opts-atomic-test-relopts: not absolute path"),
+        stderr(&out)
+            .contains("Will not read RUN_OPTS_FILE opts-atomic-test-relopts: not absolute path"),
         "{}",
         stderr(&out)
     );
@@ -71,14 +81,30 @@ fn install_arguments_keep_their_boundaries(kind: Kind) {
     // test_params.sh: unicode, spaces, quotes and shell metacharacters pass through unchanged.
     images::test6(kind);
     let world = World::new();
-    let args = ["asdf&jkl", "bash -c \"echo arg1 arg2\"", "ježek", "asdf jkl", "a;b", "$(id)", "`id`", "line\nbreak"];
-    let mut cmd = world.on(kind, &["install", "-q"], &["-n", &common::unique("params"), "atomic-test-6"]);
+    let args = [
+        "asdf&jkl",
+        "bash -c \"echo arg1 arg2\"",
+        "ježek",
+        "asdf jkl",
+        "a;b",
+        "$(id)",
+        "`id`",
+        "line\nbreak",
+    ];
+    let mut cmd = world.on(
+        kind,
+        &["install", "-q"],
+        &["-n", &common::unique("params"), "atomic-test-6"],
+    );
     cmd.args(args);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let expected: String = args.iter().map(|a| format!("{a}\n")).collect();
-    assert!(text.ends_with(&expected), "got:\n{text}\nwanted the tail:\n{expected}");
+    assert!(
+        text.ends_with(&expected),
+        "got:\n{text}\nwanted the tail:\n{expected}"
+    );
 }
 
 fn run_arguments_keep_their_boundaries(kind: Kind) {
@@ -88,7 +114,22 @@ fn run_arguments_keep_their_boundaries(kind: Kind) {
     let mut containers = common::Containers::new(kind);
     containers.adopt(&name);
     let out = world
-        .on(kind, &["run", "-q"], &["-n", &name, "atomic-test-plain", "/bin/sh", "-c", "for a; do echo \"[$a]\"; done", "x", "two words", "it's", "ježek"])
+        .on(
+            kind,
+            &["run", "-q"],
+            &[
+                "-n",
+                &name,
+                "atomic-test-plain",
+                "/bin/sh",
+                "-c",
+                "for a; do echo \"[$a]\"; done",
+                "x",
+                "two words",
+                "it's",
+                "ježek",
+            ],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -117,12 +158,16 @@ fn default_values_in_labels_work(kind: Kind) {
 fn injection_through_labels_and_values_stays_literal(kind: Kind) {
     images::hostile(kind);
     let world = World::new();
-    let markers = ["/tmp/atomic-pwned-label", "/tmp/atomic-pwned-subst", "/tmp/atomic-pwned-tick"];
+    let markers = [
+        "/tmp/atomic-pwned-label",
+        "/tmp/atomic-pwned-subst",
+        "/tmp/atomic-pwned-tick",
+    ];
     for m in markers {
         let _ = std::fs::remove_file(m);
     }
     let out = world
-        .on(kind, &["run", "-q"], &["atomic-test-hostile"])
+        .on(kind, &["run", "-q", "-i"], &["atomic-test-hostile"])
         .env("EVIL", "$(touch /tmp/atomic-pwned-env); rm -rf /")
         .output()
         .unwrap();
@@ -141,12 +186,24 @@ fn injection_through_labels_and_values_stays_literal(kind: Kind) {
         .on(
             kind,
             &["install", "-q"],
-            &["-n", &common::unique("hostile"), "--opt1", "$(touch /tmp/atomic-pwned-opt)", "atomic-test-hostile", "; touch /tmp/atomic-pwned-arg", "\"quoted\"", "new\nline"],
+            &[
+                "-n",
+                &common::unique("hostile"),
+                "--opt1",
+                "$(touch /tmp/atomic-pwned-opt)",
+                "atomic-test-hostile",
+                "; touch /tmp/atomic-pwned-arg",
+                "\"quoted\"",
+                "new\nline",
+            ],
         )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "[; touch /tmp/atomic-pwned-arg]\n[\"quoted\"]\n[new\nline]\n");
+    assert_eq!(
+        stdout(&out),
+        "[; touch /tmp/atomic-pwned-arg]\n[\"quoted\"]\n[new\nline]\n"
+    );
     assert!(!std::path::Path::new("/tmp/atomic-pwned-opt").exists());
     assert!(!std::path::Path::new("/tmp/atomic-pwned-arg").exists());
 }
@@ -154,9 +211,22 @@ fn injection_through_labels_and_values_stays_literal(kind: Kind) {
 fn hostile_names_are_refused(kind: Kind) {
     images::plain(kind);
     let world = World::new();
-    for name in ["x;touch /tmp/atomic-pwned-name", "-rm", "a b", "$(id)", "../x", "", "x\ny", "é"] {
+    for name in [
+        "x;touch /tmp/atomic-pwned-name",
+        "-rm",
+        "a b",
+        "$(id)",
+        "../x",
+        "",
+        "x\ny",
+        "é",
+    ] {
         let out = world
-            .on(kind, &["run"], &[&format!("--name={name}"), "atomic-test-plain", "true"])
+            .on(
+                kind,
+                &["run"],
+                &[&format!("--name={name}"), "atomic-test-plain", "true"],
+            )
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{name:?}: {}", stderr(&out));
@@ -168,7 +238,10 @@ fn hostile_names_are_refused(kind: Kind) {
 fn json_array_label_is_exact_argv(kind: Kind) {
     images::json_label(kind);
     let world = World::new();
-    let out = world.on(kind, &["run", "-q"], &["atomic-test-json"]).output().unwrap();
+    let out = world
+        .on(kind, &["run", "-q"], &["atomic-test-json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "two  spaces atomic-test-json\n");
 }
@@ -177,17 +250,27 @@ fn exact_label_key_wins_over_case_variants(kind: Kind) {
     images::case_variants(kind);
     let world = World::new();
     for _ in 0..3 {
-        let out = world.on(kind, &["run"], &["atomic-test-case"]).output().unwrap();
+        let out = world
+            .on(kind, &["run"], &["atomic-test-case"])
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stdout(&out).ends_with("upper\n"), "{}", stdout(&out));
-        assert!(stderr(&out).contains("several RUN labels"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("several RUN labels"),
+            "{}",
+            stderr(&out)
+        );
     }
 }
 
 fn malformed_label_is_a_clear_error(kind: Kind) {
     images::malformed(kind);
     let world = World::new();
-    let out = world.on(kind, &["run"], &["atomic-test-malformed"]).output().unwrap();
+    let out = world
+        .on(kind, &["run"], &["atomic-test-malformed"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("RUN") && err.contains("quote"), "{err}");
@@ -200,7 +283,11 @@ fn label_exit_code_is_atomics(kind: Kind) {
     let mut containers = common::Containers::new(kind);
     containers.adopt(&name);
     let out = world
-        .on(kind, &["run", "-q"], &["-n", &name, "atomic-test-plain", "/bin/sh", "-c", "exit 42"])
+        .on(
+            kind,
+            &["run", "-q"],
+            &["-n", &name, "atomic-test-plain", "/bin/sh", "-c", "exit 42"],
+        )
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(42));

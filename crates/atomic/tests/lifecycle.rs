@@ -17,14 +17,22 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("appears to have not been installed"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("appears to have not been installed"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = world
         .on(kind, &["install"], &["-n", &name, "atomic-test-lifecycle"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("installed {name}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("installed {name}")),
+        "{}",
+        stdout(&out)
+    );
     let record = std::fs::read_to_string(world.install_json()).expect("install.json written");
     assert!(record.contains(&name), "{record}");
 
@@ -41,11 +49,19 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("Container is running"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Container is running"),
+        "{}",
+        stdout(&out)
+    );
 
     // With a command, it execs into the running container.
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-lifecycle", "/bin/echo", "inside"])
+        .on(
+            kind,
+            &["run"],
+            &["-n", &name, "atomic-test-lifecycle", "/bin/echo", "inside"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -63,11 +79,19 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
 
     // uninstall removes the container, runs UNINSTALL, forgets the install; the image stays.
     let out = world
-        .on(kind, &["uninstall"], &["-n", &name, "atomic-test-lifecycle"])
+        .on(
+            kind,
+            &["uninstall"],
+            &["-n", &name, "atomic-test-lifecycle"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("uninstalled {name}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("uninstalled {name}")),
+        "{}",
+        stdout(&out)
+    );
     assert!(!kind.container_exists(&name));
     let record = std::fs::read_to_string(world.install_json()).unwrap();
     assert!(!record.contains(&name), "{record}");
@@ -83,7 +107,11 @@ fn stopped_container_is_started_and_runs_the_users_command(kind: Kind) {
 
     // The original exec'd the container's own Cmd here (a bug); the user's command runs.
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-sleeper", "/bin/echo", "mine"])
+        .on(
+            kind,
+            &["run"],
+            &["-n", &name, "atomic-test-sleeper", "/bin/echo", "mine"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -107,18 +135,31 @@ fn container_from_another_image_is_refused_unless_replaced(kind: Kind) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("already points to"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("already points to"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
 
     // --replace (short and long, with --name=X) recreates it from the requested image.
-    for flags in [vec!["-r", "-n", &name], vec!["--replace", &format!("--name={name}")]] {
+    for flags in [
+        vec!["-r", "-n", &name],
+        vec!["--replace", &format!("--name={name}")],
+    ] {
         let mut args: Vec<&str> = flags.iter().map(|s| s.as_ref()).collect();
         args.extend(["-d", "atomic-test-plain", "/bin/sleep", "60"]);
         let out = world.on(kind, &["run"], &args).output().unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
         let new_id = kind.output(&["container", "inspect", "--format", "{{.Id}}", &name]);
         assert_ne!(old_id, new_id);
-        let image = kind.output(&["container", "inspect", "--format", "{{.Config.Image}}", &name]);
+        let image = kind.output(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.Config.Image}}",
+            &name,
+        ]);
         assert!(image.contains("atomic-test-plain"), "{image}");
     }
 }
@@ -130,10 +171,19 @@ fn rerun_of_a_finished_container_exits_with_its_code(kind: Kind) {
     let mut containers = Containers::new(kind);
     let name = containers.name("rerun");
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-plain", "/bin/sh", "-c", "exit 3"])
+        .on(
+            kind,
+            &["run"],
+            &["-n", &name, "atomic-test-plain", "/bin/sh", "-c", "exit 3"],
+        )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "the container's exit code: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the container's exit code: {}",
+        stderr(&out)
+    );
     assert!(kind.container_exists(&name));
     // Run again: the stopped container is started (attached, as it was created with -i).
     let out = world
@@ -141,7 +191,11 @@ fn rerun_of_a_finished_container_exits_with_its_code(kind: Kind) {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stdout(&out).contains(&format!("start -i -a {name}")), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&format!("start -i -a {name}")),
+        "{}",
+        stdout(&out)
+    );
 }
 
 fn uninstall_refuses_while_other_containers_use_the_image(kind: Kind) {

@@ -23,7 +23,19 @@ fn spc_on_podman_sees_host_pids_and_root() {
         marker.display()
     );
     let out = world
-        .on(kind, &["run"], &["--spc", "-n", &name, "atomic-test-plain", "/bin/sh", "-c", &script])
+        .on(
+            kind,
+            &["run"],
+            &[
+                "--spc",
+                "-n",
+                &name,
+                "atomic-test-plain",
+                "/bin/sh",
+                "-c",
+                &script,
+            ],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -31,7 +43,11 @@ fn spc_on_podman_sees_host_pids_and_root() {
     assert!(text.contains("on the host"), "{text}");
     assert!(text.contains("pid-visible"), "{text}");
     assert!(text.contains(&format!("host=/host name={name}")), "{text}");
-    assert!(stderr(&out).contains("privileged security switches"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("privileged security switches"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -45,7 +61,11 @@ fn spc_quiet_prints_no_summary() {
     let mut containers = Containers::new(kind);
     let name = containers.name("spcq");
     let out = world
-        .on(kind, &["run", "-q"], &["--spc", "-n", &name, "atomic-test-plain", "true"])
+        .on(
+            kind,
+            &["run", "-q"],
+            &["--spc", "-n", &name, "atomic-test-plain", "true"],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -63,7 +83,11 @@ fn spc_on_docker_where_privileged_works() {
         return;
     }
     images::plain(kind);
-    let probe = kind.cli().args(["run", "--rm", "--privileged", "atomic-test-plain", "true"]).output().unwrap();
+    let probe = kind
+        .cli()
+        .args(["run", "--rm", "--privileged", "atomic-test-plain", "true"])
+        .output()
+        .unwrap();
     if !probe.status.success() {
         eprintln!(
             "SKIP: docker cannot run --privileged containers here: {}",
@@ -75,7 +99,19 @@ fn spc_on_docker_where_privileged_works() {
     let mut containers = Containers::new(kind);
     let name = containers.name("spcd");
     let out = world
-        .on(kind, &["run", "-q"], &["--spc", "-n", &name, "atomic-test-plain", "/bin/sh", "-c", "test -d /host/proc && echo ok"])
+        .on(
+            kind,
+            &["run", "-q"],
+            &[
+                "--spc",
+                "-n",
+                &name,
+                "atomic-test-plain",
+                "/bin/sh",
+                "-c",
+                "test -d /host/proc && echo ok",
+            ],
+        )
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -108,7 +108,11 @@ fn show(text: &str) -> Result<()> {
                 .stdin(Stdio::piped())
                 .spawn()
         {
-            let _ = child.stdin.take().expect("piped").write_all(text.as_bytes());
+            let _ = child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(text.as_bytes());
             child.wait()?;
             return Ok(());
         }
@@ -134,6 +138,9 @@ fn strip_overstrike(text: &str) -> String {
 mod tests {
     #[test]
     fn overstrike_is_stripped() {
-        assert_eq!(super::strip_overstrike("N\u{8}NA\u{8}AME _\u{8}x"), "NAME x");
+        assert_eq!(
+            super::strip_overstrike("N\u{8}NA\u{8}AME _\u{8}x"),
+            "NAME x"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub struct VersionArgs {
     image: String,
 }
 
-async fn find_image(storage: &StorageArg, image: &str, config: &Config) -> Result<(String, ImageInfo)> {
+async fn find_image(
+    storage: &StorageArg,
+    image: &str,
+    config: &Config,
+) -> Result<(String, ImageInfo)> {
     let selection = storage.selection(config)?;
     let target = storage::find(selection, Some(image), None).await?;
     match target.image {

@@ -38,7 +38,7 @@ pub struct InstallArgs {
 }
 
 pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -> Result<i32> {
-    let (image, extra) = args.args.split_first().expect("clap requires IMAGE");
+    let (image, extra) = super::split_target(&args.args);
     let name = match &args.name {
         Some(name) => name.clone(),
         None => label::default_name(image, false),

@@ -117,6 +117,25 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Split `IMAGE [ARG]…` taken with hyphen values allowed (so the arguments after the image may
+/// look like flags): an unknown flag *before* the image must still be a usage error, not an
+/// image called `--bogus`.
+pub fn split_target(args: &[String]) -> (&str, &[String]) {
+    let (first, rest) = args
+        .split_first()
+        .expect("clap requires at least one value");
+    if first.starts_with('-') && first.len() > 1 {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::UnknownArgument,
+                format!("unexpected argument '{first}' found"),
+            )
+            .exit();
+    }
+    (first, rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

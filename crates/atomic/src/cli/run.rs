@@ -52,7 +52,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
-    let (image, command) = args.args.split_first().expect("clap requires IMAGE");
+    let (image, command) = super::split_target(&args.args);
     let name = match &args.name {
         Some(name) => name.clone(),
         None => label::default_name(image, args.spc),
@@ -85,10 +85,18 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
         && !global.ignore
         && !InstallDb::open().is_installed(image, &image_info.id)?
     {
-        bail!(
-            "The image '{image}' appears to have not been installed and has an INSTALL label.  \
+        // A preview shows the command anyway, and says what a real run would do.
+        if args.display {
+            eprintln!(
+                "# note: '{image}' has an INSTALL label and is not installed: 'atomic run' \
+                 refuses until 'atomic install {image}' (or --ignore)"
+            );
+        } else {
+            bail!(
+                "The image '{image}' appears to have not been installed and has an INSTALL label.  \
              You should install this image first.  Re-run with --ignore to bypass this error."
-        );
+            );
+        }
     }
     warn_case_variants(labels, "RUN", args.quiet);
 
@@ -131,8 +139,9 @@ async fn image_or_pull(
         return Ok(info.clone());
     }
     if args.display {
-        return Err(storage::image_not_found(image, selection)
-            .context("--display does not pull images"));
+        return Err(
+            storage::image_not_found(image, selection).context("--display does not pull images")
+        );
     }
     if !args.quiet {
         eprintln!("Need to pull {image} into {}", target.engine.kind());
@@ -238,7 +247,7 @@ async fn existing_container(
     program: &Program,
     values: &Values,
 ) -> Result<i32> {
-    let (_, command) = args.args.split_first().expect("clap requires IMAGE");
+    let (_, command) = super::split_target(&args.args);
     let name = &container.name;
     if let Some(image) = requested
         && image.id != container.image_id
@@ -271,7 +280,11 @@ async fn existing_container(
     let mut steps: Vec<Vec<String>> = Vec::new();
     if container.running {
         if container.interactive {
-            let cmd = if command.is_empty() { &container.cmd } else { command };
+            let cmd = if command.is_empty() {
+                &container.cmd
+            } else {
+                command
+            };
             steps.push(exec(cmd));
         } else if command.is_empty() {
             if !args.display {
@@ -321,7 +334,9 @@ async fn existing_container(
 /// `foo`, `foo:latest`, `localhost/foo:latest` and `docker.io/library/foo` all name `foo`.
 fn image_names_match(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
-        let s = s.trim_start_matches("docker.io/").trim_start_matches("library/");
+        let s = s
+            .trim_start_matches("docker.io/")
+            .trim_start_matches("library/");
         let s = s.trim_start_matches("localhost/");
         let last = s.rsplit('/').next().unwrap_or(s);
         if last.contains(':') {

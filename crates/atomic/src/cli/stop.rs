@@ -35,7 +35,7 @@ pub struct StopArgs {
 }
 
 pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
-    let (name, extra) = args.args.split_first().expect("clap requires CONTAINER");
+    let (name, extra) = super::split_target(&args.args);
     let selection = args.storage.selection(config)?;
     let target = storage::find(selection, None, Some(name)).await?;
     let Some(container) = &target.container else {

@@ -43,7 +43,7 @@ pub struct UninstallArgs {
 }
 
 pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
-    let (image, extra) = args.args.split_first().expect("clap requires IMAGE");
+    let (image, extra) = super::split_target(&args.args);
     let name = match &args.name {
         Some(name) => name.clone(),
         None => label::default_name(image, false),
@@ -63,7 +63,10 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
         .transpose()?;
     if args.display {
         if let Some(container) = &target.container {
-            eprintln!("# would stop and remove container '{}' first", container.name);
+            eprintln!(
+                "# would stop and remove container '{}' first",
+                container.name
+            );
         }
         match &prepared {
             Some(p) => p.display(),
@@ -118,8 +121,8 @@ async fn stop_and_remove(
     quiet: bool,
 ) -> Result<()> {
     if container.running {
-        let code = super::stop::stop_container(target, container, program, values, &[], quiet)
-            .await?;
+        let code =
+            super::stop::stop_container(target, container, program, values, &[], quiet).await?;
         if code != 0 {
             bail!(
                 "stopping container '{}' failed (exit {code}); nothing was uninstalled",

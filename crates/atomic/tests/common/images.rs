@@ -75,7 +75,10 @@ pub fn test4(kind: Kind) -> ImageSpec {
 
 /// `LABEL RUN printenv`: a label command that runs on the host, not in a container.
 pub fn test5(kind: Kind) -> ImageSpec {
-    ensure(kind, ImageSpec::new("atomic-test-5").label("RUN", "printenv"))
+    ensure(
+        kind,
+        ImageSpec::new("atomic-test-5").label("RUN", "printenv"),
+    )
 }
 
 /// The original's test-6: argument passing, RUN_OPTS_FILE, STOP.
@@ -99,7 +102,10 @@ pub fn test6(kind: Kind) -> ImageSpec {
                  -e HOST=/host ${IMAGE} /bin/install.sh",
             )
             .label("RUN_OPTS_FILE", "$PWD/docker-run-opts-${NAME}")
-            .label("RUN", "docker run --rm=true ${RUN_OPTS} ${IMAGE} /bin/show-hostname.sh")
+            .label(
+                "RUN",
+                "docker run --rm=true ${RUN_OPTS} ${IMAGE} /bin/show-hostname.sh",
+            )
             .label("STOP", "docker stop $NAME"),
     )
 }
@@ -121,7 +127,10 @@ pub fn lifecycle(kind: Kind) -> ImageSpec {
             .label("INSTALL", "docker run --rm IMAGE /bin/echo installed NAME")
             .label("RUN", "docker run -d --name NAME IMAGE /bin/sleep 300")
             .label("STOP", "docker stop -t 0 NAME")
-            .label("UNINSTALL", "docker run --rm IMAGE /bin/echo uninstalled NAME")
+            .label(
+                "UNINSTALL",
+                "docker run --rm IMAGE /bin/echo uninstalled NAME",
+            )
             .cmd(["/bin/sleep", "300"]),
     )
 }
@@ -140,7 +149,7 @@ pub fn defaults(kind: Kind) -> ImageSpec {
         kind,
         ImageSpec::new("atomic-test-defaults").label(
             "RUN",
-            r#"docker run --rm -e FOO="${FOO:-bar baz}" IMAGE /bin/printenv FOO"#,
+            r#"docker run --rm -e FOO="${FOO:-bar baz}" IMAGE /bin/sh -c 'echo "$FOO"'"#,
         ),
     )
 }

@@ -48,7 +48,10 @@ impl Kind {
         };
         if !ok {
             if std::env::var("ATOMIC_TEST_REQUIRE_ENGINES").as_deref() == Ok("1") {
-                panic!("{} is required (ATOMIC_TEST_REQUIRE_ENGINES=1) but not usable", self.as_str());
+                panic!(
+                    "{} is required (ATOMIC_TEST_REQUIRE_ENGINES=1) but not usable",
+                    self.as_str()
+                );
             }
             eprintln!("SKIP: {} is not usable on this machine", self.as_str());
         }
@@ -87,9 +90,15 @@ impl Kind {
 
     /// The state word of a container (`running`, `exited`, …).
     pub fn container_state(self, name: &str) -> String {
-        self.output(&["container", "inspect", "--format", "{{.State.Status}}", name])
-            .trim()
-            .to_string()
+        self.output(&[
+            "container",
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            name,
+        ])
+        .trim()
+        .to_string()
     }
 
     /// Remove a container if it exists.
