@@ -6,6 +6,7 @@ set -euo pipefail
 # The demo image's labels. atomic substitutes NAME and IMAGE and runs the result without a
 # shell; the quoted part is the command line of the shell inside the container.
 IMAGE=atomic-demo
+TOOLS=atomic-demo-tools
 RUN_LABEL="docker run --rm --name NAME IMAGE /bin/sh -c 'echo hello from \$(hostname); id; ps'"
 HELP_LABEL="docker run --rm IMAGE /bin/cat /README"
 README="atomic-demo: a busybox image whose labels tell atomic how to run it.
@@ -47,11 +48,19 @@ step target/release/atomic-testimage --name "$IMAGE" \
     --file "/README=$tmp/README" \
     --docker-archive "$tmp/$IMAGE.tar"
 
+# A second image without a RUN label: `atomic run --spc` gives it the super-privileged
+# defaults (a RUN label, when there is one, decides for itself how its image runs).
+step target/release/atomic-testimage --name "$TOOLS" \
+    --label "Name=$TOOLS" --cmd '["/bin/sh"]' \
+    --docker-archive "$tmp/$TOOLS.tar"
+
 step podman load -i "$tmp/$IMAGE.tar"
+step podman load -i "$tmp/$TOOLS.tar"
 docker_ok=false
 if timeout 10 docker version >/dev/null 2>&1; then
     docker_ok=true
     step docker load -i "$tmp/$IMAGE.tar"
+    step docker load -i "$tmp/$TOOLS.tar"
 fi
 
 step "$ATOMIC" info --storage podman "$IMAGE"
@@ -59,9 +68,13 @@ step "$ATOMIC" help --storage podman "$IMAGE"
 step "$ATOMIC" run --display --storage podman "$IMAGE"
 step "$ATOMIC" run --storage podman "$IMAGE"
 # A super-privileged container: the host's / is at /host and its processes are visible.
-step "$ATOMIC" run --spc --storage podman "$IMAGE" sh -c 'ls /host; ps | head'
+# --replace: a container of that name left by an earlier demo is recreated, not restarted.
+step "$ATOMIC" run --replace --spc --storage podman "$TOOLS" sh -c 'ls /host; ps -o pid,comm | head -5'
 if $docker_ok; then
     step "$ATOMIC" run --storage docker "$IMAGE"
+    # Docker's --privileged needs capabilities some machines lack (see ENVIRONMENT.md), so
+    # its SPC is shown, not run.
+    step "$ATOMIC" run --display --spc --storage docker "$TOOLS" sh
 else
     echo "(docker does not answer here: skipping the docker part of the demo)"
 fi

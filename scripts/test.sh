@@ -8,6 +8,10 @@ bash scripts/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
+# Here the engines are part of the test: a test whose engine is unusable fails instead of
+# skipping, so a broken setup cannot pass as green.
+export ATOMIC_TEST_REQUIRE_ENGINES=1
+
 # Build first, so a compile error is reported apart from test failures.
 cargo build --workspace --all-targets
 cargo test --workspace

@@ -254,3 +254,45 @@ fn an_image_in_one_engine_is_found_without_storage() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(common::stdout(&out).contains("Only: podman"));
 }
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let world = World::new();
+    let out = world
+        .atomic()
+        .args(["completion", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(common::stdout(&out).contains("_atomic()"));
+    let dir = world.path().join("man");
+    let out = world
+        .atomic()
+        .args(["generate-man"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.join("atomic-run.1")).unwrap();
+    assert!(
+        page.contains("spc") && page.contains(".TH atomic-run"),
+        "{page}"
+    );
+}
+
+#[test]
+fn listing_output_survives_a_closed_pipe() {
+    // `atomic completion bash | head -1` must end quietly, not panic on EPIPE.
+    let world = World::new();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atomic"))
+        .args(["completion", "bash"])
+        .env("ATOMIC_CONF", world.conf())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}

@@ -6,14 +6,15 @@ mod common;
 use common::{Containers, Kind, World, images, stderr, stdout};
 
 fn install_run_stop_uninstall_round_trip(kind: Kind) {
-    images::lifecycle(kind);
+    let image = images::lifecycle(kind);
+    let image = image.name.as_str();
     let world = World::new();
     let mut containers = Containers::new(kind);
     let name = containers.name("life");
 
     // run refuses before install: the image has an INSTALL label.
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-lifecycle"])
+        .on(kind, &["run"], &["-n", &name, image])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -24,7 +25,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
     );
 
     let out = world
-        .on(kind, &["install"], &["-n", &name, "atomic-test-lifecycle"])
+        .on(kind, &["install"], &["-n", &name, image])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -37,7 +38,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
     assert!(record.contains(&name), "{record}");
 
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-lifecycle"])
+        .on(kind, &["run"], &["-n", &name, image])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -45,7 +46,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
 
     // A second run with no command finds it running.
     let out = world
-        .on(kind, &["run"], &["-n", &name, "atomic-test-lifecycle"])
+        .on(kind, &["run"], &["-n", &name, image])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -57,11 +58,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
 
     // With a command, it execs into the running container.
     let out = world
-        .on(
-            kind,
-            &["run"],
-            &["-n", &name, "atomic-test-lifecycle", "/bin/echo", "inside"],
-        )
+        .on(kind, &["run"], &["-n", &name, image, "/bin/echo", "inside"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -79,11 +76,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
 
     // uninstall removes the container, runs UNINSTALL, forgets the install; the image stays.
     let out = world
-        .on(
-            kind,
-            &["uninstall"],
-            &["-n", &name, "atomic-test-lifecycle"],
-        )
+        .on(kind, &["uninstall"], &["-n", &name, image])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -95,7 +88,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
     assert!(!kind.container_exists(&name));
     let record = std::fs::read_to_string(world.install_json()).unwrap();
     assert!(!record.contains(&name), "{record}");
-    kind.output(&["image", "inspect", "atomic-test-lifecycle"]);
+    assert!(kind.image_exists(image));
 }
 
 fn stopped_container_is_started_and_runs_the_users_command(kind: Kind) {
@@ -229,7 +222,79 @@ fn install_refuses_when_the_container_exists(kind: Kind) {
     assert!(!world.install_json().exists());
 }
 
+fn uninstall_without_a_label_removes_the_image(kind: Kind) {
+    // An image of its own: this test deletes it.
+    let image = common::unique("atomic-test-rmi");
+    // Its own ID too (a label of its own), so no other test's containers count as users.
+    kind.load(
+        &atomic_testsupport::ImageSpec::new(&image)
+            .label("Instance", &image)
+            .cmd(["/bin/sleep", "300"]),
+    );
+    let world = World::new();
+    let mut containers = Containers::new(kind);
+    let user = containers.name("rmiuser");
+    kind.output(&["create", "--name", &user, &image]);
+
+    // Not recorded as installed: refused without -i.
+    let out = world.on(kind, &["uninstall"], &[&image]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("re-run with -i"), "{}", stderr(&out));
+    assert!(kind.image_exists(&image));
+
+    // Recorded or not, other containers using it are not removed without --force.
+    let out = world
+        .on(kind, &["uninstall", "-i"], &[&image])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&user), "{}", stderr(&out));
+    assert!(kind.container_exists(&user) && kind.image_exists(&image));
+
+    // --force removes the containers using it; then the image goes.
+    let out = world
+        .on(kind, &["uninstall"], &["-i", "--force", &image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!kind.container_exists(&user));
+    assert!(!kind.image_exists(&image));
+}
+
+fn uninstall_stops_a_running_container_with_its_stop_label(kind: Kind) {
+    let image = images::lifecycle(kind);
+    let image = image.name.as_str();
+    let world = World::new();
+    let mut containers = Containers::new(kind);
+    let name = containers.name("unrun");
+    let out = world
+        .on(kind, &["run", "-i"], &["-n", &name, image])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(kind.container_state(&name), "running");
+    let out = world
+        .on(
+            kind,
+            &["uninstall", "-i"],
+            &["-n", &name, image, "extra arg"],
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("stop -t 0 {name}")), "{text}");
+    // The UNINSTALL label got the extra argument, as one argument.
+    assert!(
+        text.contains(&format!("uninstalled {name} extra arg")),
+        "{text}"
+    );
+    assert!(!kind.container_exists(&name));
+}
+
 on_both_engines!(
+    uninstall_without_a_label_removes_the_image,
+    uninstall_stops_a_running_container_with_its_stop_label,
     install_run_stop_uninstall_round_trip,
     stopped_container_is_started_and_runs_the_users_command,
     container_from_another_image_is_refused_unless_replaced,

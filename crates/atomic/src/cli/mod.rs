@@ -1,5 +1,6 @@
 //! The command line: one module per verb, each with its clap arguments and one function.
 
+mod docs;
 mod help;
 mod info;
 mod install;
@@ -87,6 +88,11 @@ enum Verb {
     /// Show an image's help
     #[command(hide = true)]
     Help(help::HelpArgs),
+    /// Print a shell completion script
+    Completion(docs::CompletionArgs),
+    /// Write man pages generated from this command line
+    #[command(hide = true)]
+    GenerateMan(docs::ManArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,6 +120,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             info::version(args, &config).await
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
+        Verb::Completion(args) => docs::completion(args),
+        Verb::GenerateMan(args) => docs::man(args),
     }
 }
 

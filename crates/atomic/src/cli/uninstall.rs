@@ -75,12 +75,28 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
         return Ok(0);
     }
 
+    // Every refusal comes before the first change, so a refused uninstall changes nothing.
+    let db = InstallDb::open();
+    if prepared.is_none() && !global.ignore && !db.is_installed(image, &info.id)? {
+        bail!(
+            "'{image}' is not recorded as installed in {}; re-run with -i to remove the image \
+             anyway",
+            db.path().display()
+        );
+    }
+    let others = other_containers(&target, &info.id, &name, args.force).await?;
+
     if let Some(container) = &target.container {
         stop_and_remove(&target, container, &program, &values, args.quiet).await?;
     }
-    clear_containers_of_image(&target, &info.id, args.force).await?;
+    for c in others {
+        target
+            .engine
+            .remove_container(&c.id, true)
+            .await
+            .with_context(|| format!("removing container '{}'", c.name))?;
+    }
 
-    let db = InstallDb::open();
     match prepared {
         Some(prepared) => {
             prepared.announce(args.quiet);
@@ -91,20 +107,14 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
             Ok(code)
         }
         None => {
-            let recorded = db.remove(image, &info.id, None)?;
-            if !recorded && !global.ignore {
-                bail!(
-                    "'{image}' is not recorded as installed in {}; re-run with -i to remove the \
-                     image anyway",
-                    db.path().display()
-                );
-            }
+            db.remove(image, &info.id, None)?;
             if !args.quiet {
                 crate::output::line(&label::join(&program.argv(["rmi", image])));
             }
+            // By the name given: another tag of the same image keeps it.
             target
                 .engine
-                .remove_image(&info.id, args.force)
+                .remove_image(image, args.force)
                 .await
                 .with_context(|| format!("removing image '{image}'"))?;
             Ok(0)
@@ -137,25 +147,27 @@ async fn stop_and_remove(
         .with_context(|| format!("removing container '{}'", container.name))
 }
 
-/// Other containers still using the image: removed with `--force`, else an error that names them.
-async fn clear_containers_of_image(target: &Target, image_id: &str, force: bool) -> Result<()> {
-    let users = target.engine.containers_of_image(image_id).await?;
-    if users.is_empty() {
-        return Ok(());
-    }
-    if !force {
+/// Containers other than NAME still using the image: with `--force` they are to be removed,
+/// else it is an error that names them.
+async fn other_containers(
+    target: &Target,
+    image_id: &str,
+    name: &str,
+    force: bool,
+) -> Result<Vec<ContainerInfo>> {
+    let users: Vec<ContainerInfo> = target
+        .engine
+        .containers_of_image(image_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.name != name)
+        .collect();
+    if !users.is_empty() && !force {
         let names: Vec<&str> = users.iter().map(|c| c.name.as_str()).collect();
         bail!(
             "Containers `{}` are using this image, delete them first or use --force",
             names.join(", ")
         );
     }
-    for c in users {
-        target
-            .engine
-            .remove_container(&c.id, true)
-            .await
-            .with_context(|| format!("removing container '{}'", c.name))?;
-    }
-    Ok(())
+    Ok(users)
 }

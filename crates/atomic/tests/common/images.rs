@@ -118,12 +118,27 @@ pub fn plain(kind: Kind) -> ImageSpec {
     )
 }
 
+/// An image that belongs to one test and is removed with it: tests that uninstall refuse while
+/// other containers use the image, so sharing one between concurrent tests would race.
+pub struct OwnImage {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl Drop for OwnImage {
+    fn drop(&mut self) {
+        self.kind.remove_image(&self.name);
+    }
+}
+
 /// A full lifecycle: INSTALL and UNINSTALL leave a trace, RUN starts a long-running named
-/// container, STOP stops it quickly.
-pub fn lifecycle(kind: Kind) -> ImageSpec {
+/// container, STOP stops it quickly. A distinct image (own name and ID) for each call.
+pub fn lifecycle(kind: Kind) -> OwnImage {
+    let name = super::unique("atomic-test-lifecycle");
     ensure(
         kind,
-        ImageSpec::new("atomic-test-lifecycle")
+        ImageSpec::new(&name)
+            .label("Instance", &name)
             .label("INSTALL", "docker run --rm IMAGE /bin/echo installed NAME")
             .label("RUN", "docker run -d --name NAME IMAGE /bin/sleep 300")
             .label("STOP", "docker stop -t 0 NAME")
@@ -132,7 +147,8 @@ pub fn lifecycle(kind: Kind) -> ImageSpec {
                 "docker run --rm IMAGE /bin/echo uninstalled NAME",
             )
             .cmd(["/bin/sleep", "300"]),
-    )
+    );
+    OwnImage { kind, name }
 }
 
 /// A long-running container without labels (exec and start paths of `atomic run`).

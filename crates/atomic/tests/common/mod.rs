@@ -101,6 +101,20 @@ impl Kind {
         .to_string()
     }
 
+    /// Remove an image if it exists.
+    pub fn remove_image(self, name: &str) {
+        let _ = self.cli().args(["rmi", "-f", name]).output();
+    }
+
+    /// Does the engine hold this image?
+    pub fn image_exists(self, name: &str) -> bool {
+        self.cli()
+            .args(["image", "inspect", name])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
     /// Remove a container if it exists.
     pub fn remove_container(self, name: &str) {
         let _ = self.cli().args(["rm", "-f", name]).output();
@@ -184,6 +198,7 @@ impl World {
             .env("ATOMIC_CONF", self.conf())
             .env("ATOMIC_INSTALL_JSON", self.install_json())
             .env("CONTAINERS_CONF", support::containers_conf())
+            .env("CONTAINERS_REGISTRIES_CONF", support::registries_conf())
             .env_remove("ATOMIC_STORAGE")
             .env_remove("SUDO_UID")
             .env_remove("SUDO_GID");
