@@ -5,8 +5,8 @@ use clap::Args;
 
 use atomic_label as label;
 
-use super::{GlobalArgs, StorageArg};
-use crate::command::{OptArgs, Prepared, Program, Values};
+use super::{GlobalArgs, LabelArgs};
+use crate::command::{Prepared, Program, Values};
 use crate::config::Config;
 use crate::installdb::InstallDb;
 use crate::storage;
@@ -14,18 +14,10 @@ use crate::storage;
 #[derive(Args, Debug)]
 pub struct InstallArgs {
     #[command(flatten)]
-    storage: StorageArg,
+    common: LabelArgs,
     /// Name of the container the install creates or configures (default: the image's name)
     #[arg(short = 'n', long)]
     name: Option<String>,
-    /// Show the command that would run, and run nothing
-    #[arg(long, conflicts_with = "quiet")]
-    display: bool,
-    /// Print nothing but the command's own output
-    #[arg(short = 'q', long)]
-    quiet: bool,
-    #[command(flatten)]
-    opts: OptArgs,
     /// The image, then arguments passed to the INSTALL command
     #[arg(
         value_name = "IMAGE [ARG]",
@@ -39,12 +31,8 @@ pub struct InstallArgs {
 
 pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, extra) = super::split_target(&args.args);
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => label::default_name(image, false),
-    };
-    label::validate_name(&name)?;
-    let selection = args.storage.selection(config)?;
+    let name = super::container_name(args.name.as_deref(), image, false)?;
+    let selection = args.common.storage.selection(config)?;
     let target = storage::find(selection, Some(image), Some(&name)).await?;
 
     // The original meant to refuse this but its check never fired (reference §2.5).
@@ -59,15 +47,15 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
 
     let info = match &target.image {
         Some(info) => info.clone(),
-        None if args.display => {
+        None if args.common.display => {
             return Err(storage::image_not_found(image, selection)
                 .context("--display does not pull images"));
         }
         None => {
-            if !args.quiet {
+            if !args.common.quiet {
                 eprintln!("Need to pull {image} into {}", target.engine.kind());
             }
-            target.engine.pull(image, args.quiet).await?;
+            target.engine.pull(image, args.common.quiet).await?;
             target
                 .engine
                 .image(image)
@@ -76,22 +64,22 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
         }
     };
 
-    super::run::warn_case_variants(&info.labels, "INSTALL", args.quiet);
+    super::run::warn_case_variants(&info.labels, "INSTALL", args.common.quiet);
     let Some((key, text)) = label::find(&info.labels, "INSTALL") else {
         // Nothing to run: the image has been pulled, which is all an install without a label is.
-        if !args.display && !args.quiet {
+        if !args.common.display && !args.common.quiet {
             eprintln!("{image} has no INSTALL label; nothing to run");
         }
         return Ok(0);
     };
     let program = Program::for_engine(&target.engine, config);
-    let values = Values::new(&name, image, &args.opts);
+    let values = Values::new(&name, image, &args.common.opts);
     let prepared = Prepared::from_label(key, text, &values, extra, &program)?;
-    if args.display {
+    if args.common.display {
         prepared.display();
         return Ok(0);
     }
-    prepared.announce(args.quiet);
+    prepared.announce(args.common.quiet);
     let code = prepared.run().await?;
     if code == 0 {
         InstallDb::open()

@@ -64,6 +64,31 @@ impl StorageArg {
     }
 }
 
+/// The flags every label verb (run, install, uninstall, stop) takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LabelArgs {
+    #[command(flatten)]
+    pub storage: StorageArg,
+    /// Show the command that would run, and run nothing
+    #[arg(long, conflicts_with = "quiet")]
+    pub display: bool,
+    /// Print nothing but the command's own output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub opts: crate::command::OptArgs,
+}
+
+/// NAME: as given with `-n`, else derived from the image; validated either way.
+pub fn container_name(given: Option<&str>, image: &str, spc: bool) -> Result<String> {
+    let name = match given {
+        Some(name) => name.to_string(),
+        None => atomic_label::default_name(image, spc),
+    };
+    atomic_label::validate_name(&name)?;
+    Ok(name)
+}
+
 #[derive(Subcommand, Debug)]
 enum Verb {
     /// Run a container as its image's RUN label says

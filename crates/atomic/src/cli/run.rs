@@ -10,8 +10,8 @@ use clap::Args;
 use atomic_engine::{ContainerInfo, ImageInfo};
 use atomic_label as label;
 
-use super::{GlobalArgs, StorageArg};
-use crate::command::{OptArgs, Prepared, Program, Values, stdin_is_tty};
+use super::{GlobalArgs, LabelArgs};
+use crate::command::{Prepared, Program, Values, stdin_is_tty};
 use crate::config::Config;
 use crate::installdb::InstallDb;
 use crate::storage::{self, Target};
@@ -19,7 +19,7 @@ use crate::storage::{self, Target};
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
-    storage: StorageArg,
+    common: LabelArgs,
     /// Name of the container (default: the image's name, plus -spc with --spc)
     #[arg(short = 'n', long)]
     name: Option<String>,
@@ -32,14 +32,6 @@ pub struct RunArgs {
     /// Run the container in the background (without a RUN label)
     #[arg(short = 'd', long)]
     detach: bool,
-    /// Show the command that would run, and run nothing
-    #[arg(long, conflicts_with = "quiet")]
-    display: bool,
-    /// Print nothing but the command's own output
-    #[arg(short = 'q', long)]
-    quiet: bool,
-    #[command(flatten)]
-    opts: OptArgs,
     /// The image, then the command to run in the container and its arguments
     #[arg(
         value_name = "IMAGE [COMMAND]",
@@ -53,22 +45,18 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, command) = super::split_target(&args.args);
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => label::default_name(image, args.spc),
-    };
-    label::validate_name(&name)?;
-    let selection = args.storage.selection(config)?;
+    let name = super::container_name(args.name.as_deref(), image, args.spc)?;
+    let selection = args.common.storage.selection(config)?;
     let target = storage::find(selection, Some(image), Some(&name)).await?;
     let program = Program::for_engine(&target.engine, config);
-    let mut values = Values::new(&name, image, &args.opts);
+    let mut values = Values::new(&name, image, &args.common.opts);
 
     if let Some(container) = &target.container {
         if !args.replace {
             return existing_container(&args, container, target.image.as_ref(), &program, &values)
                 .await;
         }
-        if args.display {
+        if args.common.display {
             eprintln!("# --replace would remove the existing container '{name}' first");
         } else {
             target
@@ -86,7 +74,7 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
         && !InstallDb::open().is_installed(image, &image_info.id)?
     {
         // A preview shows the command anyway, and says what a real run would do.
-        if args.display {
+        if args.common.display {
             eprintln!(
                 "# note: '{image}' has an INSTALL label and is not installed: 'atomic run' \
                  refuses until 'atomic install {image}' (or --ignore)"
@@ -98,11 +86,11 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
             );
         }
     }
-    warn_case_variants(labels, "RUN", args.quiet);
+    warn_case_variants(labels, "RUN", args.common.quiet);
 
     let prepared = match label::find(labels, "RUN") {
         Some((key, text)) => {
-            if (args.spc || args.detach) && !args.quiet {
+            if (args.spc || args.detach) && !args.common.quiet {
                 eprintln!(
                     "note: --spc and --detach are ignored: the image's {key} label says how it runs"
                 );
@@ -116,14 +104,14 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
         ),
     };
 
-    if args.display {
+    if args.common.display {
         prepared.display();
         return Ok(0);
     }
     if args.replace {
         remove_label_named_container(&target, &program, &prepared.argv, &name).await?;
     }
-    prepared.announce(args.quiet);
+    prepared.announce(args.common.quiet);
     match prepared.exec()? {}
 }
 
@@ -138,15 +126,15 @@ async fn image_or_pull(
     if let Some(info) = &target.image {
         return Ok(info.clone());
     }
-    if args.display {
+    if args.common.display {
         return Err(
             storage::image_not_found(image, selection).context("--display does not pull images")
         );
     }
-    if !args.quiet {
+    if !args.common.quiet {
         eprintln!("Need to pull {image} into {}", target.engine.kind());
     }
-    target.engine.pull(image, args.quiet).await?;
+    target.engine.pull(image, args.common.quiet).await?;
     target
         .engine
         .image(image)
@@ -287,7 +275,7 @@ async fn existing_container(
             };
             steps.push(exec(cmd));
         } else if command.is_empty() {
-            if !args.display {
+            if !args.common.display {
                 crate::output::line("Container is running");
             }
             return Ok(0);
@@ -309,12 +297,12 @@ async fn existing_container(
         .into_iter()
         .map(|argv| Prepared::direct(argv, values))
         .collect();
-    if args.display {
+    if args.common.display {
         prepared.iter().for_each(Prepared::display);
         return Ok(0);
     }
     for step in &prepared {
-        step.announce(args.quiet);
+        step.announce(args.common.quiet);
         let code = step.run().await?;
         if code != 0 {
             if step.argv.get(1).map(String::as_str) == Some("exec") {

@@ -6,23 +6,15 @@ use clap::Args;
 use atomic_engine::ContainerInfo;
 use atomic_label as label;
 
-use super::StorageArg;
-use crate::command::{OptArgs, Prepared, Program, Values};
+use super::LabelArgs;
+use crate::command::{Prepared, Program, Values};
 use crate::config::Config;
 use crate::storage::{self, Target};
 
 #[derive(Args, Debug)]
 pub struct StopArgs {
     #[command(flatten)]
-    storage: StorageArg,
-    /// Show the command that would run, and run nothing
-    #[arg(long, conflicts_with = "quiet")]
-    display: bool,
-    /// Print nothing but the command's own output
-    #[arg(short = 'q', long)]
-    quiet: bool,
-    #[command(flatten)]
-    opts: OptArgs,
+    common: LabelArgs,
     /// The container, then arguments passed to the STOP command
     #[arg(
         value_name = "CONTAINER [ARG]",
@@ -36,18 +28,26 @@ pub struct StopArgs {
 
 pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     let (name, extra) = super::split_target(&args.args);
-    let selection = args.storage.selection(config)?;
+    let selection = args.common.storage.selection(config)?;
     let target = storage::find(selection, None, Some(name)).await?;
     let Some(container) = &target.container else {
         return Err(storage::container_not_found(name, selection));
     };
     let program = Program::for_engine(&target.engine, config);
-    let values = Values::new(&container.name, &container.image_name, &args.opts);
-    if args.display {
+    let values = Values::new(&container.name, &container.image_name, &args.common.opts);
+    if args.common.display {
         stop_command(container, &program, &values, extra)?.display();
         return Ok(0);
     }
-    stop_container(&target, container, &program, &values, extra, args.quiet).await
+    stop_container(
+        &target,
+        container,
+        &program,
+        &values,
+        extra,
+        args.common.quiet,
+    )
+    .await
 }
 
 /// The STOP label's command (read from the container's labels), or the engine's own stop.

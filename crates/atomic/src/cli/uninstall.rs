@@ -7,8 +7,8 @@ use clap::Args;
 use atomic_engine::ContainerInfo;
 use atomic_label as label;
 
-use super::{GlobalArgs, StorageArg};
-use crate::command::{OptArgs, Prepared, Program, Values};
+use super::{GlobalArgs, LabelArgs};
+use crate::command::{Prepared, Program, Values};
 use crate::config::Config;
 use crate::installdb::InstallDb;
 use crate::storage::{self, Target};
@@ -16,21 +16,13 @@ use crate::storage::{self, Target};
 #[derive(Args, Debug)]
 pub struct UninstallArgs {
     #[command(flatten)]
-    storage: StorageArg,
+    common: LabelArgs,
     /// Name of the installed container (default: the image's name)
     #[arg(short = 'n', long)]
     name: Option<String>,
     /// Remove every container of the image, running or not
     #[arg(short = 'f', long)]
     force: bool,
-    /// Show the command that would run, and run nothing
-    #[arg(long, conflicts_with = "quiet")]
-    display: bool,
-    /// Print nothing but the command's own output
-    #[arg(short = 'q', long)]
-    quiet: bool,
-    #[command(flatten)]
-    opts: OptArgs,
     /// The image, then arguments passed to the UNINSTALL command
     #[arg(
         value_name = "IMAGE [ARG]",
@@ -44,24 +36,20 @@ pub struct UninstallArgs {
 
 pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, extra) = super::split_target(&args.args);
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => label::default_name(image, false),
-    };
-    label::validate_name(&name)?;
-    let selection = args.storage.selection(config)?;
+    let name = super::container_name(args.name.as_deref(), image, false)?;
+    let selection = args.common.storage.selection(config)?;
     let target = storage::find(selection, Some(image), Some(&name)).await?;
     let Some(info) = target.image.clone() else {
         return Err(storage::image_not_found(image, selection));
     };
     let program = Program::for_engine(&target.engine, config);
-    let values = Values::new(&name, image, &args.opts);
+    let values = Values::new(&name, image, &args.common.opts);
 
     let label = label::find(&info.labels, "UNINSTALL");
     let prepared = label
         .map(|(key, text)| Prepared::from_label(key, text, &values, extra, &program))
         .transpose()?;
-    if args.display {
+    if args.common.display {
         if let Some(container) = &target.container {
             eprintln!(
                 "# would stop and remove container '{}' first",
@@ -87,7 +75,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
     let others = other_containers(&target, &info.id, &name, args.force).await?;
 
     if let Some(container) = &target.container {
-        stop_and_remove(&target, container, &program, &values, args.quiet).await?;
+        stop_and_remove(&target, container, &program, &values, args.common.quiet).await?;
     }
     for c in others {
         target
@@ -99,7 +87,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
 
     match prepared {
         Some(prepared) => {
-            prepared.announce(args.quiet);
+            prepared.announce(args.common.quiet);
             let code = prepared.run().await?;
             if code == 0 {
                 db.remove(image, &info.id, Some(&name))?;
@@ -108,7 +96,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
         }
         None => {
             db.remove(image, &info.id, None)?;
-            if !args.quiet {
+            if !args.common.quiet {
                 crate::output::line(&label::join(&program.argv(["rmi", image])));
             }
             // By the name given: another tag of the same image keeps it.
