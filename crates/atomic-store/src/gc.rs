@@ -1,0 +1,150 @@
+//! Removing images and collecting what no image needs any more.
+//!
+//! Names are removed from `index.json` first; blobs and layers no remaining entry reaches are
+//! then deleted under the exclusive gc lock, so a pull that has written blobs it has not yet
+//! named (it holds the lock shared) is never robbed of them.
+
+use std::collections::HashSet;
+use std::fs;
+
+use anyhow::{Context, Result, bail};
+
+use crate::digest::Digest;
+use crate::image::StoredImage;
+use crate::store::{Store, ref_name, remove_tree};
+
+/// What a collection removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    /// Dangling images dropped from the index.
+    pub images: usize,
+    pub blobs: usize,
+    pub layers: usize,
+    /// Bytes of blobs freed (layer trees are not measured).
+    pub blob_bytes: u64,
+}
+
+impl Store {
+    /// Give an image another name. The name is validated and qualified by the caller.
+    pub fn tag(&self, image: &StoredImage, name: &str) -> Result<()> {
+        let index = self.index()?;
+        let entry = index
+            .manifests()
+            .iter()
+            .find(|e| e.digest().as_ref() == image.manifest_digest.to_string())
+            .cloned()
+            .context("the image vanished from the index")?;
+        self.set_ref(name, entry)
+    }
+
+    /// Remove an image with all its names, then collect garbage.
+    pub fn delete(&self, image: &StoredImage) -> Result<GcReport> {
+        let digest = image.manifest_digest.to_string();
+        self.update_index(|entries| entries.retain(|e| e.digest().as_ref() != digest))?;
+        self.collect_garbage()
+    }
+
+    /// Remove one name; the image stays while it has other names. Returns false when no entry
+    /// had that name.
+    pub fn untag(&self, name: &str) -> Result<bool> {
+        let removed = self.update_index(|entries| {
+            let before = entries.len();
+            entries.retain(|e| ref_name(e) != Some(name));
+            before != entries.len()
+        })?;
+        if removed {
+            self.collect_garbage()?;
+        }
+        Ok(removed)
+    }
+
+    /// Drop dangling images (no name) and everything unreferenced.
+    pub fn prune(&self) -> Result<GcReport> {
+        let dropped =
+            self.update_index(|entries| {
+                let before = entries.len();
+                entries.retain(|e| ref_name(e).is_some());
+                before - entries.len()
+            })?;
+        let mut report = self.collect_garbage()?;
+        report.images = dropped;
+        Ok(report)
+    }
+
+    /// Delete blobs and layers that no index entry reaches, and everything in `tmp/`.
+    pub fn collect_garbage(&self) -> Result<GcReport> {
+        let _gc = self.gc_lock()?;
+        let (blobs, layers) = self.reachable()?;
+        let mounted = mounted_layers(self);
+        let mut report = GcReport::default();
+
+        for entry in fs::read_dir(self.root().join("blobs/sha256"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !blobs.contains(&name) {
+                report.blob_bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+                remove_tree(&entry.path());
+                report.blobs += 1;
+            }
+        }
+        for entry in fs::read_dir(self.root().join("layers"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let hex = name.strip_suffix(".size").unwrap_or(&name);
+            if layers.contains(hex) {
+                continue;
+            }
+            if mounted.contains(hex) {
+                tracing::info!("layer {hex} is unreferenced but mounted; kept");
+                continue;
+            }
+            remove_tree(&entry.path());
+            if !name.ends_with(".size") {
+                report.layers += 1;
+            }
+        }
+        self.clear_tmp()?;
+        Ok(report)
+    }
+
+    /// The blob and layer names (hex) every index entry needs.
+    fn reachable(&self) -> Result<(HashSet<String>, HashSet<String>)> {
+        let mut blobs = HashSet::new();
+        let mut layers = HashSet::new();
+        for entry in self.index()?.manifests() {
+            let digest = Digest::try_from(entry.digest())?;
+            if !self.has_blob(&digest) {
+                bail!("the index names manifest {digest}, which is missing from the store; refusing to collect garbage");
+            }
+            let img = self.load_image(&digest)?;
+            blobs.insert(digest.hex().to_string());
+            blobs.insert(img.config_digest.hex().to_string());
+            for layer in img.manifest.layers() {
+                blobs.insert(Digest::try_from(layer.digest())?.hex().to_string());
+            }
+            for d in img.diff_ids()? {
+                layers.insert(d.hex().to_string());
+            }
+        }
+        Ok((blobs, layers))
+    }
+}
+
+/// Layers used as lower dirs of overlay mounts (from `atomic mount`): never deleted under a
+/// mount, which would change what the mount shows.
+fn mounted_layers(store: &Store) -> HashSet<String> {
+    let prefix = store.root().join("layers");
+    let prefix = prefix.to_string_lossy();
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return HashSet::new();
+    };
+    let mut out = HashSet::new();
+    for line in info.lines().filter(|l| l.contains(prefix.as_ref())) {
+        for part in line.split([',', ':', ' ']) {
+            if let Some(rest) = part.strip_prefix(prefix.as_ref()) {
+                out.insert(rest.trim_start_matches('/').to_string());
+            }
+        }
+    }
+    out
+}

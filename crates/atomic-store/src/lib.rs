@@ -1,0 +1,22 @@
+//! atomic's built-in image store.
+//!
+//! An OCI image layout on disk (skopeo and umoci read it) plus each layer unpacked once, by
+//! atomic's own confined unpacker, for use as an overlayfs lower directory. See `store.rs` for
+//! the layout and its crash-safety rules, `lock.rs` for concurrency, `pull/` for how content
+//! arrives and `unpack/` for how untrusted layers are written to disk.
+
+pub mod digest;
+pub mod gc;
+pub mod image;
+pub mod lock;
+pub mod mount;
+pub mod pull;
+pub mod reference;
+pub mod store;
+pub mod unpack;
+
+pub use digest::Digest;
+pub use image::StoredImage;
+pub use pull::{PullOptions, Pulled, Source};
+pub use reference::ImageName;
+pub use store::Store;

@@ -1,0 +1,1 @@
+//! Progress bars for pulls. Being written.
