@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::rootfs::{flat_tar, layer_tar};
+use crate::rootfs::{added_layer_tar, flat_tar, layer_tar};
 use crate::{ImageId, ImageSpec, sha256_hex};
 
 /// The `created` date of every test image; a fixed date keeps the config, and so the ID, stable.
@@ -27,7 +27,7 @@ struct Config<'a> {
     architecture: &'static str,
     config: RunConfig<'a>,
     created: &'static str,
-    history: [History; 1],
+    history: Vec<History>,
     os: &'static str,
     rootfs: RootFs,
 }
@@ -54,7 +54,7 @@ struct History {
 struct RootFs {
     #[serde(rename = "type")]
     kind: &'static str,
-    diff_ids: [String; 1],
+    diff_ids: Vec<String>,
 }
 
 /// Docker and OCI name architectures after Go's GOARCH, not Rust's target names.
@@ -70,19 +70,36 @@ fn host_architecture() -> &'static str {
     }
 }
 
-/// An image in memory: the uncompressed layer and the config that names it.
+/// An uncompressed layer and its hex sha256 (the diff ID).
+struct Layer {
+    tar: Vec<u8>,
+    hex: String,
+}
+
+/// An image in memory: the uncompressed layers, base first, and the config that names them.
 struct Built {
-    layer: Vec<u8>,
-    /// Hex sha256 of the uncompressed layer (the diff ID).
-    layer_hex: String,
+    layers: Vec<Layer>,
     config: Vec<u8>,
     id: ImageId,
 }
 
 fn build(spec: &ImageSpec) -> Result<Built> {
-    let layer =
+    let base =
         layer_tar(spec).with_context(|| format!("building the layer of {}", spec.reference()))?;
-    let layer_hex = sha256_hex(&layer);
+    let mut tars = vec![base];
+    for (i, added) in spec.layers.iter().enumerate() {
+        tars.push(
+            added_layer_tar(added)
+                .with_context(|| format!("building layer {} of {}", i + 2, spec.reference()))?,
+        );
+    }
+    let layers: Vec<Layer> = tars
+        .into_iter()
+        .map(|tar| Layer {
+            hex: sha256_hex(&tar),
+            tar,
+        })
+        .collect();
     let config = Config {
         architecture: host_architecture(),
         config: RunConfig {
@@ -93,24 +110,22 @@ fn build(spec: &ImageSpec) -> Result<Built> {
             working_dir: "/",
         },
         created: CREATED,
-        history: [History {
-            created: CREATED,
-            created_by: "atomic-testsupport (busybox-static)",
-        }],
+        history: layers
+            .iter()
+            .map(|_| History {
+                created: CREATED,
+                created_by: "atomic-testsupport (busybox-static)",
+            })
+            .collect(),
         os: "linux",
         rootfs: RootFs {
             kind: "layers",
-            diff_ids: [format!("sha256:{layer_hex}")],
+            diff_ids: layers.iter().map(|l| format!("sha256:{}", l.hex)).collect(),
         },
     };
     let config = serde_json::to_vec(&config)?;
     let id = ImageId::of(&config);
-    Ok(Built {
-        layer,
-        layer_hex,
-        config,
-        id,
-    })
+    Ok(Built { layers, config, id })
 }
 
 /// The ID `spec` gets (the digest of its config), without writing the image anywhere.
@@ -139,23 +154,29 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
 pub fn write_docker_archive(spec: &ImageSpec, out: &Path) -> Result<ImageId> {
     let built = build(spec)?;
     let config_name = format!("{}.json", built.id.hex());
-    let layer_dir = format!("{}/", built.layer_hex);
-    let layer_name = format!("{}/layer.tar", built.layer_hex);
+    let layer_dirs: Vec<String> = built.layers.iter().map(|l| format!("{}/", l.hex)).collect();
+    let layer_names: Vec<String> = built
+        .layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", l.hex))
+        .collect();
+    let top = &built.layers[built.layers.len() - 1].hex;
     let manifest = serde_json::to_vec(&json!([{
         "Config": config_name,
         "RepoTags": [spec.reference()],
-        "Layers": [layer_name],
+        "Layers": layer_names,
     }]))?;
     let repositories = serde_json::to_vec(&json!({
-        spec.name.clone(): { spec.tag.clone(): built.layer_hex },
+        spec.name.clone(): { spec.tag.clone(): top },
     }))?;
-    let archive = flat_tar([
-        (config_name.as_str(), built.config.as_slice()),
-        (layer_dir.as_str(), &[][..]),
-        (layer_name.as_str(), built.layer.as_slice()),
-        ("manifest.json", manifest.as_slice()),
-        ("repositories", repositories.as_slice()),
-    ])?;
+    let mut entries = vec![(config_name.as_str(), built.config.as_slice())];
+    for ((dir, name), layer) in layer_dirs.iter().zip(&layer_names).zip(&built.layers) {
+        entries.push((dir.as_str(), &[][..]));
+        entries.push((name.as_str(), layer.tar.as_slice()));
+    }
+    entries.push(("manifest.json", manifest.as_slice()));
+    entries.push(("repositories", repositories.as_slice()));
+    let archive = flat_tar(entries)?;
     write_atomically(out, &archive)
         .with_context(|| format!("writing docker archive of {}", spec.reference()))?;
     Ok(built.id)
@@ -204,18 +225,22 @@ fn write_oci_layout_inner(spec: &ImageSpec, dir: &Path) -> Result<OciImage> {
         br#"{"imageLayoutVersion":"1.0.0"}"#,
     )?;
 
-    // Header mtime 0 and a fixed level keep the compressed blob, and its digest, stable.
-    let mut gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::default());
-    gz.write_all(&built.layer)?;
-    let (layer_digest, layer_size) = write_blob(dir, &gz.finish()?)?;
+    let mut layers = Vec::new();
+    for layer in &built.layers {
+        // Header mtime 0 and a fixed level keep the compressed blob, and its digest, stable.
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .write(Vec::new(), flate2::Compression::default());
+        gz.write_all(&layer.tar)?;
+        let (digest, size) = write_blob(dir, &gz.finish()?)?;
+        layers.push(json!({"mediaType": MEDIA_LAYER_GZIP, "digest": digest, "size": size}));
+    }
     let (config_digest, config_size) = write_blob(dir, &built.config)?;
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": MEDIA_MANIFEST,
         "config": {"mediaType": MEDIA_CONFIG, "digest": config_digest, "size": config_size},
-        "layers": [{"mediaType": MEDIA_LAYER_GZIP, "digest": layer_digest, "size": layer_size}],
+        "layers": layers,
     }))?;
     let (manifest_digest, manifest_size) = write_blob(dir, &manifest)?;
 

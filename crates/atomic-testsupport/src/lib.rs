@@ -33,7 +33,7 @@ pub use engines::{
 };
 pub use image::{OciImage, image_id, write_docker_archive, write_oci_layout};
 pub use registry::Registry;
-pub use rootfs::{BUSYBOX_APPLETS, layer_tar};
+pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
 
 /// The `PATH` every test image gets unless the spec sets its own.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -63,6 +63,37 @@ pub struct ImageSpec {
     /// `KEY=VALUE` entries; empty means just [`DEFAULT_PATH`].
     pub env: Vec<String>,
     pub files: Vec<FileSpec>,
+    /// Layers on top of the base layer, in order.
+    pub layers: Vec<LayerSpec>,
+}
+
+/// A layer added on top of an image's base layer: files to add or replace, and paths to
+/// delete (written as `.wh.` whiteout entries, as image builders do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerSpec {
+    pub files: Vec<FileSpec>,
+    /// Absolute paths this layer deletes.
+    pub deleted: Vec<String>,
+}
+
+impl LayerSpec {
+    pub fn new() -> Self {
+        LayerSpec::default()
+    }
+
+    pub fn file(mut self, path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
+        self.files.push(FileSpec {
+            path: path.into(),
+            data: data.into(),
+            mode,
+        });
+        self
+    }
+
+    pub fn delete(mut self, path: impl Into<String>) -> Self {
+        self.deleted.push(path.into());
+        self
+    }
 }
 
 impl ImageSpec {
@@ -76,6 +107,7 @@ impl ImageSpec {
             entrypoint: None,
             env: Vec::new(),
             files: Vec::new(),
+            layers: Vec::new(),
         }
     }
 
@@ -120,6 +152,12 @@ impl ImageSpec {
             data: data.into(),
             mode,
         });
+        self
+    }
+
+    /// Adds a layer on top of the base layer (and of the layers added before).
+    pub fn layer(mut self, layer: LayerSpec) -> Self {
+        self.layers.push(layer);
         self
     }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::ImageSpec;
+use crate::{ImageSpec, LayerSpec};
 
 /// Where busybox-static installs its static binary on Debian.
 const BUSYBOX_HOST_PATH: &str = "/bin/busybox";
@@ -151,7 +151,10 @@ fn build_tree(spec: &ImageSpec) -> Result<Tree> {
 /// `/etc/passwd` and `/etc/group` (root, nobody), the empty directories engines mount over
 /// (`/proc`, `/sys`, `/dev`, `/run`, `/host`, `/tmp`), and the spec's files.
 pub fn layer_tar(spec: &ImageSpec) -> Result<Vec<u8>> {
-    let tree = build_tree(spec)?;
+    write_tree(&build_tree(spec)?)
+}
+
+fn write_tree(tree: &Tree) -> Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, node) in &tree.0 {
         let mut header = tar::Header::new_gnu();
@@ -180,6 +183,24 @@ pub fn layer_tar(spec: &ImageSpec) -> Result<Vec<u8>> {
         }
     }
     Ok(builder.into_inner()?)
+}
+
+/// An added layer as an uncompressed tar: its files (with their parent directories) and a
+/// `.wh.NAME` whiteout entry for each deleted path.
+pub fn added_layer_tar(layer: &LayerSpec) -> Result<Vec<u8>> {
+    let mut tree = Tree::default();
+    for file in &layer.files {
+        tree.file(&relative(&file.path)?, file.data.clone(), file.mode & 0o7777)?;
+    }
+    for path in &layer.deleted {
+        let rel = relative(path)?;
+        let whiteout = match rel.rsplit_once('/') {
+            Some((dir, name)) => format!("{dir}/.wh.{name}"),
+            None => format!(".wh.{rel}"),
+        };
+        tree.file(&whiteout, Vec::new(), 0o644)?;
+    }
+    write_tree(&tree)
 }
 
 /// Writes `entries` (name, bytes) as a deterministic tar of regular files, for the outer
