@@ -12,7 +12,7 @@ set -euo pipefail
 # added below when the archive has it.
 PACKAGES=(
     podman runc docker.io containerd docker-registry busybox-static skopeo umoci
-    groff-base hyperfine
+    groff-base hyperfine time
     # build dependencies of the Rust workspace (cc for build scripts, pkg-config for -sys crates)
     gcc libc6-dev pkg-config
 )

@@ -1,19 +1,22 @@
 //! Docker through its Engine API (bollard).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
 use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ImageInspect};
 use bollard::query_parameters::{
     CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, StopContainerOptions,
+    ListImagesOptionsBuilder, PruneImagesOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptionsBuilder, StopContainerOptions, TagImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 
 use crate::{
-    ContainerInfo, EngineError, EngineKind, ImageInfo, Lookup, Result, file_from_tar, short_id,
+    ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
+    Result, file_from_tar, short_id,
 };
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
@@ -147,22 +150,144 @@ impl DockerEngine {
             .map_err(|e| self.unavailable_or_failed("container remove", e))
     }
 
-    pub async fn remove_image(&self, image: &str, force: bool) -> Result<()> {
+    pub async fn remove_image(&self, image: &str, force: bool) -> Result<Vec<Removal>> {
         let options = RemoveImageOptionsBuilder::default().force(force).build();
-        self.client
+        let items = self
+            .client
             .remove_image(image, Some(options), None)
             .await
-            .map(drop)
-            .map_err(|e| self.unavailable_or_failed("image remove", e))
+            .map_err(|e| self.unavailable_or_failed(&format!("image remove {image}"), e))?;
+        Ok(items
+            .into_iter()
+            .flat_map(|i| {
+                let untagged = i.untagged.map(Removal::Untagged);
+                let deleted = i.deleted.map(|d| Removal::Deleted(short_id(&d)));
+                untagged.into_iter().chain(deleted)
+            })
+            .collect())
     }
 
-    pub async fn pull(&self, image: &str, quiet: bool) -> Result<()> {
+    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        let options = ListImagesOptionsBuilder::default().all(all).build();
+        let list = self
+            .client
+            .list_images(Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed("image list", e))?;
+        // With `all`, untagged intermediate images are listed too; only those without
+        // children are dangling, which the daemon knows and says through its filter.
+        let dangling: HashSet<String> = if all {
+            let filters = HashMap::from([("dangling", vec!["true"])]);
+            let options = ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build();
+            self.client
+                .list_images(Some(options))
+                .await
+                .map_err(|e| self.unavailable_or_failed("image list", e))?
+                .into_iter()
+                .map(|i| short_id(&i.id))
+                .collect()
+        } else {
+            HashSet::new()
+        };
+        Ok(list
+            .into_iter()
+            .map(|i| {
+                let id = short_id(&i.id);
+                let repo_tags: Vec<String> = i
+                    .repo_tags
+                    .into_iter()
+                    .filter(|t| t != "<none>:<none>")
+                    .collect();
+                ImageSummary {
+                    dangling: if all {
+                        dangling.contains(&id)
+                    } else {
+                        repo_tags.is_empty()
+                    },
+                    id,
+                    repo_tags,
+                    created: Some(i.created),
+                    size: u64::try_from(i.size).ok(),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn used_image_ids(&self) -> Result<HashSet<String>> {
+        let options = ListContainersOptionsBuilder::default().all(true).build();
+        let list = self
+            .client
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed("container list", e))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| c.image_id.map(|i| short_id(&i)))
+            .collect())
+    }
+
+    pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        let (repo, tag) = split_tag(target);
+        let options = TagImageOptionsBuilder::default()
+            .repo(repo)
+            .tag(tag.unwrap_or("latest"))
+            .build();
+        self.client
+            .tag_image(source, Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed(&format!("tag {source} as {target}"), e))
+    }
+
+    pub async fn prune_images(&self) -> Result<PruneReport> {
+        let filters = HashMap::from([("dangling", vec!["true"])]);
+        let options = PruneImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let answer = self
+            .client
+            .prune_images(Some(options))
+            .await
+            .map_err(|e| self.unavailable_or_failed("image prune", e))?;
+        Ok(PruneReport {
+            images: answer
+                .images_deleted
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|i| i.deleted.map(|d| short_id(&d)))
+                .collect(),
+            bytes: answer.space_reclaimed.and_then(|b| u64::try_from(b).ok()),
+            ..PruneReport::default()
+        })
+    }
+
+    pub async fn pull(&self, image: &str, opts: &atomic_store::PullOptions) -> Result<()> {
+        if opts.tls_verify.is_some() {
+            return Err(EngineError::failed(
+                EngineKind::Docker,
+                format!("pull {image}"),
+                "--tls-verify cannot be passed to the Docker daemon (it reads insecure \
+                 registries from its own daemon.json); use --storage podman or native",
+            ));
+        }
+        let quiet = opts.quiet;
         let (from, tag) = split_tag(image);
         let mut options = CreateImageOptionsBuilder::default().from_image(from);
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
-        let mut stream = self.client.create_image(Some(options.build()), None, None);
+        let credentials = opts
+            .credentials
+            .as_ref()
+            .map(|(user, password)| DockerCredentials {
+                username: Some(user.clone()),
+                password: Some(password.clone()),
+                ..Default::default()
+            });
+        let mut stream = self
+            .client
+            .create_image(Some(options.build()), None, credentials);
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.unavailable_or_failed(&format!("pull {image}"), e))?;
             if let Some(error) = info.error_detail.and_then(|d| d.message) {

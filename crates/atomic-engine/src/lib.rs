@@ -1,20 +1,23 @@
 //! The container engines atomic drives.
 //!
-//! Docker is reached through its Engine API (bollard) and Podman through its command line's JSON
-//! output. Both are wrapped in [`Engine`], an enum rather than a trait object: the set of engines is
-//! closed, the methods are async, and static dispatch keeps each call a plain `match`.
+//! Docker is reached through its Engine API (bollard), Podman through its command line's JSON
+//! output, and the native engine is atomic's own image store (`atomic-store`). All three are
+//! wrapped in [`Engine`], an enum rather than a trait object: the set of engines is closed, the
+//! methods are async, and static dispatch keeps each call a plain `match`.
 //!
 //! The types here are the engine-neutral view atomic needs of an image and a container; each
 //! backend maps its own JSON onto them.
 
 mod docker;
+mod native;
 mod podman;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 
 pub use docker::DockerEngine;
+pub use native::NativeEngine;
 pub use podman::PodmanEngine;
 
 /// Which engine a storage name selects.
@@ -22,15 +25,20 @@ pub use podman::PodmanEngine;
 pub enum EngineKind {
     Docker,
     Podman,
+    /// atomic's own image store (`--storage native`; `ostree`, the original's name for its
+    /// daemonless storage, is accepted too).
+    Native,
 }
 
 impl EngineKind {
-    pub const ALL: [EngineKind; 2] = [EngineKind::Docker, EngineKind::Podman];
+    /// In the order a search without `--storage` asks them, and a pull without one prefers them.
+    pub const ALL: [EngineKind; 3] = [EngineKind::Docker, EngineKind::Podman, EngineKind::Native];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EngineKind::Docker => "docker",
             EngineKind::Podman => "podman",
+            EngineKind::Native => "native",
         }
     }
 }
@@ -47,6 +55,7 @@ impl std::str::FromStr for EngineKind {
         match s {
             "docker" => Ok(EngineKind::Docker),
             "podman" => Ok(EngineKind::Podman),
+            "native" | "ostree" => Ok(EngineKind::Native),
             other => Err(EngineError::UnknownStorage(other.to_string())),
         }
     }
@@ -66,6 +75,66 @@ pub struct ImageInfo {
     /// RFC 3339 creation time as the engine reports it.
     pub created: Option<String>,
     pub size: Option<u64>,
+}
+
+/// One image as `images list` shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageSummary {
+    /// Full ID, `sha256:` prefix removed.
+    pub id: String,
+    /// `repository:tag` names; empty for an image without a name.
+    pub repo_tags: Vec<String>,
+    /// Creation time, seconds since the epoch.
+    pub created: Option<i64>,
+    pub size: Option<u64>,
+    /// No name and nothing built on it: left behind when its name moved to a newer image.
+    pub dangling: bool,
+}
+
+/// What removing an image did, as `docker rmi` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    /// A name was removed; the image stays under its other names.
+    Untagged(String),
+    /// The image (this ID) is gone.
+    Deleted(String),
+}
+
+impl fmt::Display for Removal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Removal::Untagged(name) => write!(f, "Untagged: {name}"),
+            Removal::Deleted(id) => write!(f, "Deleted: {id}"),
+        }
+    }
+}
+
+/// What pruning dangling images freed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// IDs of the images removed.
+    pub images: Vec<String>,
+    /// Blobs and unpacked layers removed (native only).
+    pub blobs: usize,
+    pub layers: usize,
+    /// Bytes reclaimed, when the engine says.
+    pub bytes: Option<u64>,
+}
+
+/// How to reach the engines: where the native store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// Root of the native image store (`$ATOMIC_STORE_ROOT`, atomic.conf `checkout_path`,
+    /// else `/var/lib/containers/atomic`).
+    pub store_root: PathBuf,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            store_root: PathBuf::from(atomic_store::store::DEFAULT_ROOT),
+        }
+    }
 }
 
 /// What atomic needs to know about a container.
@@ -91,7 +160,7 @@ pub struct ContainerInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("'{0}' is not a storage atomic knows; choose docker or podman")]
+    #[error("'{0}' is not a storage atomic knows; choose docker, podman or native")]
     UnknownStorage(String),
     #[error("cannot connect to the Docker daemon at {socket}: {detail}; is dockerd running?")]
     DockerUnavailable { socket: String, detail: String },
@@ -103,6 +172,11 @@ pub enum EngineError {
         action: String,
         detail: String,
     },
+    /// An operation of the native store failed; the chain says what and on what.
+    #[error("{0:#}")]
+    Native(anyhow::Error),
+    #[error("{what} is not supported on the native storage yet; {hint}")]
+    NativeUnsupported { what: String, hint: String },
 }
 
 impl EngineError {
@@ -133,15 +207,18 @@ pub struct Lookup {
 pub enum Engine {
     Docker(DockerEngine),
     Podman(PodmanEngine),
+    Native(NativeEngine),
 }
 
 impl Engine {
     /// Connect to an engine. Docker: a client for `DOCKER_HOST` (unix) or the default socket,
-    /// connected lazily. Podman: the `podman` program on PATH.
-    pub fn connect(kind: EngineKind) -> Result<Engine> {
+    /// connected lazily. Podman: the `podman` program on PATH. Native: the store at
+    /// `settings.store_root`, opened (never created) when first needed.
+    pub fn connect(kind: EngineKind, settings: &EngineSettings) -> Result<Engine> {
         Ok(match kind {
             EngineKind::Docker => Engine::Docker(DockerEngine::connect()?),
             EngineKind::Podman => Engine::Podman(PodmanEngine::find()?),
+            EngineKind::Native => Engine::Native(NativeEngine::new(&settings.store_root)),
         })
     }
 
@@ -149,22 +226,26 @@ impl Engine {
         match self {
             Engine::Docker(_) => EngineKind::Docker,
             Engine::Podman(_) => EngineKind::Podman,
+            Engine::Native(_) => EngineKind::Native,
         }
     }
 
-    /// The command-line program that runs this engine's `docker …`-style label commands.
-    pub fn cli(&self) -> PathBuf {
+    /// The command-line program that runs this engine's `docker …`-style label commands; the
+    /// native engine has none (its containers come with the runtime, in a later version).
+    pub fn cli(&self) -> Option<PathBuf> {
         match self {
-            Engine::Docker(d) => d.cli(),
-            Engine::Podman(p) => p.cli(),
+            Engine::Docker(d) => Some(d.cli()),
+            Engine::Podman(p) => Some(p.cli()),
+            Engine::Native(_) => None,
         }
     }
 
-    /// Is the engine usable right now (daemon answers / program present)?
+    /// Is the engine usable right now (daemon answers / program present)? The native store
+    /// always is: a missing store is an empty one.
     pub async fn available(&self) -> bool {
         match self {
             Engine::Docker(d) => d.ping().await.is_ok(),
-            Engine::Podman(_) => true,
+            Engine::Podman(_) | Engine::Native(_) => true,
         }
     }
 
@@ -173,6 +254,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.lookup(image, container).await,
             Engine::Podman(p) => p.lookup(image, container),
+            Engine::Native(n) => n.lookup(image, container),
         }
     }
 
@@ -189,6 +271,8 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.containers_of_image(image_id).await,
             Engine::Podman(p) => p.containers_of_image(image_id),
+            // No containers on the native storage yet.
+            Engine::Native(_) => Ok(Vec::new()),
         }
     }
 
@@ -197,6 +281,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.stop(container).await,
             Engine::Podman(p) => p.stop(container),
+            Engine::Native(_) => Err(native::no_containers("stopping a container")),
         }
     }
 
@@ -204,27 +289,74 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.remove_container(container, force).await,
             Engine::Podman(p) => p.remove_container(container, force),
+            Engine::Native(_) => Err(native::no_containers("removing a container")),
         }
     }
 
-    pub async fn remove_image(&self, image: &str, force: bool) -> Result<()> {
+    /// Remove an image by name or ID. A name that is one of several of the image's names only
+    /// loses that name, as with `docker rmi`.
+    pub async fn remove_image(&self, image: &str, force: bool) -> Result<Vec<Removal>> {
         match self {
             Engine::Docker(d) => d.remove_image(image, force).await,
             Engine::Podman(p) => p.remove_image(image, force),
+            Engine::Native(n) => n.remove_image(image),
         }
     }
 
-    /// Pull an image; progress goes to stderr unless `quiet`.
-    pub async fn pull(&self, image: &str, quiet: bool) -> Result<()> {
+    /// Pull an image; progress goes to stderr unless `opts.quiet`. `opts.tls_verify` and
+    /// `opts.credentials` are refused by Docker, whose daemon has its own registry settings.
+    pub async fn pull(&self, image: &str, opts: &atomic_store::PullOptions) -> Result<()> {
         match self {
-            Engine::Docker(d) => d.pull(image, quiet).await,
-            Engine::Podman(p) => p.pull(image, quiet),
+            Engine::Docker(d) => d.pull(image, opts).await,
+            Engine::Podman(p) => p.pull(image, opts),
+            Engine::Native(n) => {
+                let source = atomic_store::Source::parse(image).map_err(EngineError::Native)?;
+                n.pull(&source, opts).await.map(drop)
+            }
+        }
+    }
+
+    /// Every image, for `images list`; `all` adds intermediate images (Docker and Podman).
+    pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        match self {
+            Engine::Docker(d) => d.list_images(all).await,
+            Engine::Podman(p) => p.list_images(all),
+            Engine::Native(n) => n.list_images(),
+        }
+    }
+
+    /// IDs of the images some container (running or not) was created from: `images list`
+    /// marks them as used.
+    pub async fn used_image_ids(&self) -> Result<HashSet<String>> {
+        match self {
+            Engine::Docker(d) => d.used_image_ids().await,
+            Engine::Podman(p) => p.used_image_ids(),
+            Engine::Native(_) => Ok(HashSet::new()),
+        }
+    }
+
+    /// Give an image another name (`target`, as the user wrote it).
+    pub async fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        match self {
+            Engine::Docker(d) => d.tag_image(source, target).await,
+            Engine::Podman(p) => p.tag_image(source, target),
+            Engine::Native(n) => n.tag_image(source, target).map(drop),
+        }
+    }
+
+    /// Remove dangling images (and, on the native store, everything no image needs).
+    pub async fn prune_images(&self) -> Result<PruneReport> {
+        match self {
+            Engine::Docker(d) => d.prune_images().await,
+            Engine::Podman(p) => p.prune_images(),
+            Engine::Native(n) => n.prune_images(),
         }
     }
 
     /// Read regular files from an image's filesystem without running it: the first of `paths`
-    /// that exists, with its path. A temporary container is created and always removed, so
-    /// nothing is left mounted or behind.
+    /// that exists, with its path. Docker and Podman: a temporary container is created and
+    /// always removed, so nothing is left mounted or behind. Native: read straight from the
+    /// unpacked layers, top layer first.
     pub async fn read_first_file(
         &self,
         image: &str,
@@ -233,6 +365,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.read_first_file(image, paths).await,
             Engine::Podman(p) => p.read_first_file(image, paths),
+            Engine::Native(n) => n.read_first_file(image, paths),
         }
     }
 }

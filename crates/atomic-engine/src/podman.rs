@@ -5,13 +5,16 @@
 //! costs one process, not two. (`inspect --type all` of an image is also cheaper than
 //! `image inspect`, which computes the image's size.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde::Deserialize;
 
-use crate::{ContainerInfo, EngineError, EngineKind, ImageInfo, Lookup, Result, file_from_tar};
+use crate::{
+    ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
+    Result, file_from_tar,
+};
 
 pub struct PodmanEngine {
     program: PathBuf,
@@ -167,18 +170,92 @@ impl PodmanEngine {
         self.checked("container remove", args).map(drop)
     }
 
-    pub fn remove_image(&self, image: &str, force: bool) -> Result<()> {
+    pub fn remove_image(&self, image: &str, force: bool) -> Result<Vec<Removal>> {
         let args: &[&str] = if force {
             &["rmi", "-f", image]
         } else {
             &["rmi", image]
         };
-        self.checked("image remove", args).map(drop)
+        let out = self.checked(&format!("image remove {image}"), args)?;
+        Ok(parse_removals(&String::from_utf8_lossy(&out.stdout)))
     }
 
-    pub fn pull(&self, image: &str, quiet: bool) -> Result<()> {
+    pub fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        let mut args = vec!["images", "--format", "json"];
+        if all {
+            args.push("--all");
+        }
+        let out = self.checked("image list", &args)?;
+        let list: Vec<PodmanListedImage> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| EngineError::failed(EngineKind::Podman, "image list", e))?;
+        // Podman prints an image once per name, each time with all its names.
+        let mut seen = HashSet::new();
+        Ok(list
+            .into_iter()
+            .filter(|i| seen.insert(i.id.clone()))
+            .map(|i| {
+                let repo_tags = i.names.unwrap_or_default();
+                ImageSummary {
+                    dangling: i.dangling.unwrap_or(repo_tags.is_empty()),
+                    id: i.id,
+                    repo_tags,
+                    created: i.created,
+                    size: i.size,
+                }
+            })
+            .collect())
+    }
+
+    pub fn used_image_ids(&self) -> Result<HashSet<String>> {
+        let out = self.checked("container list", &["ps", "-a", "--format", "json"])?;
+        let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| EngineError::failed(EngineKind::Podman, "container list", e))?;
+        Ok(list
+            .iter()
+            .filter_map(|c| c.get("ImageID").and_then(|v| v.as_str()))
+            .map(str::to_string)
+            .collect())
+    }
+
+    pub fn tag_image(&self, source: &str, target: &str) -> Result<()> {
+        self.checked(
+            &format!("tag {source} as {target}"),
+            &["tag", source, target],
+        )
+        .map(drop)
+    }
+
+    pub fn prune_images(&self) -> Result<PruneReport> {
+        // Without --all, podman prunes only dangling images, as the original did.
+        let out = self.checked("image prune", &["image", "prune", "--force"])?;
+        Ok(PruneReport {
+            images: String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            ..PruneReport::default()
+        })
+    }
+
+    pub fn pull(&self, image: &str, opts: &atomic_store::PullOptions) -> Result<()> {
+        let quiet = opts.quiet;
         let mut cmd = Command::new(&self.program);
         cmd.arg("pull");
+        if let Some(verify) = opts.tls_verify {
+            cmd.arg(format!("--tls-verify={verify}"));
+        }
+        // `--creds` would put the password in the process list; an authfile (mode 0600,
+        // removed when the pull ends) does not.
+        let authfile = match &opts.credentials {
+            Some((user, password)) => {
+                let file = authfile(image, user, password).map_err(|e| {
+                    EngineError::failed(EngineKind::Podman, format!("pull {image}"), e)
+                })?;
+                cmd.arg("--authfile").arg(file.path());
+                Some(file)
+            }
+            None => None,
+        };
         if quiet {
             cmd.arg("--quiet").stdout(Stdio::null());
         } else {
@@ -190,6 +267,7 @@ impl PodmanEngine {
             .stdin(Stdio::null())
             .status()
             .map_err(|e| EngineError::failed(EngineKind::Podman, format!("pull {image}"), e))?;
+        drop(authfile);
         if status.success() {
             Ok(())
         } else {
@@ -240,6 +318,74 @@ impl PodmanEngine {
         }
         Ok(None)
     }
+}
+
+/// A containers-auth.json holding one registry's credentials, for `podman pull --authfile`.
+fn authfile(image: &str, user: &str, password: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let registry = atomic_store::ImageName::parse(image)
+        .ok()
+        .and_then(|n| n.registry)
+        .unwrap_or_else(|| atomic_store::reference::DEFAULT_REGISTRY.to_string());
+    let auth = base64(format!("{user}:{password}").as_bytes());
+    let doc = serde_json::json!({ "auths": { registry: { "auth": auth } } });
+    // tempfile creates files with mode 0600.
+    let mut file = tempfile::NamedTempFile::new()?;
+    file.write_all(doc.to_string().as_bytes())?;
+    Ok(file)
+}
+
+/// Standard base64 with padding (auth.json's encoding), for the few bytes of a credential.
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `podman rmi` prints `Untagged: NAME` and `Deleted: ID` lines.
+fn parse_removals(stdout: &str) -> Vec<Removal> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            if let Some(name) = l.strip_prefix("Untagged: ") {
+                Some(Removal::Untagged(name.trim().to_string()))
+            } else {
+                l.strip_prefix("Deleted: ")
+                    .map(|id| Removal::Deleted(id.trim().to_string()))
+            }
+        })
+        .collect()
+}
+
+/// An entry of `podman images --format json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodmanListedImage {
+    id: String,
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    created: Option<i64>,
+    #[serde(default)]
+    size: Option<u64>,
+    /// Newer podman says; older ones leave it out, and an image without names is dangling.
+    #[serde(default)]
+    dangling: Option<bool>,
 }
 
 fn stderr_text(out: &Output) -> String {
@@ -376,6 +522,31 @@ mod tests {
         assert_eq!(i.labels["RUN"], "docker run IMAGE");
         assert_eq!(i.entrypoint, vec!["/init"]);
         assert_eq!(i.cmd, vec!["/bin/sh"]);
+    }
+
+    #[test]
+    fn base64_matches_the_standard() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("user:pa ss", "dXNlcjpwYSBzcw=="),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn parses_rmi_output() {
+        let r = parse_removals("Untagged: localhost/x:latest\nDeleted: abc\n");
+        assert_eq!(
+            r,
+            vec![
+                Removal::Untagged("localhost/x:latest".into()),
+                Removal::Deleted("abc".into())
+            ]
+        );
     }
 
     #[test]

@@ -76,9 +76,18 @@ impl Store {
                 continue;
             }
             let ann = entry.annotations().clone().unwrap_or_default();
-            let mut img = self
-                .load_image(&digest)
-                .with_context(|| format!("loading image {}", name.as_deref().unwrap_or("<none>")))?;
+            // One damaged image must not hide the others: it is reported and skipped, and
+            // `images verify` says what is wrong with it.
+            let mut img = match self.load_image(&digest) {
+                Ok(img) => img,
+                Err(e) => {
+                    eprintln!(
+                        "warning: image {} is damaged ({e:#}); see 'atomic images verify'",
+                        name.as_deref().unwrap_or(digest.hex())
+                    );
+                    continue;
+                }
+            };
             img.names.extend(name);
             img.size = ann.get(SIZE_ANNOTATION).and_then(|s| s.parse().ok());
             img.stored = ann.get(STORED_ANNOTATION).cloned();

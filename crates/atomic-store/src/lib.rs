@@ -14,6 +14,7 @@ pub mod pull;
 pub mod reference;
 pub mod store;
 pub mod unpack;
+pub mod verify;
 
 pub use digest::Digest;
 pub use image::StoredImage;

@@ -146,6 +146,8 @@ fn valid_tag(tag: &str) -> bool {
 
 fn valid_registry(host: &str) -> bool {
     !host.is_empty()
+        && !host.contains("..")
+        && !host.starts_with(['.', '-', ':'])
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))

@@ -242,12 +242,19 @@ pub struct Program {
 
 impl Program {
     pub fn for_engine(engine: &Engine, config: &Config) -> Program {
+        let cli = || {
+            engine
+                .cli()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "docker".to_string())
+        };
         let path = match engine.kind() {
-            EngineKind::Docker => config
-                .default_docker
-                .clone()
-                .unwrap_or_else(|| engine.cli().to_string_lossy().into_owned()),
-            EngineKind::Podman => engine.cli().to_string_lossy().into_owned(),
+            // The native engine has no CLI of its own: `--display` shows what its labels say
+            // in Docker's terms, which is what they are written in.
+            EngineKind::Docker | EngineKind::Native => {
+                config.default_docker.clone().unwrap_or_else(cli)
+            }
+            EngineKind::Podman => cli(),
         };
         Program { path }
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use atomic_engine::EngineKind;
+use atomic_engine::{EngineKind, EngineSettings};
 
 /// The settings atomic reads; everything else in the file is ignored.
 #[derive(Debug, Default, Clone)]
@@ -18,6 +18,9 @@ pub struct Config {
     pub default_storage: Option<String>,
     /// `default_docker`: the program that runs `docker …` label commands on the Docker engine.
     pub default_docker: Option<String>,
+    /// `checkout_path`: the root of the native image store (the original kept its system
+    /// containers' checkouts there).
+    pub checkout_path: Option<String>,
 }
 
 impl Config {
@@ -62,8 +65,29 @@ impl Config {
         Ok(Config {
             default_storage: item("default_storage")?,
             default_docker: item("default_docker")?,
+            checkout_path: item("checkout_path")?,
             path,
         })
+    }
+
+    /// Where the native store lives: `$ATOMIC_STORE_ROOT`, else `checkout_path`, else
+    /// `/var/lib/containers/atomic`.
+    pub fn store_root(&self) -> PathBuf {
+        match std::env::var_os("ATOMIC_STORE_ROOT") {
+            Some(root) if !root.is_empty() => PathBuf::from(root),
+            _ => self
+                .checkout_path
+                .as_ref()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(atomic_store::store::DEFAULT_ROOT)),
+        }
+    }
+
+    /// What the engines need to know from the configuration.
+    pub fn engine_settings(&self) -> EngineSettings {
+        EngineSettings {
+            store_root: self.store_root(),
+        }
     }
 
     /// The configured default storage, validated.
@@ -109,6 +133,12 @@ mod tests {
         let c = parse("default_storage: lxc\n").unwrap();
         assert!(c.storage().is_err());
         let c = parse("default_storage: ostree\n").unwrap();
-        assert!(format!("{:#}", c.storage().unwrap_err()).contains("native"));
+        assert_eq!(c.storage().unwrap(), Some(EngineKind::Native));
+    }
+
+    #[test]
+    fn checkout_path_is_the_store_root() {
+        let c = parse("checkout_path: /srv/atomic\n").unwrap();
+        assert_eq!(c.checkout_path.as_deref(), Some("/srv/atomic"));
     }
 }

@@ -2,32 +2,29 @@
 //!
 //! The choice is `--storage`, else `$ATOMIC_STORAGE`, else `default_storage` in atomic.conf. With
 //! no choice, every available engine is asked at once (Docker if its socket exists, Podman if it
-//! is installed); a name found in two engines is an error that asks for `--storage`, never a
-//! silent pick.
+//! is installed, the native store if it exists); a name found in two engines is an error that
+//! asks for `--storage`, never a silent pick.
 
 use anyhow::{Result, anyhow, bail};
 
-use atomic_engine::{ContainerInfo, Engine, EngineError, EngineKind, ImageInfo, Lookup};
+use atomic_engine::{
+    ContainerInfo, Engine, EngineError, EngineKind, EngineSettings, ImageInfo, Lookup, NativeEngine,
+};
 
 use crate::config::Config;
 
-/// Parse a storage name as the user wrote it.
+/// Parse a storage name as the user wrote it (`ostree`, the original's name for its daemonless
+/// storage, is the native store).
 pub fn parse_storage(name: &str) -> Result<EngineKind> {
-    match name {
-        "docker" => Ok(EngineKind::Docker),
-        "podman" => Ok(EngineKind::Podman),
-        "native" | "ostree" => bail!(
-            "the native storage ('{name}') is not available in this version of atomic; use \
-             --storage docker or --storage podman"
-        ),
-        other => bail!("'{other}' is not a valid storage; choose docker or podman"),
-    }
+    name.parse::<EngineKind>()
+        .map_err(|_| anyhow!("'{name}' is not a valid storage; choose docker, podman or native"))
 }
 
-/// The user's storage choice, if any.
-#[derive(Debug, Clone, Copy)]
+/// The user's storage choice, if any, and how to reach the engines.
+#[derive(Debug, Clone)]
 pub struct Selection {
     pub explicit: Option<EngineKind>,
+    pub settings: EngineSettings,
 }
 
 impl Selection {
@@ -37,7 +34,10 @@ impl Selection {
             Some(name) => Some(parse_storage(name)?),
             None => config.storage()?,
         };
-        Ok(Selection { explicit })
+        Ok(Selection {
+            explicit,
+            settings: config.engine_settings(),
+        })
     }
 
     fn candidates(&self) -> Vec<EngineKind> {
@@ -46,6 +46,29 @@ impl Selection {
             None => EngineKind::ALL.to_vec(),
         }
     }
+
+    pub fn connect(&self, kind: EngineKind) -> Result<Engine, EngineError> {
+        Engine::connect(kind, &self.settings)
+    }
+
+    /// The native engine, when the store exists (asking a store that is not there would only
+    /// ever say "not found").
+    pub fn native_if_present(&self) -> Option<NativeEngine> {
+        let native = NativeEngine::new(&self.settings.store_root);
+        native.exists().then_some(native)
+    }
+}
+
+/// Refuse to act on containers on the native storage (they come with its runtime, in the next
+/// version); `--display` still shows the command, which changes nothing.
+pub fn refuse_native_containers(engine: &Engine, display: bool) -> Result<()> {
+    if engine.kind() == EngineKind::Native && !display {
+        bail!(
+            "running containers on the native storage is not supported yet; use --storage \
+             docker or --storage podman (or --display)"
+        );
+    }
+    Ok(())
 }
 
 /// The engine to act on, with what it holds under the names asked for.
@@ -57,12 +80,12 @@ pub struct Target {
 
 /// Look an image and/or a container up, in the chosen engine or in every available one.
 pub async fn find(
-    selection: Selection,
+    selection: &Selection,
     image: Option<&str>,
     container: Option<&str>,
 ) -> Result<Target> {
     if let Some(kind) = selection.explicit {
-        let engine = Engine::connect(kind)?;
+        let engine = selection.connect(kind)?;
         let Lookup { image, container } = engine.lookup(image, container).await?;
         return Ok(Target {
             engine,
@@ -86,7 +109,8 @@ pub async fn find(
     }
     if found.is_empty() {
         bail!(
-            "no container engine is available ({}); install podman or start dockerd",
+            "no container engine is available ({}); install podman, start dockerd, or pull \
+             into the native storage with 'atomic pull --storage native IMAGE'",
             problems.join("; ")
         );
     }
@@ -136,9 +160,10 @@ fn ambiguous(what: &str, name: &str, found: &[Target], hits: &[usize]) -> String
 
 type Answer = Result<(Engine, Lookup), EngineError>;
 
-/// Ask Docker and Podman concurrently: Podman is a process of its own, Docker a socket request.
+/// Ask Docker, Podman and the native store concurrently: Podman is a process of its own, Docker
+/// a socket request, the native store a file read.
 async fn ask_every_engine(
-    selection: Selection,
+    selection: &Selection,
     image: Option<&str>,
     container: Option<&str>,
 ) -> Vec<(EngineKind, Answer)> {
@@ -146,18 +171,19 @@ async fn ask_every_engine(
     let wanted = selection.candidates();
     let podman = wanted.contains(&EngineKind::Podman).then(|| {
         let (image, container) = (image.map(str::to_string), container.map(str::to_string));
+        let settings = selection.settings.clone();
         tokio::task::spawn_blocking(move || -> Answer {
-            let engine = Engine::connect(EngineKind::Podman)?;
+            let engine = Engine::connect(EngineKind::Podman, &settings)?;
             let lookup = match &engine {
                 Engine::Podman(p) => p.lookup(image.as_deref(), container.as_deref())?,
-                Engine::Docker(_) => unreachable!("connected to podman"),
+                _ => unreachable!("connected to podman"),
             };
             Ok((engine, lookup))
         })
     });
     if wanted.contains(&EngineKind::Docker) && docker_socket_exists() {
         let answer = async {
-            let engine = Engine::connect(EngineKind::Docker)?;
+            let engine = selection.connect(EngineKind::Docker)?;
             let lookup = engine.lookup(image, container).await?;
             Ok((engine, lookup))
         }
@@ -177,11 +203,19 @@ async fn ask_every_engine(
             answers.push((EngineKind::Podman, answer));
         }
     }
+    if wanted.contains(&EngineKind::Native)
+        && let Some(native) = selection.native_if_present()
+    {
+        let answer = native
+            .lookup(image, container)
+            .map(|lookup| (Engine::Native(native), lookup));
+        answers.push((EngineKind::Native, answer));
+    }
     answers
 }
 
 /// Without a socket there is no daemon to ask (and no point in a connection error).
-fn docker_socket_exists() -> bool {
+pub fn docker_socket_exists() -> bool {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => host
             .strip_prefix("unix://")
@@ -191,18 +225,30 @@ fn docker_socket_exists() -> bool {
 }
 
 /// A clear "not found" error that says where atomic looked and what to do.
-pub fn image_not_found(image: &str, selection: Selection) -> anyhow::Error {
-    let place = match selection.explicit {
-        Some(kind) => format!("storage '{kind}'"),
-        None => "docker or podman".to_string(),
-    };
-    anyhow!("image '{image}' not found in {place}; pull it with 'atomic pull {image}'")
+pub fn image_not_found(image: &str, selection: &Selection) -> anyhow::Error {
+    match selection.explicit {
+        Some(EngineKind::Native) => anyhow!(
+            "image '{image}' not found in storage 'native'; pull it with 'atomic pull \
+             --storage native {image}'"
+        ),
+        // Without --storage a pull goes to Docker or Podman: what was asked for.
+        Some(kind) => anyhow!(
+            "image '{image}' not found in storage '{kind}'; pull it with 'atomic pull {image}'"
+        ),
+        None => anyhow!(
+            "image '{image}' not found in docker, podman or the native storage; pull it with \
+             'atomic pull {image}'"
+        ),
+    }
 }
 
-pub fn container_not_found(name: &str, selection: Selection) -> anyhow::Error {
-    let place = match selection.explicit {
-        Some(kind) => format!("storage '{kind}'"),
-        None => "docker or podman".to_string(),
-    };
-    anyhow!("container '{name}' not found in {place}")
+pub fn container_not_found(name: &str, selection: &Selection) -> anyhow::Error {
+    match selection.explicit {
+        Some(EngineKind::Native) => anyhow!(
+            "container '{name}' not found in storage 'native' (containers on the native storage \
+             are not supported yet)"
+        ),
+        Some(kind) => anyhow!("container '{name}' not found in storage '{kind}'"),
+        None => anyhow!("container '{name}' not found in docker or podman"),
+    }
 }

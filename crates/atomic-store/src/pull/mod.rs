@@ -133,13 +133,13 @@ pub fn current(store: &Store, name: &str, manifest: &Digest) -> Result<Option<St
 #[context("unpacking layer {blob}")]
 pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u64> {
     let size_file = store.layer_size_path(diff_id);
-    if store.has_layer(diff_id) {
-        if let Some(size) = std::fs::read_to_string(&size_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return Ok(size);
-        }
+    let recorded = std::fs::read_to_string(&size_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    if let Some(size) = recorded
+        && store.has_layer(diff_id)
+    {
+        return Ok(size);
     }
     let file = File::open(store.blob_path(blob))?;
     let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, file))?;
@@ -202,17 +202,24 @@ fn unpackable(media: &MediaType) -> bool {
 
 /// Point `name` at a stored manifest, recording the image's size and the time.
 pub fn record(store: &Store, name: &str, manifest: &Digest, manifest_len: u64, size: u64) -> Result<StoredImage> {
+    let mut img = store.load_image(manifest)?;
     let mut ann = std::collections::HashMap::new();
     ann.insert(SIZE_ANNOTATION.to_string(), size.to_string());
     ann.insert(STORED_ANNOTATION.to_string(), chrono::Utc::now().to_rfc3339());
+    // The index entry repeats the manifest's own media type: a Docker schema 2 manifest is
+    // stored byte for byte (its digest depends on it) and must not be labelled OCI.
+    let media_type = img
+        .manifest
+        .media_type()
+        .clone()
+        .unwrap_or(MediaType::ImageManifest);
     let desc: Descriptor = DescriptorBuilder::default()
-        .media_type(MediaType::ImageManifest)
+        .media_type(media_type)
         .digest(oci_spec::image::Digest::from(manifest))
         .size(manifest_len)
         .annotations(ann)
         .build()?;
     store.set_ref(name, desc)?;
-    let mut img = store.load_image(manifest)?;
     img.names.push(name.to_string());
     img.size = Some(size);
     Ok(img)

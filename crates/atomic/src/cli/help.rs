@@ -28,7 +28,7 @@ pub struct HelpArgs {
 
 pub async fn help(args: HelpArgs, config: &Config) -> Result<i32> {
     let selection = args.storage.selection(config)?;
-    let target = storage::find(selection, Some(&args.image), Some(&args.image)).await?;
+    let target = storage::find(&selection, Some(&args.image), Some(&args.image)).await?;
     let info = match (&target.image, &target.container) {
         (Some(info), _) => info.clone(),
         (None, Some(container)) => target
@@ -36,7 +36,7 @@ pub async fn help(args: HelpArgs, config: &Config) -> Result<i32> {
             .image(&container.image_id)
             .await?
             .with_context(|| format!("the image of container '{}' is gone", args.image))?,
-        (None, None) => return Err(storage::image_not_found(&args.image, selection)),
+        (None, None) => return Err(storage::image_not_found(&args.image, &selection)),
     };
 
     if let Some((path, bytes)) = target
@@ -54,6 +54,8 @@ pub async fn help(args: HelpArgs, config: &Config) -> Result<i32> {
     }
 
     if let Some((key, text)) = label::find(&info.labels, "HELP") {
+        storage::refuse_native_containers(&target.engine, false)
+            .context("the image's help is a HELP label command")?;
         let program = Program::for_engine(&target.engine, config);
         let name = label::default_name(&args.image, false);
         let values = Values::new(&name, &args.image, &OptArgs::default());

@@ -1,10 +1,12 @@
 //! `atomic info` and `atomic version`: what an image says about itself in its labels.
+//! `info --remote` asks the image's registry instead, without pulling anything.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
 use atomic_engine::ImageInfo;
+use atomic_store::PullOptions;
 
 use super::StorageArg;
 use crate::config::Config;
@@ -18,6 +20,20 @@ pub struct InfoArgs {
     /// Print JSON instead of text
     #[arg(long)]
     json: bool,
+    /// Ask the image's registry, without pulling the image (--storage does not apply)
+    #[arg(long)]
+    remote: bool,
+    /// Check the registry's TLS certificate (with --remote; default: yes, unless
+    /// registries.conf lists the registry as insecure)
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        requires = "remote"
+    )]
+    tls_verify: Option<bool>,
     /// The image
     image: String,
 }
@@ -42,15 +58,18 @@ async fn find_image(
     config: &Config,
 ) -> Result<(String, ImageInfo)> {
     let selection = storage.selection(config)?;
-    let target = storage::find(selection, Some(image), None).await?;
+    let target = storage::find(&selection, Some(image), None).await?;
     match target.image {
         Some(info) => Ok((target.engine.kind().to_string(), info)),
-        None => Err(storage::image_not_found(image, selection)),
+        None => Err(storage::image_not_found(image, &selection)),
     }
 }
 
 /// `Image Name: X` and the labels, sorted, as the original printed them.
 pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
+    if args.remote {
+        return remote_info(&args).await;
+    }
     let (storage, info) = find_image(&args.storage, &args.image, config).await?;
     if args.json {
         let doc = json!({
@@ -66,6 +85,67 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
     }
     let mut text = format!("Image Name: {}\n", args.image);
     for (key, value) in &info.labels {
+        text.push_str(&format!("{key}: {value}\n"));
+    }
+    output::text_out(&text);
+    Ok(0)
+}
+
+/// `info --remote`: the registry's manifest and config for the name, nothing stored.
+async fn remote_info(args: &InfoArgs) -> Result<i32> {
+    let opts = PullOptions {
+        quiet: true,
+        tls_verify: args.tls_verify,
+        ..PullOptions::default()
+    };
+    let remote = atomic_store::pull::registry::inspect(&args.image, &opts)
+        .await
+        .with_context(|| format!("inspecting '{}' on its registry", args.image))?;
+    let labels: std::collections::BTreeMap<String, String> = remote
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .map(|l| l.into_iter().collect())
+        .unwrap_or_default();
+    let total: u64 = remote.layers.iter().map(|(_, size)| size).sum();
+    if args.json {
+        let layers: Vec<_> = remote
+            .layers
+            .iter()
+            .map(|(digest, size)| json!({"digest": digest.to_string(), "size": size}))
+            .collect();
+        let doc = json!({
+            "image": args.image,
+            "name": remote.name,
+            "digest": remote.manifest_digest.to_string(),
+            "created": remote.config.created(),
+            "architecture": remote.config.architecture().to_string(),
+            "os": remote.config.os().to_string(),
+            "labels": labels,
+            "layers": layers,
+        });
+        output::line(&serde_json::to_string_pretty(&doc)?);
+        return Ok(0);
+    }
+    let mut text = format!("Image Name: {}\n", remote.name);
+    text.push_str(&format!("Manifest Digest: {}\n", remote.manifest_digest));
+    if let Some(created) = remote.config.created() {
+        text.push_str(&format!("Created: {created}\n"));
+    }
+    text.push_str(&format!(
+        "Layers: {}, {} compressed\n",
+        remote.layers.len(),
+        super::images::list::size_text(Some(total))
+    ));
+    for (digest, size) in &remote.layers {
+        text.push_str(&format!(
+            "    {digest}  {}\n",
+            super::images::list::size_text(Some(*size))
+        ));
+    }
+    text.push_str("Labels:\n");
+    for (key, value) in &labels {
         text.push_str(&format!("{key}: {value}\n"));
     }
     output::text_out(&text);

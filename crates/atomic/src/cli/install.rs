@@ -33,7 +33,8 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     let (image, extra) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.storage.selection(config)?;
-    let target = storage::find(selection, Some(image), Some(&name)).await?;
+    let target = storage::find(&selection, Some(image), Some(&name)).await?;
+    storage::refuse_native_containers(&target.engine, args.common.display)?;
 
     // The original meant to refuse this but its check never fired (reference §2.5).
     if let Some(container) = &target.container {
@@ -48,14 +49,18 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     let info = match &target.image {
         Some(info) => info.clone(),
         None if args.common.display => {
-            return Err(storage::image_not_found(image, selection)
+            return Err(storage::image_not_found(image, &selection)
                 .context("--display does not pull images"));
         }
         None => {
             if !args.common.quiet {
                 eprintln!("Need to pull {image} into {}", target.engine.kind());
             }
-            target.engine.pull(image, args.common.quiet).await?;
+            let opts = atomic_store::PullOptions {
+                quiet: args.common.quiet,
+                ..Default::default()
+            };
+            target.engine.pull(image, &opts).await?;
             target
                 .engine
                 .image(image)

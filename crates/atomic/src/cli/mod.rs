@@ -2,8 +2,10 @@
 
 mod docs;
 mod help;
+mod images;
 mod info;
 mod install;
+mod mount;
 mod pull;
 mod run;
 mod stop;
@@ -24,7 +26,9 @@ use crate::storage::Selection;
     about = "Run, install and manage containers from the labels their images carry",
     long_about = "atomic reads an image's RUN, INSTALL, UNINSTALL, STOP and HELP labels, \
                   substitutes NAME, IMAGE, OPT1-3 and environment variables, and runs the \
-                  command they describe on Docker or Podman — never through a shell."
+                  command they describe on Docker or Podman — never through a shell. Its own \
+                  image store (--storage native) pulls, lists, mounts and verifies images \
+                  with no daemon."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -52,8 +56,9 @@ pub struct GlobalArgs {
 /// `--storage`, shared by every verb that takes an image or a container.
 #[derive(Args, Debug, Clone, Default)]
 pub struct StorageArg {
-    /// Engine to use: docker or podman (default: $ATOMIC_STORAGE, atomic.conf
-    /// default_storage, else wherever the image or container is found)
+    /// Engine to use: docker, podman or native (atomic's own image store; `ostree` is
+    /// accepted too). Default: $ATOMIC_STORAGE, atomic.conf default_storage, else wherever the
+    /// image or container is found
     #[arg(long, env = "ATOMIC_STORAGE", value_name = "STORAGE")]
     pub storage: Option<String>,
 }
@@ -99,8 +104,13 @@ enum Verb {
     Uninstall(uninstall::UninstallArgs),
     /// Stop a container (its STOP label, else the engine's stop)
     Stop(stop::StopArgs),
-    /// Pull an image into an engine
+    /// Pull an image into an engine (registries; archives and layouts into native)
     Pull(pull::PullArgs),
+    /// Mount an image of the native storage read-only on a directory
+    Mount(mount::MountArgs),
+    /// Unmount what 'atomic mount' mounted
+    #[command(alias = "umount")]
+    Unmount(mount::UnmountArgs),
     /// Operate on images
     #[command(subcommand)]
     Images(ImagesVerb),
@@ -113,6 +123,9 @@ enum Verb {
     /// Show an image's help
     #[command(hide = true)]
     Help(help::HelpArgs),
+    /// Check an image of the native storage against its digests
+    #[command(hide = true)]
+    Verify(images::verify::VerifyArgs),
     /// Print a shell completion script
     Completion(docs::CompletionArgs),
     /// Write man pages generated from this command line
@@ -122,6 +135,17 @@ enum Verb {
 
 #[derive(Subcommand, Debug)]
 enum ImagesVerb {
+    /// List images of every engine (or of --storage)
+    List(images::list::ListArgs),
+    /// Delete images (after asking; -y answers yes)
+    Delete(images::delete::DeleteArgs),
+    /// Remove dangling images (native: and every blob and layer no image needs)
+    Prune(images::delete::PruneArgs),
+    /// Give an image another name
+    Tag(images::tag::TagArgs),
+    /// Check an image of the native storage against its digests (and, with --remote, its
+    /// registry)
+    Verify(images::verify::VerifyArgs),
     /// Show an image's labels
     Info(info::InfoArgs),
     /// Show an image's name, version and release
@@ -140,6 +164,17 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Uninstall(args) => uninstall::uninstall(args, global, &config).await,
         Verb::Stop(args) => stop::stop(args, &config).await,
         Verb::Pull(args) => pull::pull(args, &config).await,
+        Verb::Mount(args) => mount::mount(args, &config).await,
+        Verb::Unmount(args) => mount::unmount(args, &config).await,
+        Verb::Images(ImagesVerb::List(args)) => images::list::list(args, &config).await,
+        Verb::Images(ImagesVerb::Delete(args)) => {
+            images::delete::delete(args, global, &config).await
+        }
+        Verb::Images(ImagesVerb::Prune(args)) => images::delete::prune(args, &config).await,
+        Verb::Images(ImagesVerb::Tag(args)) => images::tag::tag(args, &config).await,
+        Verb::Verify(args) | Verb::Images(ImagesVerb::Verify(args)) => {
+            images::verify::verify(args, &config).await
+        }
         Verb::Info(args) | Verb::Images(ImagesVerb::Info(args)) => info::info(args, &config).await,
         Verb::Version(args) | Verb::Images(ImagesVerb::Version(args)) => {
             info::version(args, &config).await

@@ -1,43 +1,150 @@
 //! `atomic pull`: pull an image into an engine.
+//!
+//! SOURCE is a registry name (`busybox`, `docker://quay.io/x/y:1`) or, for the native storage
+//! only, another transport: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`
+//! (the original's `dockertar:FILE` too) and `docker-daemon:NAME`. A transport other than a
+//! registry implies `--storage native`. Without any choice a registry name goes to Docker when
+//! its daemon answers, else to Podman — as before the native storage existed.
 
-use anyhow::{Result, bail};
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use atomic_engine::{Engine, EngineKind};
+use atomic_store::{PullOptions, Source};
 
 use super::StorageArg;
 use crate::config::Config;
+use crate::output;
+use crate::storage::Selection;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
     #[command(flatten)]
     storage: StorageArg,
+    /// Check the registry's TLS certificate (default: yes, unless registries.conf lists the
+    /// registry as insecure); native and podman only
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    tls_verify: Option<bool>,
+    /// Credentials for the registry, USER[:PASSWORD]; the password is asked for on a terminal
+    /// when left out
+    #[arg(long, value_name = "USER[:PASSWORD]")]
+    src_creds: Option<String>,
+    /// Accepted for compatibility with the original, which ignored it too
+    #[arg(short = 't', long = "type", hide = true)]
+    image_type: Option<String>,
     /// Print nothing but errors
     #[arg(short = 'q', long)]
     quiet: bool,
-    /// The image to pull
+    /// What to pull: NAME, docker://NAME, oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE, dockertar:FILE or docker-daemon:NAME
+    #[arg(value_name = "SOURCE")]
     image: String,
 }
 
 pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
+    let _ = &args.image_type;
+    let source = Source::parse(&args.image)?;
     let selection = args.storage.selection(config)?;
-    let engine = match selection.explicit {
-        Some(kind) => Engine::connect(kind)?,
-        None => default_engine().await?,
+    let opts = PullOptions {
+        quiet: args.quiet,
+        tls_verify: args.tls_verify,
+        credentials: credentials(args.src_creds.as_deref())?,
+        registries_conf: None,
     };
-    engine.pull(&args.image, args.quiet).await?;
+    let kind = match (&source, selection.explicit) {
+        (Source::Registry(_), Some(kind)) => kind,
+        (Source::Registry(_), None) => default_engine(&selection).await?.kind(),
+        // An archive, a layout or another engine's image can only be imported by atomic's own
+        // store; a --storage given on the command line that says otherwise is a mistake worth
+        // saying, a default_storage in atomic.conf is not.
+        (_, Some(EngineKind::Docker | EngineKind::Podman)) if args.storage.storage.is_some() => {
+            bail!(
+                "'{}' can only be pulled into the native storage (docker and podman pull from \
+                 registries); use --storage native",
+                args.image
+            )
+        }
+        (_, _) => EngineKind::Native,
+    };
+    let engine = selection.connect(kind)?;
+    match (&engine, &source) {
+        (Engine::Native(native), _) => {
+            let pulled = native
+                .pull(&source, &opts)
+                .await
+                .with_context(|| format!("pulling {} into the native storage", args.image))?;
+            if !args.quiet {
+                if pulled.changed {
+                    output::line(&format!(
+                        "Pulled {} (image ID {})",
+                        pulled.name,
+                        &pulled.image.id()[..12]
+                    ));
+                } else {
+                    output::line(&format!("Image {} is up to date.", pulled.name));
+                }
+            }
+        }
+        (_, Source::Registry(name)) => engine.pull(name, &opts).await?,
+        (_, _) => unreachable!("only the native storage imports other transports"),
+    }
     Ok(0)
 }
 
 /// Without a choice, pulls go to Docker when its daemon answers, else to Podman.
-async fn default_engine() -> Result<Engine> {
-    if let Ok(docker) = Engine::connect(EngineKind::Docker)
+async fn default_engine(selection: &Selection) -> Result<Engine> {
+    if let Ok(docker) = selection.connect(EngineKind::Docker)
         && docker.available().await
     {
         return Ok(docker);
     }
-    match Engine::connect(EngineKind::Podman) {
+    match selection.connect(EngineKind::Podman) {
         Ok(podman) => Ok(podman),
-        Err(_) => bail!("no container engine is available; install podman or start dockerd"),
+        Err(_) => bail!(
+            "no container engine is available; install podman, start dockerd, or pull into \
+             atomic's own storage with 'atomic pull --storage native IMAGE'"
+        ),
     }
+}
+
+/// `--src-creds USER[:PASSWORD]`; an empty value counts as none, as in the original.
+fn credentials(arg: Option<&str>) -> Result<Option<(String, String)>> {
+    let Some(arg) = arg.filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    if let Some((user, password)) = arg.split_once(':') {
+        return Ok(Some((user.to_string(), password.to_string())));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "--src-creds '{arg}' has no password and there is no terminal to ask for it; give USER:PASSWORD"
+        );
+    }
+    Ok(Some((arg.to_string(), read_password()?)))
+}
+
+/// Ask for a password on the terminal with echo off.
+fn read_password() -> Result<String> {
+    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
+    eprint!("Password: ");
+    let _ = std::io::stderr().flush();
+    let stdin = std::io::stdin();
+    let saved = tcgetattr(&stdin).context("reading the terminal's settings")?;
+    let mut quiet = saved.clone();
+    quiet.local_modes.remove(LocalModes::ECHO);
+    tcsetattr(&stdin, OptionalActions::Now, &quiet).context("turning terminal echo off")?;
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    let _ = tcsetattr(&stdin, OptionalActions::Now, &saved);
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

@@ -47,7 +47,8 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
     let (image, command) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let selection = args.common.storage.selection(config)?;
-    let target = storage::find(selection, Some(image), Some(&name)).await?;
+    let target = storage::find(&selection, Some(image), Some(&name)).await?;
+    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let program = Program::for_engine(&target.engine, config);
     let mut values = Values::new(&name, image, &args.common.opts);
 
@@ -67,7 +68,7 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
         }
     }
 
-    let image_info = image_or_pull(&args, image, &target, selection).await?;
+    let image_info = image_or_pull(&args, image, &target, &selection).await?;
     let labels = &image_info.labels;
     if label::find(labels, "INSTALL").is_some()
         && !global.ignore
@@ -121,7 +122,7 @@ async fn image_or_pull(
     args: &RunArgs,
     image: &str,
     target: &Target,
-    selection: storage::Selection,
+    selection: &storage::Selection,
 ) -> Result<ImageInfo> {
     if let Some(info) = &target.image {
         return Ok(info.clone());
@@ -134,7 +135,11 @@ async fn image_or_pull(
     if !args.common.quiet {
         eprintln!("Need to pull {image} into {}", target.engine.kind());
     }
-    target.engine.pull(image, args.common.quiet).await?;
+    let opts = atomic_store::PullOptions {
+        quiet: args.common.quiet,
+        ..Default::default()
+    };
+    target.engine.pull(image, &opts).await?;
     target
         .engine
         .image(image)

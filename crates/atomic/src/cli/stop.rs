@@ -29,9 +29,10 @@ pub struct StopArgs {
 pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     let (name, extra) = super::split_target(&args.args);
     let selection = args.common.storage.selection(config)?;
-    let target = storage::find(selection, None, Some(name)).await?;
+    let target = storage::find(&selection, None, Some(name)).await?;
+    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let Some(container) = &target.container else {
-        return Err(storage::container_not_found(name, selection));
+        return Err(storage::container_not_found(name, &selection));
     };
     let program = Program::for_engine(&target.engine, config);
     let values = Values::new(&container.name, &container.image_name, &args.common.opts);

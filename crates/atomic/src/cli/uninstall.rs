@@ -38,9 +38,10 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
     let (image, extra) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.storage.selection(config)?;
-    let target = storage::find(selection, Some(image), Some(&name)).await?;
+    let target = storage::find(&selection, Some(image), Some(&name)).await?;
+    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let Some(info) = target.image.clone() else {
-        return Err(storage::image_not_found(image, selection));
+        return Err(storage::image_not_found(image, &selection));
     };
     let program = Program::for_engine(&target.engine, config);
     let values = Values::new(&name, image, &args.common.opts);

@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod images;
+pub mod native;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -167,7 +168,8 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// An isolated world for one test: its own install.json, an empty atomic.conf, a working
-/// directory of its own.
+/// directory of its own, and its own native image store (`store/`, created by the first pull
+/// into it).
 pub struct World {
     pub dir: tempfile::TempDir,
 }
@@ -191,12 +193,18 @@ impl World {
         self.path().join("atomic.conf")
     }
 
+    /// The root of this world's native store (`ATOMIC_STORE_ROOT`).
+    pub fn store_root(&self) -> PathBuf {
+        self.path().join("store")
+    }
+
     /// `atomic` with this world's environment.
     pub fn atomic(&self) -> assert_cmd::Command {
         let mut cmd = assert_cmd::Command::cargo_bin("atomic").expect("atomic binary");
         cmd.current_dir(self.path())
             .env("ATOMIC_CONF", self.conf())
             .env("ATOMIC_INSTALL_JSON", self.install_json())
+            .env("ATOMIC_STORE_ROOT", self.store_root())
             .env("CONTAINERS_CONF", support::containers_conf())
             .env("CONTAINERS_REGISTRIES_CONF", support::registries_conf())
             .env_remove("ATOMIC_STORAGE")

@@ -1,0 +1,178 @@
+//! `atomic images delete` and `atomic images prune`.
+//!
+//! delete: every target is found first (a typo fails before anything is removed), the list is
+//! shown, and nothing happens without a yes (`-y` answers it); a no exits 2, as the original
+//! did. On every engine, deleting one of an image's several names removes that name only;
+//! deleting by ID removes the image. prune: dangling images, and on the native store every
+//! blob and layer no image needs.
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use atomic_engine::{Engine, EngineKind};
+
+use crate::cli::{GlobalArgs, StorageArg};
+use crate::config::Config;
+use crate::output;
+use crate::storage;
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Remove images even when containers use them (docker, podman)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Delete every image of the storage given with --storage
+    #[arg(short = 'a', long, conflicts_with = "images")]
+    all: bool,
+    /// Names or IDs of the images to delete
+    #[arg(value_name = "IMAGE")]
+    images: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+}
+
+/// One removal to do: on which engine, what to pass it, and how to show it.
+struct Planned {
+    engine: usize,
+    queries: Vec<String>,
+    shown: String,
+}
+
+pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
+    if !args.all && args.images.is_empty() {
+        bail!("You must select --all or provide a list of images to delete.");
+    }
+    let selection = args.storage.selection(config)?;
+    let mut engines: Vec<Engine> = Vec::new();
+    let mut plan: Vec<Planned> = Vec::new();
+    if args.all {
+        let Some(kind) = selection.explicit else {
+            bail!("--all needs --storage docker|podman|native: say which storage to empty");
+        };
+        let engine = selection.connect(kind)?;
+        for image in engine.list_images(false).await? {
+            let shown = image
+                .repo_tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id[..12.min(image.id.len())].to_string());
+            // Docker refuses to delete an image by ID while several names hold it; removing
+            // each name removes the image with the last one. The native store deletes by ID.
+            let queries = if kind == EngineKind::Native || image.repo_tags.is_empty() {
+                vec![image.id]
+            } else {
+                image.repo_tags
+            };
+            plan.push(Planned {
+                engine: 0,
+                queries,
+                shown,
+            });
+        }
+        engines.push(engine);
+        if plan.is_empty() {
+            eprintln!("There are no {kind} images to delete.");
+            return Ok(0);
+        }
+    } else {
+        for image in &args.images {
+            let target = storage::find(&selection, Some(image), None).await?;
+            if target.image.is_none() {
+                return Err(storage::image_not_found(image, &selection));
+            }
+            plan.push(Planned {
+                engine: engines.len(),
+                queries: vec![image.clone()],
+                shown: image.clone(),
+            });
+            engines.push(target.engine);
+        }
+    }
+
+    let width = plan.iter().map(|p| p.shown.len()).max().unwrap_or(0) + 2;
+    let mut text = if global.assumeyes {
+        "The following images will be deleted.\n\n".to_string()
+    } else {
+        "Do you wish to delete the following images?\n\n".to_string()
+    };
+    for p in &plan {
+        let kind = engines[p.engine].kind();
+        text.push_str(&format!("   {:width$} {kind}\n", p.shown));
+    }
+    output::text_out(&text);
+    if !global.assumeyes && !super::confirm("\nConfirm")? {
+        let names: Vec<&str> = plan.iter().map(|p| p.shown.as_str()).collect();
+        eprintln!("User aborted delete operation for {}", names.join(", "));
+        return Ok(2);
+    }
+
+    let mut failed = false;
+    for p in &plan {
+        let engine = &engines[p.engine];
+        for query in &p.queries {
+            match engine.remove_image(query, args.force).await {
+                Ok(removals) => {
+                    for r in removals {
+                        output::line(&r.to_string());
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: deleting '{query}' from {}: {e}", engine.kind());
+                    failed = true;
+                }
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// Prune every engine there is (or the one chosen), as the original ran every backend's prune.
+pub async fn prune(args: PruneArgs, config: &Config) -> Result<i32> {
+    let selection = args.storage.selection(config)?;
+    let mut failed = false;
+    for engine in super::engines(&selection)? {
+        let kind = engine.kind();
+        let report = match engine.prune_images().await {
+            Ok(r) => r,
+            Err(e) if selection.explicit.is_none() && !engine.available().await => {
+                tracing::debug!("{kind} is not available, not pruned: {e}");
+                continue;
+            }
+            Err(e) => {
+                eprintln!("error: pruning {kind} images: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        let mut text = String::new();
+        for id in &report.images {
+            text.push_str(&format!("Removed dangling image {} ({kind})\n", short(id)));
+        }
+        if kind == EngineKind::Native {
+            text.push_str(&format!(
+                "native: removed {} dangling image(s), {} blob(s) ({}) and {} layer(s)\n",
+                report.images.len(),
+                report.blobs,
+                super::list::size_text(Some(report.bytes.unwrap_or(0))),
+                report.layers
+            ));
+        } else if let Some(bytes) = report.bytes.filter(|b| *b > 0) {
+            text.push_str(&format!(
+                "{kind}: reclaimed {}\n",
+                super::list::size_text(Some(bytes))
+            ));
+        }
+        output::text_out(&text);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}

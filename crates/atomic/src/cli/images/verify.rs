@@ -1,0 +1,248 @@
+//! `atomic images verify [IMAGE | --all]`: check the native store's copy of an image against
+//! its digests (see `atomic_store::verify`) and, with `--remote`, its registry's current
+//! manifest. Exit 1 when anything is wrong, so scripts can act on it.
+
+use anyhow::{Result, bail};
+use clap::Args;
+
+use atomic_engine::{EngineKind, NativeEngine};
+use atomic_store::verify::{self, BlobKind, BlobState, LayerState, Report};
+use atomic_store::{Digest, ImageName, PullOptions, Store};
+
+use crate::cli::StorageArg;
+use crate::config::Config;
+use crate::output;
+
+/// Changed paths shown per layer unless `--verbose`.
+const SHOWN_CHANGES: usize = 10;
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    storage: StorageArg,
+    /// Verify every image in the native store
+    #[arg(short = 'a', long, conflicts_with = "image")]
+    all: bool,
+    /// Also ask the image's registry whether it has a newer version under the same name
+    #[arg(long)]
+    remote: bool,
+    /// Skip the local checks (only with --remote)
+    #[arg(long, requires = "remote")]
+    no_validate: bool,
+    /// Check the registry's TLS certificate (with --remote)
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    tls_verify: Option<bool>,
+    /// List every changed path, not only the first ten of each layer
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// The image (name or ID)
+    #[arg(required_unless_present = "all")]
+    image: Option<String>,
+}
+
+pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
+    let selection = args.storage.selection(config)?;
+    if let Some(kind @ (EngineKind::Docker | EngineKind::Podman)) = selection.explicit {
+        bail!(
+            "images verify checks atomic's own store; {kind} keeps its images to itself. Pull the \
+             image into the native storage ('atomic pull --storage native ...') to verify it"
+        );
+    }
+    let native = NativeEngine::new(&selection.settings.store_root);
+    let Some(store) = native.existing()? else {
+        bail!(
+            "the native store at {} is empty; pull an image with 'atomic pull --storage native \
+             IMAGE' first",
+            native.root().display()
+        );
+    };
+    let targets: Vec<(Vec<String>, Digest)> = if args.all {
+        store
+            .index()?
+            .manifests()
+            .iter()
+            .filter_map(|e| Digest::try_from(e.digest()).ok())
+            .fold(Vec::new(), |mut seen: Vec<Digest>, d| {
+                if !seen.contains(&d) {
+                    seen.push(d);
+                }
+                seen
+            })
+            .into_iter()
+            .map(|d| Ok((names_of(&store, &d)?, d)))
+            .collect::<Result<_>>()?
+    } else {
+        let query = args.image.as_deref().unwrap_or_default();
+        match verify::find(&store, query)? {
+            Some(found) => vec![found],
+            None => bail!(
+                "image '{query}' not found in storage 'native'; pull it with 'atomic pull \
+                 --storage native {query}'"
+            ),
+        }
+    };
+
+    // The name to show and ask the registry about: the one the user typed when it is one of the
+    // image's names, else the first from a registry (not `localhost/`, which archives get).
+    let asked = args.image.as_deref().and_then(|q| ImageName::parse(q).ok());
+    let spells = |n: &str| {
+        asked.as_ref().is_some_and(|a| {
+            let tag = a.tag.as_deref().unwrap_or("latest");
+            n == a.qualified().to_string()
+                || (a.registry.is_none() && n.ends_with(&format!("/{}:{tag}", a.repository)))
+        })
+    };
+    let mut damaged = Vec::new();
+    for (names, manifest) in &targets {
+        let name = names
+            .iter()
+            .find(|n| spells(n))
+            .or_else(|| names.iter().find(|n| !n.starts_with("localhost/")))
+            .or(names.first());
+        let shown = name
+            .cloned()
+            .unwrap_or_else(|| format!("<none> ({manifest})"));
+        let mut ok = true;
+        let mut text = String::new();
+        if !args.no_validate {
+            let report = verify::verify(&store, manifest)?;
+            text.push_str(&describe(&shown, &report, args.verbose));
+            ok &= report.ok();
+        } else {
+            text.push_str(&format!("{shown}\n"));
+        }
+        if args.remote {
+            let (line, current) = remote(name, manifest, args.tls_verify).await;
+            text.push_str(&line);
+            ok &= current;
+        }
+        output::text_out(&text);
+        if !ok {
+            damaged.push(shown);
+        }
+    }
+    if damaged.is_empty() {
+        return Ok(0);
+    }
+    for name in &damaged {
+        eprintln!(
+            "error: {name} does not match what was pulled (or is out of date); delete it \
+             ('atomic images delete --storage native -y {name}') and pull it again from where \
+             it came from"
+        );
+    }
+    Ok(1)
+}
+
+fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
+    Ok(verify::find(store, manifest.hex())?
+        .map(|(names, _)| names)
+        .unwrap_or_default())
+}
+
+fn short(d: &Digest) -> String {
+    format!("sha256:{}", &d.hex()[..12])
+}
+
+/// The report as lines: one per blob and per layer, changes indented under their layer.
+pub fn describe(shown: &str, report: &Report, verbose: bool) -> String {
+    let id = report
+        .blobs
+        .iter()
+        .find(|b| b.kind == BlobKind::Config)
+        .map(|b| format!(" (image ID {})", &b.digest.hex()[..12]))
+        .unwrap_or_default();
+    let mut out = format!("{shown}{id}\n");
+    for blob in &report.blobs {
+        let state = match &blob.state {
+            BlobState::Ok => "OK".to_string(),
+            BlobState::Missing => "MISSING".to_string(),
+            BlobState::Corrupt { actual } => format!("CORRUPT (its content hashes to {actual})"),
+        };
+        out.push_str(&format!(
+            "  {:<11} {}  {state}\n",
+            blob.kind.to_string(),
+            short(&blob.digest)
+        ));
+    }
+    let count = report.layers.len();
+    for (i, layer) in report.layers.iter().enumerate() {
+        let label = format!("layer {}/{count}", i + 1);
+        let state = match &layer.state {
+            LayerState::Ok => "OK".to_string(),
+            LayerState::Missing => "MISSING (its directory is gone)".to_string(),
+            LayerState::Modified(changes) => format!("MODIFIED ({} change(s))", changes.len()),
+            LayerState::Unverified(why) => format!("UNVERIFIED: {why}"),
+        };
+        out.push_str(&format!(
+            "  {label:<11} {}  {state}\n",
+            short(&layer.diff_id)
+        ));
+        if let LayerState::Modified(changes) = &layer.state {
+            let shown = if verbose {
+                changes.len()
+            } else {
+                SHOWN_CHANGES
+            };
+            for change in changes.iter().take(shown) {
+                out.push_str(&format!("      {change}\n"));
+            }
+            if changes.len() > shown {
+                out.push_str(&format!(
+                    "      … and {} more (-v lists them all)\n",
+                    changes.len() - shown
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Ask the registry for the manifest it now serves under `name`: a line saying whether ours is
+/// current, and whether it is.
+async fn remote(name: Option<&String>, ours: &Digest, tls_verify: Option<bool>) -> (String, bool) {
+    let Some(name) = name else {
+        return (
+            "  registry    -  an image without a name has no registry to ask\n".into(),
+            true,
+        );
+    };
+    if ImageName::parse(name).is_ok_and(|n| n.digest.is_some()) {
+        return (
+            "  registry    -  pinned by digest; it cannot change\n".into(),
+            true,
+        );
+    }
+    let opts = PullOptions {
+        quiet: true,
+        tls_verify,
+        ..PullOptions::default()
+    };
+    match atomic_store::pull::registry::inspect(name, &opts).await {
+        Ok(remote) if &remote.manifest_digest == ours => (
+            format!(
+                "  registry    {}  up to date\n",
+                short(&remote.manifest_digest)
+            ),
+            true,
+        ),
+        Ok(remote) => (
+            format!(
+                "  registry    {}  newer version available (pull it with 'atomic pull --storage \
+                 native {name}')\n",
+                short(&remote.manifest_digest)
+            ),
+            false,
+        ),
+        Err(e) => (
+            format!("  registry    -  cannot ask the registry: {e:#}\n"),
+            false,
+        ),
+    }
+}
