@@ -60,12 +60,11 @@ impl Store {
 
     /// Drop dangling images (no name) and everything unreferenced.
     pub fn prune(&self) -> Result<GcReport> {
-        let dropped =
-            self.update_index(|entries| {
-                let before = entries.len();
-                entries.retain(|e| ref_name(e).is_some());
-                before - entries.len()
-            })?;
+        let dropped = self.update_index(|entries| {
+            let before = entries.len();
+            entries.retain(|e| ref_name(e).is_some());
+            before - entries.len()
+        })?;
         let mut report = self.collect_garbage()?;
         report.images = dropped;
         Ok(report)
@@ -114,7 +113,9 @@ impl Store {
         for entry in self.index()?.manifests() {
             let digest = Digest::try_from(entry.digest())?;
             if !self.has_blob(&digest) {
-                bail!("the index names manifest {digest}, which is missing from the store; refusing to collect garbage");
+                bail!(
+                    "the index names manifest {digest}, which is missing from the store; refusing to collect garbage"
+                );
             }
             let img = self.load_image(&digest)?;
             blobs.insert(digest.hex().to_string());

@@ -39,7 +39,10 @@ impl Lock {
             .open(path)
             .with_context(|| format!("opening lock file {}", path.display()))?;
         let (try_op, op) = match mode {
-            Mode::Shared => (FlockOperation::NonBlockingLockShared, FlockOperation::LockShared),
+            Mode::Shared => (
+                FlockOperation::NonBlockingLockShared,
+                FlockOperation::LockShared,
+            ),
             Mode::Exclusive => (
                 FlockOperation::NonBlockingLockExclusive,
                 FlockOperation::LockExclusive,

@@ -29,8 +29,13 @@ pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<
     match layers.len() {
         0 => bail!("the image has no layers to mount"),
         1 => {
-            mount(&layers[0], target, "", MountFlags::BIND, None)
-                .with_context(|| format!("bind-mounting {} at {}", layers[0].display(), target.display()))?;
+            mount(&layers[0], target, "", MountFlags::BIND, None).with_context(|| {
+                format!(
+                    "bind-mounting {} at {}",
+                    layers[0].display(),
+                    target.display()
+                )
+            })?;
             // A bind mount takes MS_RDONLY only on a remount.
             if let Err(e) = mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, "") {
                 let _ = unmount(target, UnmountFlags::DETACH);
@@ -49,8 +54,14 @@ pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<
                 lower.push(s);
             }
             let data = std::ffi::CString::new(format!("lowerdir={}", lower.join(":")))?;
-            mount("overlay", target, "overlay", MountFlags::RDONLY, data.as_c_str())
-                .with_context(|| format!("mounting an overlay at {}", target.display()))?;
+            mount(
+                "overlay",
+                target,
+                "overlay",
+                MountFlags::RDONLY,
+                data.as_c_str(),
+            )
+            .with_context(|| format!("mounting an overlay at {}", target.display()))?;
         }
     }
     Ok(())

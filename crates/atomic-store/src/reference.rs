@@ -60,7 +60,9 @@ impl ImageName {
         if let Some(tag) = &tag
             && !valid_tag(tag)
         {
-            return Err(bad("a tag is 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'"));
+            return Err(bad(
+                "a tag is 1-128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+            ));
         }
         let (registry, repository) = match path.split_once('/') {
             Some((first, rest))

@@ -93,7 +93,11 @@ impl Store {
 
     /// Held while garbage is collected: no pull runs meanwhile.
     pub fn gc_lock(&self) -> Result<Lock> {
-        Lock::acquire(&self.root.join("gc.lock"), Mode::Exclusive, "a running pull")
+        Lock::acquire(
+            &self.root.join("gc.lock"),
+            Mode::Exclusive,
+            "a running pull",
+        )
     }
 
     fn index_lock(&self) -> Result<Lock> {
@@ -357,12 +361,13 @@ impl Write for BlobWriter {
     }
 }
 
-
 impl Store {
     /// The uncompressed size of a layer, beside its directory (the directory itself is an
     /// overlay lower dir and must hold nothing but the layer).
     pub(crate) fn layer_size_path(&self, diff_id: &Digest) -> PathBuf {
-        self.root.join("layers").join(format!("{}.size", diff_id.hex()))
+        self.root
+            .join("layers")
+            .join(format!("{}.size", diff_id.hex()))
     }
 
     pub(crate) fn write_layer_size(&self, diff_id: &Digest, size: u64) -> Result<()> {

@@ -190,7 +190,11 @@ fn write_tree(tree: &Tree) -> Result<Vec<u8>> {
 pub fn added_layer_tar(layer: &LayerSpec) -> Result<Vec<u8>> {
     let mut tree = Tree::default();
     for file in &layer.files {
-        tree.file(&relative(&file.path)?, file.data.clone(), file.mode & 0o7777)?;
+        tree.file(
+            &relative(&file.path)?,
+            file.data.clone(),
+            file.mode & 0o7777,
+        )?;
     }
     for path in &layer.deleted {
         let rel = relative(path)?;

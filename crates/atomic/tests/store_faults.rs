@@ -28,7 +28,11 @@ fn big_image(registry: &Registry, what: &str) -> String {
         spec = spec.layer(
             LayerSpec::new()
                 .file(format!("/data/layer{layer}.bin"), data, 0o644)
-                .file(format!("/data/layer{layer}.txt"), "text\n".repeat(50_000), 0o644),
+                .file(
+                    format!("/data/layer{layer}.txt"),
+                    "text\n".repeat(50_000),
+                    0o644,
+                ),
         );
     }
     let repo = common::unique(&format!("atomic-faults-{what}"));
@@ -46,7 +50,14 @@ fn atomic(root: &Path) -> Command {
 
 fn pull(root: &Path, reference: &str) -> Child {
     atomic(root)
-        .args(["pull", "--storage", "native", "--tls-verify=false", "-q", reference])
+        .args([
+            "pull",
+            "--storage",
+            "native",
+            "--tls-verify=false",
+            "-q",
+            reference,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

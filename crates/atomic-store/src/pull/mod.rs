@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use fn_error_context::context;
-use oci_spec::image::{Descriptor, DescriptorBuilder, ImageConfiguration, ImageManifest, MediaType};
+use oci_spec::image::{
+    Descriptor, DescriptorBuilder, ImageConfiguration, ImageManifest, MediaType,
+};
 
 use crate::digest::{Digest, HashingReader};
 use crate::image::StoredImage;
@@ -160,7 +162,10 @@ pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u6
 
 /// Check that a manifest and config belong together before fetching layers: as many layers as
 /// diff_ids, and only layer media types we can unpack.
-pub fn check_image(manifest: &ImageManifest, config: &ImageConfiguration) -> Result<Vec<(Digest, Digest)>> {
+pub fn check_image(
+    manifest: &ImageManifest,
+    config: &ImageConfiguration,
+) -> Result<Vec<(Digest, Digest)>> {
     let diff_ids = config.rootfs().diff_ids();
     if diff_ids.len() != manifest.layers().len() {
         bail!(
@@ -175,9 +180,16 @@ pub fn check_image(manifest: &ImageManifest, config: &ImageConfiguration) -> Res
         .zip(diff_ids)
         .map(|(layer, diff_id)| {
             if !unpackable(layer.media_type()) {
-                bail!("layer {} has media type {} which atomic cannot unpack", layer.digest(), layer.media_type());
+                bail!(
+                    "layer {} has media type {} which atomic cannot unpack",
+                    layer.digest(),
+                    layer.media_type()
+                );
             }
-            Ok((Digest::try_from(layer.digest())?, diff_id.parse::<Digest>()?))
+            Ok((
+                Digest::try_from(layer.digest())?,
+                diff_id.parse::<Digest>()?,
+            ))
         })
         .collect()
 }
@@ -201,11 +213,20 @@ fn unpackable(media: &MediaType) -> bool {
 }
 
 /// Point `name` at a stored manifest, recording the image's size and the time.
-pub fn record(store: &Store, name: &str, manifest: &Digest, manifest_len: u64, size: u64) -> Result<StoredImage> {
+pub fn record(
+    store: &Store,
+    name: &str,
+    manifest: &Digest,
+    manifest_len: u64,
+    size: u64,
+) -> Result<StoredImage> {
     let mut img = store.load_image(manifest)?;
     let mut ann = std::collections::HashMap::new();
     ann.insert(SIZE_ANNOTATION.to_string(), size.to_string());
-    ann.insert(STORED_ANNOTATION.to_string(), chrono::Utc::now().to_rfc3339());
+    ann.insert(
+        STORED_ANNOTATION.to_string(),
+        chrono::Utc::now().to_rfc3339(),
+    );
     // The index entry repeats the manifest's own media type: a Docker schema 2 manifest is
     // stored byte for byte (its digest depends on it) and must not be labelled OCI.
     let media_type = img
@@ -234,12 +255,45 @@ mod tests {
         let cases = [
             ("busybox", Source::Registry("busybox".into())),
             ("docker://a.io/b:c", Source::Registry("a.io/b:c".into())),
-            ("oci:/tmp/x", Source::Oci { dir: "/tmp/x".into(), tag: None }),
-            ("oci:/tmp/x:v1", Source::Oci { dir: "/tmp/x".into(), tag: Some("v1".into()) }),
-            ("oci-archive:a.tar:t", Source::OciArchive { file: "a.tar".into(), tag: Some("t".into()) }),
-            ("docker-archive:/a.tar", Source::DockerArchive { file: "/a.tar".into() }),
-            ("dockertar:/a.tar", Source::DockerArchive { file: "/a.tar".into() }),
-            ("docker-daemon:busybox:latest", Source::DockerDaemon { name: "busybox:latest".into() }),
+            (
+                "oci:/tmp/x",
+                Source::Oci {
+                    dir: "/tmp/x".into(),
+                    tag: None,
+                },
+            ),
+            (
+                "oci:/tmp/x:v1",
+                Source::Oci {
+                    dir: "/tmp/x".into(),
+                    tag: Some("v1".into()),
+                },
+            ),
+            (
+                "oci-archive:a.tar:t",
+                Source::OciArchive {
+                    file: "a.tar".into(),
+                    tag: Some("t".into()),
+                },
+            ),
+            (
+                "docker-archive:/a.tar",
+                Source::DockerArchive {
+                    file: "/a.tar".into(),
+                },
+            ),
+            (
+                "dockertar:/a.tar",
+                Source::DockerArchive {
+                    file: "/a.tar".into(),
+                },
+            ),
+            (
+                "docker-daemon:busybox:latest",
+                Source::DockerDaemon {
+                    name: "busybox:latest".into(),
+                },
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(Source::parse(input).unwrap(), want, "{input}");
