@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         .expect("read tmp")
         .map(|e| e.expect("entry").file_name())
         .collect();
-    assert_eq!(names, ["layer"], "something was created outside the layer directory");
+    assert_eq!(
+        names,
+        ["layer"],
+        "something was created outside the layer directory"
+    );
     let md = std::fs::symlink_metadata(&layer).expect("layer still there");
     assert!(md.is_dir(), "the layer directory was replaced");
 });

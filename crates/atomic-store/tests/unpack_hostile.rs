@@ -565,6 +565,25 @@ fn cases() -> Vec<Case> {
             }),
         },
         Case {
+            name: "fifo and device with empty number fields (as Go writes fifos)",
+            build: |_| {
+                Layer::new()
+                    .entry(b"fifo", EntryType::Fifo, b"", 0o640, None)
+                    .entry(b"chr", EntryType::Char, b"", 0o600, None)
+                    .finish()
+            },
+            expect: Expect::Confined(|layer, _| {
+                let md = fs::symlink_metadata(layer.join("fifo")).unwrap();
+                assert!(md.file_type().is_fifo());
+                assert_eq!(md.mode() & 0o7777, 0o640);
+                if is_root() {
+                    let md = fs::symlink_metadata(layer.join("chr")).unwrap();
+                    assert!(md.file_type().is_char_device());
+                    assert_eq!(md.rdev(), 0);
+                }
+            }),
+        },
+        Case {
             name: "setuid, setgid and sticky modes are kept",
             build: |_| {
                 Layer::new()

@@ -17,7 +17,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use tar::EntryType;
 
-use super::meta::{Meta, Target, chown_at, set_xattrs};
+use super::meta::{Meta, Target, chown_at, device_number, set_xattrs};
 use super::path::{normalize, normalize_nonempty, shown};
 use super::tree::{DIR_FLAGS, DirMeta, Tree, WalkError, times};
 use super::whiteout::{self, Kind};
@@ -160,15 +160,14 @@ impl Unpacker {
                 self.hardlink(target, &item)
             }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let h = entry.header();
-                let dev = h
-                    .device_major()
-                    .and_then(|maj| Ok((maj, h.device_minor()?)))
-                    .map_err(|e| UnpackError::BadHeader {
+                let dev = if kind == EntryType::Fifo {
+                    (0, 0)
+                } else {
+                    device_number(entry.header()).map_err(|e| UnpackError::BadHeader {
                         path: path.clone(),
                         reason: format!("unreadable device number: {e}"),
-                    })?;
-                let dev = (dev.0.unwrap_or(0), dev.1.unwrap_or(0));
+                    })?
+                };
                 self.node(kind, dev, &item)
             }
             other => Err(UnpackError::UnsupportedType {

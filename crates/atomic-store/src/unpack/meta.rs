@@ -97,6 +97,23 @@ fn or_zero(field: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
     parsed
 }
 
+/// A device's major and minor numbers; empty fields read as 0 (see [`or_zero`]).
+pub(crate) fn device_number(h: &tar::Header) -> io::Result<(u32, u32)> {
+    let (maj, min) = match (h.as_gnu(), h.as_ustar()) {
+        (Some(g), _) => (g.dev_major, g.dev_minor),
+        (None, Some(u)) => (u.dev_major, u.dev_minor),
+        (None, None) => return Ok((0, 0)),
+    };
+    let field = |raw: &[u8], parsed: io::Result<Option<u32>>| -> io::Result<u32> {
+        let v = or_zero(raw, parsed.map(|v| u64::from(v.unwrap_or(0))))?;
+        u32::try_from(v).map_err(|_| io::Error::other("out of range"))
+    };
+    Ok((
+        field(&maj, h.device_major())?,
+        field(&min, h.device_minor())?,
+    ))
+}
+
 /// A PAX time: decimal seconds with an optional fraction, possibly negative ("-1.5").
 pub(crate) fn parse_pax_time(v: &[u8]) -> Option<Timespec> {
     let s = std::str::from_utf8(v).ok()?;
