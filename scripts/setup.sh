@@ -14,7 +14,7 @@ PACKAGES=(
     podman runc docker.io containerd docker-registry busybox-static skopeo umoci
     groff-base hyperfine time
     # build dependencies of the Rust workspace (cc for build scripts, pkg-config for -sys crates)
-    gcc libc6-dev pkg-config
+    gcc g++ libc6-dev pkg-config
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

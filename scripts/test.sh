@@ -14,4 +14,6 @@ export ATOMIC_TEST_REQUIRE_ENGINES=1
 
 # Build first, so a compile error is reported apart from test failures.
 cargo build --workspace --all-targets
+# The fuzz targets (a separate crate: cargo-fuzz needs its own workspace) must at least build.
+cargo check --manifest-path fuzz/Cargo.toml
 cargo test --workspace
