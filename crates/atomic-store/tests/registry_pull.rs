@@ -840,6 +840,11 @@ fn killed_pull_leaves_a_store_the_next_pull_completes() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
+    eprintln!(
+        "after the kills: {} entries in tmp/, {} images",
+        count(&store, "tmp", |_| true),
+        store.images().unwrap().len()
+    );
     // Whatever the kills left in tmp/ is cleared by the next pull, which completes.
     let pulled = pull(&store, &name, &insecure()).unwrap();
     assert_eq!(pulled.image.layer_dirs(&store).unwrap().len(), 5);
@@ -879,6 +884,16 @@ fn inspect_and_remote_digest_read_without_pulling() {
         .unwrap();
     assert_eq!(name, remote.name);
     assert_eq!(d, digest.parse::<Digest>().unwrap());
+
+    // --src-creds to a registry that asks for none: sent only if challenged, so it works.
+    let with_creds = PullOptions {
+        credentials: Some(("user".into(), "secret".into())),
+        ..insecure()
+    };
+    let again = rt
+        .block_on(registry::inspect(&reg.reference(&repo), &with_creds))
+        .unwrap();
+    assert_eq!(again.manifest_digest, remote.manifest_digest);
 
     let err = rt
         .block_on(registry::inspect(

@@ -8,10 +8,10 @@ pub mod progress;
 pub mod registry;
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use fn_error_context::context;
 use oci_spec::image::{
     Descriptor, DescriptorBuilder, ImageConfiguration, ImageManifest, MediaType,
@@ -144,9 +144,23 @@ pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u6
         return Ok(size);
     }
     let file = File::open(store.blob_path(blob))?;
-    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, file))?;
-    let mut hashing = HashingReader::new(tar);
+    let (dir, size) = unpack_verified(store, file, blob, diff_id)?;
+    commit_unpacked(store, dir, diff_id, size)?;
+    Ok(size)
+}
+
+/// Unpack a (compressed) layer stream into a temporary directory and check the uncompressed
+/// bytes against `diff_id`. Nothing is committed: the caller may still have the blob to verify.
+pub(crate) fn unpack_verified(
+    store: &Store,
+    compressed: impl Read,
+    blob: &Digest,
+    diff_id: &Digest,
+) -> Result<(tempfile::TempDir, u64)> {
     let dir = store.temp_dir("layer")?;
+    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, compressed))
+        .with_context(|| format!("decompressing blob {blob}"))?;
+    let mut hashing = HashingReader::new(tar);
     unpack::unpack(&mut hashing, dir.path(), &UnpackOptions::for_current_user())?;
     let (actual, size) = hashing.finish()?;
     if &actual != diff_id {
@@ -155,9 +169,18 @@ pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u6
              {diff_id}; the image is corrupt or was tampered with"
         );
     }
+    Ok((dir, size))
+}
+
+/// Move a verified layer into place, with its size beside it.
+pub(crate) fn commit_unpacked(
+    store: &Store,
+    dir: tempfile::TempDir,
+    diff_id: &Digest,
+    size: u64,
+) -> Result<()> {
     store.write_layer_size(diff_id, size)?;
-    store.commit_layer(dir, diff_id)?;
-    Ok(size)
+    store.commit_layer(dir, diff_id)
 }
 
 /// Check that a manifest and config belong together before fetching layers: as many layers as

@@ -4,7 +4,7 @@
 //!   then "done"), and messages printed above the bars so they do not tear them.
 //! - On a pipe (stderr is not a terminal): no progress at all, as DESIGN.md asks ("nothing on
 //!   a pipe"): a log file or CI output gains nothing from per-layer lines. Messages that say
-//!   what happened (which registry a short name resolved to, "is up to date") are still
+//!   what happened (which registry a short name resolved to, "is up to date", which the CLI prints) are still
 //!   printed, since a script's log wants them.
 //! - Quiet (`-q`): nothing, not even messages.
 //!

@@ -9,7 +9,7 @@
 //!    oci-client fetches a bearer token when the registry asks for one (`remote.rs`).
 //! 3. The manifest is fetched (an index is resolved to linux on this machine's architecture)
 //!    and hashed. If the store already has that manifest under the name, with all its layers,
-//!    the pull stops there: "is up to date".
+//!    the pull stops there, and the caller says it is up to date.
 //! 4. The config is fetched and verified, the layers fetched and unpacked in parallel
 //!    (`layers.rs`), and only then the manifest stored and the name pointed at it.
 //!
@@ -54,7 +54,7 @@ pub async fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulle
     let ref_name = remote.name.to_string();
 
     if let Some(image) = super::current(store, &ref_name, &fetched.digest)? {
-        progress.message(&format!("Image {ref_name} is up to date."));
+        // The caller reports it ("Image … is up to date.").
         return Ok(Pulled {
             name: ref_name,
             image,
