@@ -78,3 +78,16 @@ if $docker_ok; then
 else
     echo "(docker does not answer here: skipping the docker part of the demo)"
 fi
+
+# atomic's own image store: no daemon involved. A store of the demo's own, in the temp dir.
+export ATOMIC_STORE_ROOT=$tmp/store
+step "$ATOMIC" pull "docker-archive:$tmp/$IMAGE.tar"
+step "$ATOMIC" pull "docker-archive:$tmp/$IMAGE.tar"
+step "$ATOMIC" images list --storage native
+step "$ATOMIC" info --storage native "$IMAGE"
+mkdir "$tmp/mnt"
+step "$ATOMIC" mount --storage native "$IMAGE" "$tmp/mnt"
+step cat "$tmp/mnt/README"
+step "$ATOMIC" unmount "$tmp/mnt"
+step "$ATOMIC" images verify --storage native "$IMAGE"
+step "$ATOMIC" run --display --storage native "$IMAGE"
