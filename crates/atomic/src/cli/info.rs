@@ -23,17 +23,8 @@ pub struct InfoArgs {
     /// Ask the image's registry, without pulling the image (--storage does not apply)
     #[arg(long)]
     remote: bool,
-    /// Check the registry's TLS certificate (with --remote; default: yes, unless
-    /// registries.conf lists the registry as insecure)
-    #[arg(
-        long,
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        requires = "remote"
-    )]
-    tls_verify: Option<bool>,
+    #[command(flatten)]
+    tls: super::TlsVerifyArg,
     /// The image
     image: String,
 }
@@ -95,7 +86,7 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
 async fn remote_info(args: &InfoArgs) -> Result<i32> {
     let opts = PullOptions {
         quiet: true,
-        tls_verify: args.tls_verify,
+        tls_verify: args.tls.tls_verify,
         ..PullOptions::default()
     };
     let remote = atomic_store::pull::registry::inspect(&args.image, &opts)

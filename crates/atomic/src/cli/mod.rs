@@ -69,6 +69,22 @@ impl StorageArg {
     }
 }
 
+/// `--tls-verify[=BOOL]`, for the verbs that talk to a registry (pull, info --remote,
+/// images verify --remote).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsVerifyArg {
+    /// Check the registry's TLS certificate (default: yes, unless registries.conf lists the
+    /// registry as insecure)
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub tls_verify: Option<bool>,
+}
+
 /// The flags every label verb (run, install, uninstall, stop) takes.
 #[derive(Args, Debug, Clone, Default)]
 pub struct LabelArgs {

@@ -23,16 +23,8 @@ use crate::storage::Selection;
 pub struct PullArgs {
     #[command(flatten)]
     storage: StorageArg,
-    /// Check the registry's TLS certificate (default: yes, unless registries.conf lists the
-    /// registry as insecure); native and podman only
-    #[arg(
-        long,
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    tls_verify: Option<bool>,
+    #[command(flatten)]
+    tls: super::TlsVerifyArg,
     /// Credentials for the registry, USER[:PASSWORD]; the password is asked for on a terminal
     /// when left out
     #[arg(long, value_name = "USER[:PASSWORD]")]
@@ -55,7 +47,7 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
     let selection = args.storage.selection(config)?;
     let opts = PullOptions {
         quiet: args.quiet,
-        tls_verify: args.tls_verify,
+        tls_verify: args.tls.tls_verify,
         credentials: credentials(args.src_creds.as_deref())?,
         registries_conf: None,
     };

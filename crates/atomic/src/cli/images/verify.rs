@@ -29,15 +29,8 @@ pub struct VerifyArgs {
     /// Skip the local checks (only with --remote)
     #[arg(long, requires = "remote")]
     no_validate: bool,
-    /// Check the registry's TLS certificate (with --remote)
-    #[arg(
-        long,
-        value_name = "BOOL",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    tls_verify: Option<bool>,
+    #[command(flatten)]
+    tls: crate::cli::TlsVerifyArg,
     /// List every changed path, not only the first ten of each layer
     #[arg(short = 'v', long)]
     verbose: bool,
@@ -118,7 +111,7 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
             text.push_str(&format!("{shown}\n"));
         }
         if args.remote {
-            let (line, current) = remote(name, manifest, args.tls_verify).await;
+            let (line, current) = remote(name, manifest, args.tls.tls_verify).await;
             text.push_str(&line);
             ok &= current;
         }
