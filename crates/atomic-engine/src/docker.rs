@@ -20,9 +20,10 @@ use crate::{
 };
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
-/// The API version atomic speaks first. Daemons accept any version between their minimum and
-/// maximum; 1.41 (docker 20.10) is old enough for Debian 12's daemon. Newer daemons that dropped
-/// it are handled by negotiating once on a "too old"/"too new" answer.
+/// The API version atomic speaks. Daemons accept any version between their minimum and maximum;
+/// 1.41 is the maximum of Debian 12's docker 20.10, which refuses bollard's newer default. A
+/// daemon whose minimum is above 1.41 (docker 29 wants 1.44) is not negotiated with here yet;
+/// the store's docker-daemon import does negotiate (atomic-store pull/archive/docker.rs).
 const FIRST_VERSION: bollard::ClientVersion = bollard::ClientVersion {
     major_version: 1,
     minor_version: 41,
