@@ -15,6 +15,8 @@ PACKAGES=(
     groff-base hyperfine time
     # build dependencies of the Rust workspace (cc for build scripts, pkg-config for -sys crates)
     gcc g++ libc6-dev pkg-config
+    # `atomic host` links libostree; the host tests build sysroots with the ostree CLI
+    ostree libostree-dev
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

@@ -2,6 +2,7 @@
 
 mod docs;
 mod help;
+mod host;
 mod images;
 mod info;
 mod install;
@@ -130,6 +131,9 @@ enum Verb {
     /// Operate on images
     #[command(subcommand)]
     Images(ImagesVerb),
+    /// Operate on the OSTree-based host
+    #[command(subcommand)]
+    Host(HostVerb),
     /// Show an image's labels
     #[command(hide = true)]
     Info(info::InfoArgs),
@@ -170,6 +174,12 @@ enum ImagesVerb {
     Help(help::HelpArgs),
 }
 
+#[derive(Subcommand, Debug)]
+enum HostVerb {
+    /// Show the host's deployments in boot order, the booted one marked
+    Status(host::StatusArgs),
+}
+
 /// Run the chosen verb; returns the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
@@ -196,6 +206,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             info::version(args, &config).await
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
+        Verb::Host(HostVerb::Status(args)) => host::status(args),
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
     }
