@@ -5,6 +5,8 @@
 //! (issue 6) will produce the same [`HostStatus`].
 
 #[cfg(feature = "libostree")]
+mod change;
+#[cfg(feature = "libostree")]
 mod libostree;
 mod render;
 
@@ -85,4 +87,71 @@ fn load_status(_sysroot: &Path) -> Result<HostStatus> {
     Err(anyhow!(
         "this atomic was built without libostree support (cargo feature 'libostree')"
     ))
+}
+
+/// What `rollback` changed: deployment names are `CHECKSUM.SERIAL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    /// The deployment that is now first (the next boot's).
+    pub new_default: String,
+    /// The former default, now the rollback deployment.
+    pub old_default: String,
+    /// Is the sysroot the running system's (so that a reboot makes sense)?
+    pub booted: bool,
+}
+
+/// What `upgrade` found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// The origin resolves to the commit already deployed.
+    None,
+    /// `--check`: a newer commit exists; nothing was deployed.
+    Available {
+        version: Option<String>,
+        checksum: String,
+    },
+    /// The new commit is deployed as the new default.
+    Deployed {
+        version: Option<String>,
+        checksum: String,
+        booted: bool,
+    },
+}
+
+fn require_sysroot(sysroot: &Path) -> Result<()> {
+    if is_ostree_sysroot(sysroot) {
+        Ok(())
+    } else {
+        Err(anyhow!(
+            "{NOT_OSTREE} (no ostree/repo and ostree/deploy under {})",
+            sysroot.display()
+        ))
+    }
+}
+
+/// Make the previous deployment (the second in boot order) the default.
+pub fn rollback(sysroot: &Path) -> Result<Rollback> {
+    require_sysroot(sysroot)?;
+    #[cfg(feature = "libostree")]
+    return change::rollback(sysroot);
+    #[cfg(not(feature = "libostree"))]
+    return Err(no_libostree());
+}
+
+/// Deploy the newest commit of the default deployment's origin for OS `os` (default: the first
+/// deployment's), with /etc merged from it; with `check`, only report whether there is one.
+pub fn upgrade(sysroot: &Path, os: Option<&str>, check: bool) -> Result<Upgrade> {
+    require_sysroot(sysroot)?;
+    #[cfg(feature = "libostree")]
+    return change::upgrade(sysroot, os, check);
+    #[cfg(not(feature = "libostree"))]
+    {
+        let _ = (os, check);
+        Err(no_libostree())
+    }
+}
+
+#[cfg(not(feature = "libostree"))]
+fn no_libostree() -> anyhow::Error {
+    anyhow!("this atomic was built without libostree support (cargo feature 'libostree')")
 }

@@ -226,3 +226,194 @@ fn not_an_ostree_sysroot_is_exit_1() {
             .stderr(contains("this host is not an OSTree-based host"));
     }
 }
+
+/// The deployments' checksums in boot order, as `atomic host status --json` lists them.
+fn checksums(sysroot: &Sysroot) -> Vec<String> {
+    let out = atomic()
+        .args(["host", "status", "--json", "--sysroot"])
+        .arg(sysroot.root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["checksum"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The directory of the first deployment of `checksum` (`CSUM.SERIAL`).
+fn deploy_dir(sysroot: &Sysroot, checksum: &str) -> PathBuf {
+    let dir = sysroot.root().join("ostree/deploy/testos/deploy");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{checksum}."))
+        })
+        .unwrap_or_else(|| panic!("no deployment of {checksum} in {}", dir.display()))
+}
+
+#[test]
+fn rollback_swaps_the_first_two_deployments() {
+    if !ostree_usable() {
+        return;
+    }
+    let (sysroot, v1, v2) = two_deployments();
+    assert_eq!(checksums(&sysroot), [v2.clone(), v1.clone()]);
+    atomic()
+        .args(["host", "rollback", "-r", "--sysroot"])
+        .arg(sysroot.root())
+        .assert()
+        .success()
+        .stdout(contains(format!("Moving '{v1}.")))
+        .stderr(contains("reboot skipped"));
+    assert_eq!(checksums(&sysroot), [v1.clone(), v2.clone()]);
+    let ostree = run(sysroot.admin().arg("status"));
+    let pos = |c: &str| ostree.find(c).expect(&ostree);
+    assert!(pos(&v1) < pos(&v2), "{ostree}");
+    // And back.
+    atomic()
+        .args(["host", "rollback", "--sysroot"])
+        .arg(sysroot.root())
+        .assert()
+        .success();
+    assert_eq!(checksums(&sysroot), [v2, v1]);
+}
+
+#[test]
+fn rollback_with_one_deployment_is_exit_1() {
+    if !ostree_usable() {
+        return;
+    }
+    let sysroot = Sysroot::new();
+    sysroot.commit("1.0");
+    run(sysroot
+        .admin()
+        .args(["deploy", "--os=testos", "testos/stable"]));
+    atomic()
+        .args(["host", "rollback", "--sysroot"])
+        .arg(sysroot.root())
+        .assert()
+        .code(1)
+        .stderr(contains("no rollback deployment available"));
+}
+
+#[test]
+fn upgrade_deploys_a_new_commit_with_etc_merged() {
+    if !ostree_usable() {
+        return;
+    }
+    let sysroot = Sysroot::new();
+    sysroot.commit("1.0");
+    let v1 = sysroot.rev_parse("testos/stable");
+    run(sysroot
+        .admin()
+        .args(["deploy", "--os=testos", "testos/stable"]));
+    let upgrade = |extra: &[&str]| {
+        let mut cmd = atomic();
+        cmd.args(["host", "upgrade"])
+            .args(extra)
+            .arg("--sysroot")
+            .arg(sysroot.root());
+        cmd.output().unwrap()
+    };
+
+    // Nothing new yet.
+    let out = upgrade(&["--check"]);
+    assert_eq!(out.status.code(), Some(77), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No upgrade available."));
+    let out = upgrade(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No upgrade available."));
+
+    // A local change to /etc in the default deployment, then a new commit on the branch.
+    std::fs::write(
+        deploy_dir(&sysroot, &v1).join("etc/atomic-test.conf"),
+        "kept\n",
+    )
+    .unwrap();
+    sysroot.commit("2.0");
+    let v2 = sysroot.rev_parse("testos/stable");
+
+    let out = upgrade(&["--check"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("Update available: 2.0 ({v2})")),
+        "{out:?}"
+    );
+    assert_eq!(
+        checksums(&sysroot),
+        vec![v1.clone()],
+        "--check deploys nothing"
+    );
+
+    let out = upgrade(&["--os", "testos", "-r"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("Upgraded OS to 2.0 ({v2})")),
+        "{out:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reboot skipped"));
+    assert_eq!(checksums(&sysroot), [v2.clone(), v1.clone()]);
+    let ostree = run(sysroot.admin().arg("status"));
+    let pos = |c: &str| ostree.find(c).expect(&ostree);
+    assert!(pos(&v2) < pos(&v1), "{ostree}");
+    let merged = deploy_dir(&sysroot, &v2).join("etc/atomic-test.conf");
+    assert_eq!(std::fs::read_to_string(merged).unwrap(), "kept\n");
+
+    let out = upgrade(&[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No upgrade available."));
+    assert_eq!(checksums(&sysroot), [v2, v1]);
+}
+
+#[test]
+fn upgrade_pulls_from_a_file_remote() {
+    if !ostree_usable() {
+        return;
+    }
+    // The OS repo is a separate archive repo, reached as remote `origin` by a file:// URL.
+    let sysroot = Sysroot::new();
+    let upstream = sysroot.dir.path().join("upstream");
+    run(Command::new("ostree")
+        .arg(format!("--repo={}", upstream.display()))
+        .args(["init", "--mode=archive"]));
+    let commit_upstream = |version: &str| {
+        sysroot.commit(version);
+        run(Command::new("ostree")
+            .arg(format!("--repo={}", upstream.display()))
+            .args(["pull-local"])
+            .arg(sysroot.repo())
+            .arg("testos/stable"));
+        sysroot.rev_parse("testos/stable")
+    };
+    let v1 = commit_upstream("1.0");
+    run(Command::new("ostree")
+        .arg(format!("--repo={}", sysroot.repo().display()))
+        .args(["remote", "add", "--no-gpg-verify", "origin"])
+        .arg(format!("file://{}", upstream.display()))
+        .arg("testos/stable"));
+    run(Command::new("ostree")
+        .arg(format!("--repo={}", sysroot.repo().display()))
+        .args(["pull", "origin", "testos/stable"]));
+    run(sysroot
+        .admin()
+        .args(["deploy", "--os=testos", "origin:testos/stable"]));
+    // The sysroot repo's `origin:testos/stable` stays at 1.0 until atomic pulls 2.0.
+    let v2 = commit_upstream("2.0");
+    assert_eq!(sysroot.rev_parse("origin:testos/stable"), v1);
+    atomic()
+        .args(["host", "upgrade", "--sysroot"])
+        .arg(sysroot.root())
+        .assert()
+        .success()
+        .stdout(contains(format!("Upgraded OS to 2.0 ({v2})")));
+    assert_eq!(checksums(&sysroot), [v2, v1]);
+}

@@ -178,6 +178,10 @@ enum ImagesVerb {
 enum HostVerb {
     /// Show the host's deployments in boot order, the booted one marked
     Status(host::StatusArgs),
+    /// Make the previous deployment the default (the next boot's)
+    Rollback(host::RollbackArgs),
+    /// Deploy the newest commit of the default deployment's origin, /etc merged
+    Upgrade(host::UpgradeArgs),
 }
 
 /// Run the chosen verb; returns the exit code.
@@ -207,6 +211,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
         Verb::Host(HostVerb::Status(args)) => host::status(args),
+        Verb::Host(HostVerb::Rollback(args)) => host::rollback(args),
+        Verb::Host(HostVerb::Upgrade(args)) => host::upgrade(args),
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
     }
