@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use atomic_store::{Digest, PullOptions, Pulled, Source, Store, pull};
@@ -117,16 +117,7 @@ fn append(builder: &mut tar::Builder<fs::File>, name: &str, data: &[u8]) {
 
 /// Every member of a tar, by name.
 fn members(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut archive = tar::Archive::new(fs::File::open(path).unwrap());
-    let mut out = BTreeMap::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).unwrap();
-        out.insert(name, data);
-    }
-    out
+    atomic_testsupport::tar_members(path).unwrap()
 }
 
 /// The whole error chain, as the CLI prints it (and in the test log, to read them).

@@ -276,17 +276,7 @@ mod tests {
     use std::io::Read;
 
     fn archive_entries(path: &Path) -> BTreeMap<String, Vec<u8>> {
-        let file = std::fs::File::open(path).unwrap();
-        let mut archive = tar::Archive::new(file);
-        let mut out = BTreeMap::new();
-        for entry in archive.entries().unwrap() {
-            let mut entry = entry.unwrap();
-            let name = entry.path().unwrap().to_string_lossy().into_owned();
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).unwrap();
-            out.insert(name, data);
-        }
-        out
+        crate::tar_members(path).unwrap()
     }
 
     fn spec() -> ImageSpec {

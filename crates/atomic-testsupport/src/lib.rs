@@ -49,6 +49,31 @@ pub struct FileSpec {
     pub mode: u32,
 }
 
+impl FileSpec {
+    pub fn new(path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
+        FileSpec {
+            path: path.into(),
+            data: data.into(),
+            mode,
+        }
+    }
+}
+
+/// Every member of a tar file, by name: for tests that check what an archive holds.
+pub fn tar_members(path: &std::path::Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(std::fs::File::open(path)?);
+    let mut out = BTreeMap::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = entry.path()?.to_string_lossy().into_owned();
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data)?;
+        out.insert(name, data);
+    }
+    Ok(out)
+}
+
 /// What a test image holds: its name, config and extra files. The root filesystem always has
 /// busybox and a minimal `/etc` (see [`layer_tar`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,11 +107,7 @@ impl LayerSpec {
     }
 
     pub fn file(mut self, path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
-        self.files.push(FileSpec {
-            path: path.into(),
-            data: data.into(),
-            mode,
-        });
+        self.files.push(FileSpec::new(path, data, mode));
         self
     }
 
@@ -147,11 +168,7 @@ impl ImageSpec {
 
     /// Adds a file at `path` (absolute, inside the image); a later file at the same path wins.
     pub fn file(mut self, path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
-        self.files.push(FileSpec {
-            path: path.into(),
-            data: data.into(),
-            mode,
-        });
+        self.files.push(FileSpec::new(path, data, mode));
         self
     }
 
