@@ -193,7 +193,7 @@ fn args(input: &SpecInput, host: &dyn Host) -> Result<Vec<String>, SpecError> {
     }
     if req.init {
         host.init_binary().ok_or(SpecError::NoInit)?;
-        args.splice(0..0, [mounts::INIT_PATH.to_string(), "--".to_string()]);
+        args.splice(0..0, [mounts::init_path(req).to_string(), "--".to_string()]);
     }
     Ok(args)
 }

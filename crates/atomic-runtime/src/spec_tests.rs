@@ -233,7 +233,8 @@ fn privileged_drops_confinement() {
 
 #[test]
 fn users_resolve_through_the_image_files() {
-    let cases: &[(&str, u32, u32, Option<Vec<u32>>, &str)] = &[
+    type Case<'a> = (&'a str, u32, u32, Option<Vec<u32>>, &'a str);
+    let cases: &[Case] = &[
         ("", 0, 0, None, "HOME=/root"),
         ("-u alice", 1000, 1000, Some(vec![10]), "HOME=/home/alice"),
         ("-u 1000:1000", 1000, 1000, None, "HOME=/home/alice"),
@@ -303,6 +304,25 @@ fn entrypoint_and_command_follow_docker() {
         ("--entrypoint= img", &["x"], &["/bin/sh"], None),
         ("img", &[], &[], None),
         ("--init img", &["sh"], &[], Some(&["/dev/init", "--", "sh"])),
+        // The host's /dev is bound: keep runc from creating /dev/init on the host.
+        (
+            "--privileged --init img",
+            &["sh"],
+            &[],
+            Some(&["/.atomic-init", "--", "sh"]),
+        ),
+        (
+            "-v /dev:/dev --init img",
+            &["sh"],
+            &[],
+            Some(&["/.atomic-init", "--", "sh"]),
+        ),
+        (
+            "-v /shm:/dev/shm --init img",
+            &["sh"],
+            &[],
+            Some(&["/dev/init", "--", "sh"]),
+        ),
     ];
     for (line, cmd, entrypoint, want) in cases {
         let got = build_with(line, Some(&image(cmd, entrypoint)), &FakeHost::default());

@@ -23,7 +23,9 @@ fn missing_engine() -> Option<String> {
         return Some("not running as root".into());
     }
     if !Path::new(BUSYBOX).is_file() {
-        return Some(format!("{BUSYBOX} is missing (apt-get install busybox-static)"));
+        return Some(format!(
+            "{BUSYBOX} is missing (apt-get install busybox-static)"
+        ));
     }
     None
 }
@@ -94,7 +96,11 @@ fn run(name: &str, args: &[&str]) -> (i32, String, String) {
         .output()
         .unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
 
 #[test]
@@ -117,14 +123,26 @@ fn super_privileged_request_sees_the_host() {
     let (code, out, err) = run(
         "spc",
         &[
-            "--privileged", "--net=host", "--pid=host", "--ipc=host", "-v", "/:/host", "img", "sh",
-            "-c", "cat /host/etc/os-release && grep CapEff /proc/self/status && ls /proc/1/",
+            "--privileged",
+            "--net=host",
+            "--pid=host",
+            "--ipc=host",
+            "-v",
+            "/:/host",
+            "img",
+            "sh",
+            "-c",
+            "cat /host/etc/os-release && grep CapEff /proc/self/status && ls /proc/1/",
         ],
     );
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("ID="), "{out}");
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let bounding = status.lines().find_map(|l| l.strip_prefix("CapBnd:")).unwrap().trim();
+    let bounding = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim();
     assert!(out.contains(&format!("CapEff:\t{bounding}")), "{out}");
 }
 
@@ -135,9 +153,41 @@ fn unprivileged_user_on_a_read_only_root() {
     }
     let (code, out, err) = run(
         "ro",
-        &["-u", "1000:1000", "--read-only", "img", "sh", "-c", "id; touch /x || echo cannot-write"],
+        &[
+            "-u",
+            "1000:1000",
+            "--read-only",
+            "img",
+            "sh",
+            "-c",
+            "id; touch /x || echo cannot-write",
+        ],
     );
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("uid=1000 gid=1000"), "{out}");
     assert!(out.contains("cannot-write"), "{out}");
+}
+
+/// Regression: with `--privileged` the host's `/dev` is bind-mounted, and runc created the
+/// target of the `/dev/init` bind there, leaving an empty `/dev/init` on the host.
+#[test]
+fn privileged_init_leaves_the_host_dev_alone() {
+    if !ready("privileged_init_leaves_the_host_dev_alone") {
+        return;
+    }
+    if Path::new("/dev/init").exists() {
+        eprintln!("skipping privileged_init_leaves_the_host_dev_alone: the host has a /dev/init");
+        return;
+    }
+    let (code, out, err) = run(
+        "init",
+        &["--privileged", "--init", "img", "sh", "-c", "echo pid=$$"],
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    // The init (tini/catatonit) is PID 1, so the shell is not.
+    assert!(out.contains("pid=") && !out.contains("pid=1\n"), "{out}");
+    assert!(
+        !Path::new("/dev/init").exists(),
+        "the container left /dev/init on the host"
+    );
 }

@@ -9,8 +9,21 @@ use crate::host::Host;
 use oci_spec::runtime::Mount;
 use std::path::PathBuf;
 
-/// Where `--init` puts the init binary (docker's path).
-pub const INIT_PATH: &str = "/dev/init";
+/// Where `--init` puts the init binary: docker's `/dev/init`, unless `/dev` (or something
+/// above it) is a host directory. runc creates a bind mount's target file, and in a bind of the
+/// host's `/dev` that file would be left on the host (seen with `--privileged --init`).
+pub fn init_path(req: &RunRequest) -> &'static str {
+    let host_dev = req.privileged
+        || req.mounts.iter().any(|m| {
+            matches!(m.kind, MountKind::Bind { .. })
+                && "/dev/".starts_with(&format!("{}/", m.destination.trim_end_matches('/')))
+        });
+    if host_dev {
+        "/.atomic-init"
+    } else {
+        "/dev/init"
+    }
+}
 
 /// Host files bind-mounted over the image's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,7 +150,12 @@ pub(super) fn mounts(input: &SpecInput, host: &dyn Host) -> Result<Vec<Mount>, S
     }
     if req.init {
         let init = host.init_binary().ok_or(SpecError::NoInit)?;
-        user.push(mount(INIT_PATH, "bind", init, &["bind", "ro", "rprivate"]));
+        user.push(mount(
+            init_path(req),
+            "bind",
+            init,
+            &["bind", "ro", "rprivate"],
+        ));
     }
     let mut all: Vec<Mount> = defaults(req, host)
         .into_iter()
