@@ -9,11 +9,13 @@
 //! `run`/`create` live in [`run`](crate::dockercli::run); the other subcommands are here.
 
 mod run;
+mod volumes;
 
 pub use run::{
-    DeviceRequest, EnvEntry, MountKind, MountRequest, NetworkMode, Propagation, Relabel,
-    RestartPolicy, RunRequest, SeccompOpt, SecurityOpts, Ulimit,
+    DeviceRequest, EnvEntry, NetworkMode, RestartPolicy, RunRequest, SeccompOpt, SecurityOpts,
+    Ulimit,
 };
+pub use volumes::{MountKind, MountRequest, Propagation, Relabel};
 
 use atomic_label::{RunOpt, parse_run, subcommand};
 
