@@ -111,6 +111,10 @@ fn default_request_runs_as_root() {
     let (code, out, err) = run("default", &["img", "id"]);
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("uid=0(root)"), "{out}");
+    // Unprivileged with the host's network: sysfs (read-only) still mounts.
+    let (code, out, err) = run("hostnet", &["--net=host", "img", "ls", "/sys/class/net"]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("lo"), "{out}");
 }
 
 #[test]
