@@ -90,4 +90,11 @@ step "$ATOMIC" mount --storage native "$IMAGE" "$tmp/mnt"
 step cat "$tmp/mnt/README"
 step "$ATOMIC" unmount "$tmp/mnt"
 step "$ATOMIC" images verify --storage native "$IMAGE"
+# Containers with no daemon: atomic reads the label's docker command line itself and runs the
+# container with runc, over the store's layers.
 step "$ATOMIC" run --display --storage native "$IMAGE"
+step "$ATOMIC" run --storage native "$IMAGE"
+step "$ATOMIC" pull "docker-archive:$tmp/$TOOLS.tar"
+step "$ATOMIC" run --spc --storage native "$TOOLS" sh -c 'ls /host; ps -o pid,comm | head -5'
+step "$ATOMIC" containers list -a --storage native
+step "$ATOMIC" containers delete -y --storage native "$TOOLS-spc"

@@ -112,10 +112,29 @@ impl DockerEngine {
 
     pub async fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         let filters = std::collections::HashMap::from([("ancestor", vec![image_id])]);
-        let options = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
+        let found = self.containers(Some(&filters)).await?;
+        // `ancestor` also matches children of the image; keep exact matches only.
+        Ok(found
+            .into_iter()
+            .filter(|c| c.image_id == short_id(image_id))
+            .collect())
+    }
+
+    /// Every container (running or not), for `containers list`.
+    pub async fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        self.containers(None).await
+    }
+
+    /// The containers the daemon lists (with `filters`), inspected.
+    async fn containers(
+        &self,
+        filters: Option<&std::collections::HashMap<&str, Vec<&str>>>,
+    ) -> Result<Vec<ContainerInfo>> {
+        let mut builder = ListContainersOptionsBuilder::default().all(true);
+        if let Some(filters) = filters {
+            builder = builder.filters(filters);
+        }
+        let options = builder.build();
         let list = self
             .client
             .list_containers(Some(options))
@@ -124,10 +143,7 @@ impl DockerEngine {
         let mut out = Vec::new();
         for summary in list {
             let Some(id) = summary.id else { continue };
-            if let Some(c) = self.lookup(None, Some(&id)).await?.container
-                // `ancestor` also matches children of the image; keep exact matches only.
-                && c.image_id == short_id(image_id)
-            {
+            if let Some(c) = self.lookup(None, Some(&id)).await?.container {
                 out.push(c);
             }
         }
@@ -435,6 +451,12 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
         running: state.running == Some(true),
         cmd: config.cmd.unwrap_or_default(),
         interactive,
+        created: c.created.map(|c| c.to_string()).unwrap_or_default(),
+        runtime: "docker".to_string(),
+        pid: state
+            .pid
+            .filter(|&p| p > 0)
+            .and_then(|p| i32::try_from(p).ok()),
     }
 }
 

@@ -127,12 +127,19 @@ pub struct EngineSettings {
     /// Root of the native image store (`$ATOMIC_STORE_ROOT`, atomic.conf `checkout_path`,
     /// else `/var/lib/containers/atomic`).
     pub store_root: PathBuf,
+    /// The OCI runtime of native containers (`--runtime`, atomic.conf `runtime`): a name on
+    /// PATH or a path.
+    pub runtime: String,
 }
+
+/// The OCI runtime used when none is configured.
+pub const DEFAULT_RUNTIME: &str = "runc";
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
             store_root: PathBuf::from(atomic_store::store::DEFAULT_ROOT),
+            runtime: DEFAULT_RUNTIME.to_string(),
         }
     }
 }
@@ -156,6 +163,12 @@ pub struct ContainerInfo {
     /// Created with stdin, stdout and stderr attached: the original's test for an interactive
     /// container, which `atomic run` restarts with `start -i -a`.
     pub interactive: bool,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// What runs it: `docker`, `podman`, or the OCI runtime of a native container.
+    pub runtime: String,
+    /// Host PID of its main process, while it runs.
+    pub pid: Option<i32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,8 +188,6 @@ pub enum EngineError {
     /// An operation of the native store failed; the chain says what and on what.
     #[error("{0:#}")]
     Native(anyhow::Error),
-    #[error("{what} is not supported on the native storage yet; {hint}")]
-    NativeUnsupported { what: String, hint: String },
 }
 
 impl EngineError {
@@ -218,7 +229,7 @@ impl Engine {
         Ok(match kind {
             EngineKind::Docker => Engine::Docker(DockerEngine::connect()?),
             EngineKind::Podman => Engine::Podman(PodmanEngine::find()?),
-            EngineKind::Native => Engine::Native(NativeEngine::new(&settings.store_root)),
+            EngineKind::Native => Engine::Native(NativeEngine::with_settings(settings)),
         })
     }
 
@@ -231,7 +242,7 @@ impl Engine {
     }
 
     /// The command-line program that runs this engine's `docker …`-style label commands; the
-    /// native engine has none (its containers come with the runtime, in a later version).
+    /// native engine has none: atomic reads those command lines itself.
     pub fn cli(&self) -> Option<PathBuf> {
         match self {
             Engine::Docker(d) => Some(d.cli()),
@@ -271,8 +282,16 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.containers_of_image(image_id).await,
             Engine::Podman(p) => p.containers_of_image(image_id),
-            // No containers on the native storage yet.
-            Engine::Native(_) => Ok(Vec::new()),
+            Engine::Native(n) => n.containers_of_image(image_id),
+        }
+    }
+
+    /// Every container, running or not, for `containers list`.
+    pub async fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        match self {
+            Engine::Docker(d) => d.list_containers().await,
+            Engine::Podman(p) => p.list_containers(),
+            Engine::Native(n) => n.list_containers(),
         }
     }
 
@@ -281,7 +300,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.stop(container).await,
             Engine::Podman(p) => p.stop(container),
-            Engine::Native(_) => Err(native::no_containers("stopping a container")),
+            Engine::Native(n) => n.stop(container, None, None).map(drop),
         }
     }
 
@@ -289,7 +308,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.remove_container(container, force).await,
             Engine::Podman(p) => p.remove_container(container, force),
-            Engine::Native(_) => Err(native::no_containers("removing a container")),
+            Engine::Native(n) => n.remove_container(container, force),
         }
     }
 
@@ -299,7 +318,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.remove_image(image, force).await,
             Engine::Podman(p) => p.remove_image(image, force),
-            Engine::Native(n) => n.remove_image(image),
+            Engine::Native(n) => n.remove_image(image, force),
         }
     }
 
@@ -331,7 +350,7 @@ impl Engine {
         match self {
             Engine::Docker(d) => d.used_image_ids().await,
             Engine::Podman(p) => p.used_image_ids(),
-            Engine::Native(_) => Ok(HashSet::new()),
+            Engine::Native(n) => n.used_image_ids(),
         }
     }
 

@@ -2,9 +2,11 @@
 //!
 //! Reading commands (lookups, listings) never create the store: a store that does not exist is
 //! an empty one, so `atomic info foo` on a host that never pulled into it costs one `stat`.
-//! Only writing commands (pull, tag) create it. Containers are not part of this engine yet:
-//! they come with the OCI runtime in a later version, and every container operation says so.
+//! Only writing commands (pull, tag) create it. Its containers (`containers.rs`) run through an
+//! OCI runtime with `atomic-runtime`.
 
+mod containers;
+mod create;
 mod rootfs;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use crate::{EngineError, ImageInfo, ImageSummary, Lookup, PruneReport, Removal, 
 
 pub struct NativeEngine {
     root: PathBuf,
+    runtime: String,
 }
 
 /// Every store error goes out with its whole chain: it says what failed and on what.
@@ -24,18 +27,19 @@ fn native(e: anyhow::Error) -> EngineError {
     EngineError::Native(e)
 }
 
-/// The error of a container operation on the native storage.
-pub(crate) fn no_containers(what: &str) -> EngineError {
-    EngineError::NativeUnsupported {
-        what: what.to_string(),
-        hint: "use --storage docker or --storage podman".to_string(),
-    }
-}
-
 impl NativeEngine {
+    /// The store at `root`, its containers run by the default runtime.
     pub fn new(root: &Path) -> Self {
+        Self::with_settings(&crate::EngineSettings {
+            store_root: root.to_path_buf(),
+            ..Default::default()
+        })
+    }
+
+    pub fn with_settings(settings: &crate::EngineSettings) -> Self {
         NativeEngine {
-            root: root.to_path_buf(),
+            root: settings.store_root.clone(),
+            runtime: settings.runtime.clone(),
         }
     }
 
@@ -77,15 +81,16 @@ impl NativeEngine {
         })
     }
 
-    pub fn lookup(&self, image: Option<&str>, _container: Option<&str>) -> Result<Lookup> {
+    pub fn lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
         let image = match image {
             Some(query) => self.resolve(query)?.map(|(_, img)| image_info(&img)),
             None => None,
         };
-        Ok(Lookup {
-            image,
-            container: None,
-        })
+        let container = match container {
+            Some(query) => self.find_container(query)?.map(|(_, info)| info),
+            None => None,
+        };
+        Ok(Lookup { image, container })
     }
 
     /// Pull into the store (created if needed).
@@ -97,9 +102,18 @@ impl NativeEngine {
     }
 
     /// Remove what `query` names. A name removes that name only; the image goes with its last
-    /// name, or when it is named by ID (then with every name it has).
-    pub fn remove_image(&self, query: &str) -> Result<Vec<Removal>> {
+    /// name, or when it is named by ID (then with every name it has). An image a container
+    /// uses is refused unless `force`; forced, it loses its names but its content stays pinned
+    /// until the container goes (as with docker).
+    pub fn remove_image(&self, query: &str, force: bool) -> Result<Vec<Removal>> {
         let (store, img) = self.require(query)?;
+        if !force && let Some(c) = self.containers_of_image(img.id())?.first() {
+            return Err(native(anyhow!(
+                "unable to remove image '{query}' (must force): container {} ({}) is using it",
+                c.name,
+                &c.id[..12]
+            )));
+        }
         match matching_name(&img, query) {
             Some(name) if img.names.len() > 1 => {
                 store

@@ -136,10 +136,23 @@ impl PodmanEngine {
 
     pub fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         let filter = format!("ancestor={image_id}");
-        let out = self.checked(
-            "container list",
-            &["ps", "-a", "--no-trunc", "-q", "--filter", &filter],
-        )?;
+        Ok(self
+            .containers(&["--filter", &filter])?
+            .into_iter()
+            .filter(|c| c.image_id == image_id)
+            .collect())
+    }
+
+    /// Every container (running or not), for `containers list`.
+    pub fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        self.containers(&[])
+    }
+
+    /// The containers `podman ps -a` lists with `filter`, inspected.
+    fn containers(&self, filter: &[&str]) -> Result<Vec<ContainerInfo>> {
+        let mut ps = vec!["ps", "-a", "--no-trunc", "-q"];
+        ps.extend(filter);
+        let out = self.checked("container list", &ps)?;
         let ids: Vec<&str> = std::str::from_utf8(&out.stdout)
             .unwrap_or_default()
             .split_whitespace()
@@ -153,7 +166,6 @@ impl PodmanEngine {
             .inspect("container inspect", &args)?
             .into_iter()
             .filter_map(parse_container)
-            .filter(|c| c.image_id == image_id)
             .collect())
     }
 
@@ -442,6 +454,7 @@ struct PodmanImage {
 struct PodmanState {
     status: String,
     running: bool,
+    pid: i32,
 }
 
 #[derive(Deserialize)]
@@ -456,6 +469,8 @@ struct PodmanContainer {
     config: PodmanConfig,
     #[serde(default)]
     state: PodmanState,
+    #[serde(default)]
+    created: String,
 }
 
 /// Podman prints Entrypoint as a string in some versions and a list in others.
@@ -504,6 +519,9 @@ fn parse_container(v: serde_json::Value) -> Option<ContainerInfo> {
         running: c.state.running,
         cmd: c.config.cmd.unwrap_or_default(),
         interactive,
+        created: c.created,
+        runtime: "podman".to_string(),
+        pid: (c.state.pid > 0).then_some(c.state.pid),
     })
 }
 

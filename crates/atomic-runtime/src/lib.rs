@@ -1,15 +1,27 @@
-//! The built-in engine's runtime side: from a `docker run` command line to an OCI runtime
-//! configuration that runc accepts on this host.
+//! The built-in engine's containers, from a `docker run` command line to a supervised process.
 //!
 //! - [`dockercli`]: a docker/podman command line as typed data; unsupported flags are errors;
 //! - [`spec`]: the OCI `config.json` for a [`dockercli::RunRequest`] and an image config;
 //! - [`caps`], [`user`], [`seccomp`]: the pieces of the spec that follow docker's rules;
 //! - [`host`]: what the spec depends on about the host (bounding set, rlimits, devices,
-//!   seccomp profile, init binary), as a trait so the logic is tested without root.
+//!   seccomp profile, init binary), as a trait so the logic is tested without root;
+//! - [`state`]: the record of each container; [`rootfs`]: its overlay over the store's layers;
+//! - [`runc`]: the OCI runtime's command line; [`container`]: run, stop, remove, exec;
+//!   [`supervise`]: the supervisor of a detached container; [`signals`]: waiting like a shell.
 
 pub mod caps;
+pub mod container;
 pub mod dockercli;
 pub mod host;
+pub mod rootfs;
+pub mod runc;
 pub mod seccomp;
+pub mod signals;
 pub mod spec;
+pub mod state;
+pub mod supervise;
 pub mod user;
+
+pub use container::Runner;
+pub use runc::{ExecOptions, Runtime};
+pub use state::{Containers, Lifecycle, Record, Restart, Status};

@@ -106,15 +106,20 @@ impl Store {
         Ok(report)
     }
 
-    /// The blob and layer names (hex) every index entry needs.
+    /// The blob and layer names (hex) every index entry and every pin needs.
     fn reachable(&self) -> Result<(HashSet<String>, HashSet<String>)> {
         let mut blobs = HashSet::new();
         let mut layers = HashSet::new();
+        let mut roots = Vec::new();
         for entry in self.index()?.manifests() {
-            let digest = Digest::try_from(entry.digest())?;
+            roots.push(Digest::try_from(entry.digest())?);
+        }
+        roots.extend(self.pins()?.into_iter().map(|(_, digest)| digest));
+        for digest in roots {
             if !self.has_blob(&digest) {
                 bail!(
-                    "the index names manifest {digest}, which is missing from the store; refusing to collect garbage"
+                    "manifest {digest} is named or pinned but missing from the store; refusing \
+                     to collect garbage"
                 );
             }
             let img = self.load_image(&digest)?;

@@ -10,6 +10,7 @@ pub mod gc;
 pub mod image;
 pub mod lock;
 pub mod mount;
+mod pins;
 pub mod pull;
 pub mod reference;
 pub mod store;

@@ -184,33 +184,23 @@ impl Prepared {
     /// While it runs, SIGTERM and SIGHUP sent to atomic are passed on to it; SIGINT and SIGQUIT
     /// from the terminal already reach it (same process group), so atomic only ignores them.
     pub async fn run(&self) -> Result<i32> {
-        use tokio::signal::unix::{SignalKind, signal};
         let mut child = tokio::process::Command::from(self.command())
             .stdin(Stdio::inherit())
             .spawn()
             .map_err(|e| self.spawn_error(e))?;
-        let pid = child
-            .id()
-            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
-        let mut term = signal(SignalKind::terminate())?;
-        let mut hup = signal(SignalKind::hangup())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let mut quit = signal(SignalKind::quit())?;
-        let forward = |sig: rustix::process::Signal| {
-            if let Some(pid) = pid {
-                let _ = rustix::process::kill_process(pid, sig);
-            }
-        };
-        let status = loop {
-            tokio::select! {
-                status = child.wait() => break status?,
-                _ = term.recv() => forward(rustix::process::Signal::TERM),
-                _ = hup.recv() => forward(rustix::process::Signal::HUP),
-                _ = int.recv() => {}
-                _ = quit.recv() => {}
-            }
-        };
-        Ok(exit_code(status))
+        let status = atomic_runtime::signals::wait_forwarding(&mut child).await?;
+        Ok(atomic_runtime::signals::exit_code(status))
+    }
+
+    /// Run the command for `engine`: on the native engine a `docker …`/`podman …` command line
+    /// is carried out by atomic itself (there is no daemon to hand it to).
+    pub async fn run_on(&self, engine: &Engine) -> Result<i32> {
+        if let Engine::Native(native) = engine
+            && is_engine_program(&self.argv[0])
+        {
+            return crate::native_cli::execute(&self.argv, &self.env, native).await;
+        }
+        self.run().await
     }
 
     /// Replace atomic with the command: the terminal, signals and exit code are then the
@@ -289,14 +279,6 @@ pub fn is_engine_program(program: &str) -> bool {
 
 pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
-}
-
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
 }
 
 fn current_dir() -> String {

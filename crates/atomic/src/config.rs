@@ -21,6 +21,8 @@ pub struct Config {
     /// `checkout_path`: the root of the native image store (the original kept its system
     /// containers' checkouts there).
     pub checkout_path: Option<String>,
+    /// `runtime`: the OCI runtime of the native engine's containers (runc by default).
+    pub runtime: Option<String>,
 }
 
 impl Config {
@@ -66,6 +68,7 @@ impl Config {
             default_storage: item("default_storage")?,
             default_docker: item("default_docker")?,
             checkout_path: item("checkout_path")?,
+            runtime: item("runtime")?,
             path,
         })
     }
@@ -87,6 +90,10 @@ impl Config {
     pub fn engine_settings(&self) -> EngineSettings {
         EngineSettings {
             store_root: self.store_root(),
+            runtime: self
+                .runtime
+                .clone()
+                .unwrap_or_else(|| atomic_engine::DEFAULT_RUNTIME.to_string()),
         }
     }
 

@@ -54,21 +54,9 @@ impl Selection {
     /// The native engine, when the store exists (asking a store that is not there would only
     /// ever say "not found").
     pub fn native_if_present(&self) -> Option<NativeEngine> {
-        let native = NativeEngine::new(&self.settings.store_root);
+        let native = NativeEngine::with_settings(&self.settings);
         native.exists().then_some(native)
     }
-}
-
-/// Refuse to act on containers on the native storage (they come with its runtime, in the next
-/// version); `--display` still shows the command, which changes nothing.
-pub fn refuse_native_containers(engine: &Engine, display: bool) -> Result<()> {
-    if engine.kind() == EngineKind::Native && !display {
-        bail!(
-            "running containers on the native storage is not supported yet; use --storage \
-             docker or --storage podman (or --display)"
-        );
-    }
-    Ok(())
 }
 
 /// The engine to act on, with what it holds under the names asked for.
@@ -107,12 +95,8 @@ pub async fn find(
             Err(e) => problems.push(format!("{kind}: {e}")),
         }
     }
-    if found.is_empty() {
-        bail!(
-            "no container engine is available ({}); install podman, start dockerd, or pull \
-             into the native storage with 'atomic pull --storage native IMAGE'",
-            problems.join("; ")
-        );
+    for problem in &problems {
+        tracing::info!("engine unavailable: {problem}");
     }
 
     let with_container: Vec<usize> = (0..found.len())
@@ -140,8 +124,12 @@ pub async fn find(
     } else if let [i] = with_image[..] {
         i
     } else {
-        // Nothing anywhere: the first engine that answered is where a pull would go.
-        0
+        // Nothing anywhere: a pull goes to the native store, which needs no daemon.
+        return Ok(Target {
+            engine: selection.connect(EngineKind::Native)?,
+            image: None,
+            container: None,
+        });
     };
     Ok(found.swap_remove(pick))
 }
@@ -227,13 +215,9 @@ pub fn docker_socket_exists() -> bool {
 /// A clear "not found" error that says where atomic looked and what to do.
 pub fn image_not_found(image: &str, selection: &Selection) -> anyhow::Error {
     match selection.explicit {
-        Some(EngineKind::Native) => anyhow!(
-            "image '{image}' not found in storage 'native'; pull it with 'atomic pull \
-             --storage native {image}'"
-        ),
-        // Without --storage a pull goes to Docker or Podman: what was asked for.
         Some(kind) => anyhow!(
-            "image '{image}' not found in storage '{kind}'; pull it with 'atomic pull {image}'"
+            "image '{image}' not found in storage '{kind}'; pull it with 'atomic pull \
+             --storage {kind} {image}'"
         ),
         None => anyhow!(
             "image '{image}' not found in docker, podman or the native storage; pull it with \
@@ -244,11 +228,8 @@ pub fn image_not_found(image: &str, selection: &Selection) -> anyhow::Error {
 
 pub fn container_not_found(name: &str, selection: &Selection) -> anyhow::Error {
     match selection.explicit {
-        Some(EngineKind::Native) => anyhow!(
-            "container '{name}' not found in storage 'native' (containers on the native storage \
-             are not supported yet)"
-        ),
+        Some(EngineKind::Native) => anyhow!("container '{name}' not found in storage 'native'"),
         Some(kind) => anyhow!("container '{name}' not found in storage '{kind}'"),
-        None => anyhow!("container '{name}' not found in docker or podman"),
+        None => anyhow!("container '{name}' not found in docker, podman or the native storage"),
     }
 }

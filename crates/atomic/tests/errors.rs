@@ -21,7 +21,10 @@ fn missing_image_says_how_to_pull(kind: Kind) {
         let err = stderr(&out);
         assert!(
             err.contains("image 'atomic-test-no-such-image' not found")
-                && err.contains("atomic pull atomic-test-no-such-image"),
+                && err.contains(&format!(
+                    "atomic pull --storage {} atomic-test-no-such-image",
+                    kind.as_str()
+                )),
             "{verb:?}: {err}"
         );
     }
@@ -66,16 +69,14 @@ fn install_gate_is_bypassed_with_ignore(kind: Kind) {
     // -i, before or after the verb.
     for args in [&["-i", "run", "--display"][..], &["run", "-i", "--display"]] {
         let out = world
-            .atomic()
-            .args(args)
-            .args(["--storage", kind.as_str(), "-n", "gate", "atomic-test-1"])
+            .on(kind, args, &["-n", "gate", "atomic-test-1"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     }
 }
 
-on_both_engines!(
+on_every_engine!(
     missing_image_says_how_to_pull,
     missing_container_is_named,
     install_gate_is_bypassed_with_ignore

@@ -293,7 +293,7 @@ fn label_exit_code_is_atomics(kind: Kind) {
     assert_eq!(out.status.code(), Some(42));
 }
 
-on_both_engines!(
+on_every_engine!(
     printenv_label_gets_the_callers_environment,
     run_opts_file_reaches_the_run_command,
     relative_run_opts_file_is_refused,

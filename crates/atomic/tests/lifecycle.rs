@@ -68,7 +68,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
     let out = world.on(kind, &["stop"], &[&name]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains(&format!("{} stop -t 0 {name}", kind.as_str())),
+        stdout(&out).contains(&format!("{} stop -t 0 {name}", kind.program())),
         "{}",
         stdout(&out)
     );
@@ -292,7 +292,7 @@ fn uninstall_stops_a_running_container_with_its_stop_label(kind: Kind) {
     assert!(!kind.container_exists(&name));
 }
 
-on_both_engines!(
+on_every_engine!(
     uninstall_without_a_label_removes_the_image,
     uninstall_stops_a_running_container_with_its_stop_label,
     install_run_stop_uninstall_round_trip,

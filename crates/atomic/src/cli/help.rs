@@ -54,14 +54,12 @@ pub async fn help(args: HelpArgs, config: &Config) -> Result<i32> {
     }
 
     if let Some((key, text)) = label::find(&info.labels, "HELP") {
-        storage::refuse_native_containers(&target.engine, false)
-            .context("the image's help is a HELP label command")?;
         let program = Program::for_engine(&target.engine, config);
         let name = label::default_name(&args.image, false);
         let values = Values::new(&name, &args.image, &OptArgs::default());
         let prepared = Prepared::from_label(key, text, &values, &[], &program)?;
         prepared.announce(false);
-        return prepared.run().await;
+        return prepared.run_on(&target.engine).await;
     }
 
     eprintln!("There is no help for {}.", args.image);

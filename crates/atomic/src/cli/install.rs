@@ -34,7 +34,6 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.storage.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
-    storage::refuse_native_containers(&target.engine, args.common.display)?;
 
     // The original meant to refuse this but its check never fired (reference §2.5).
     if let Some(container) = &target.container {
@@ -85,7 +84,7 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
         return Ok(0);
     }
     prepared.announce(args.common.quiet);
-    let code = prepared.run().await?;
+    let code = prepared.run_on(&target.engine).await?;
     if code == 0 {
         InstallDb::open()
             .record(image, &info.id, &name)

@@ -1,5 +1,6 @@
 //! The command line: one module per verb, each with its clap arguments and one function.
 
+mod containers;
 mod docs;
 mod help;
 mod host;
@@ -10,6 +11,7 @@ mod mount;
 mod pull;
 mod run;
 mod stop;
+mod top;
 mod uninstall;
 
 use anyhow::Result;
@@ -131,6 +133,11 @@ enum Verb {
     /// Operate on images
     #[command(subcommand)]
     Images(ImagesVerb),
+    /// Operate on containers
+    #[command(subcommand)]
+    Containers(ContainersVerb),
+    /// Show the processes of running containers (every engine)
+    Top(top::TopArgs),
     /// Operate on the OSTree-based host
     #[command(subcommand)]
     Host(HostVerb),
@@ -151,6 +158,12 @@ enum Verb {
     /// Write man pages generated from this command line
     #[command(hide = true)]
     GenerateMan(docs::ManArgs),
+    /// Carry out a docker command line on the native engine, as a label's would be
+    #[command(hide = true)]
+    NativeDocker(crate::native_cli::NativeDockerArgs),
+    /// Supervise a detached container of the native engine (started by atomic itself)
+    #[command(hide = true, name = crate::native_cli::SUPERVISE_VERB)]
+    SuperviseContainer(crate::native_cli::SuperviseArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +185,14 @@ enum ImagesVerb {
     Version(info::VersionArgs),
     /// Show an image's help (help.1, README.md or its HELP label)
     Help(help::HelpArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ContainersVerb {
+    /// List containers of every engine (or of --storage); running ones unless -a
+    List(containers::ListArgs),
+    /// Delete containers (after asking; -y answers yes)
+    Delete(containers::DeleteArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,11 +231,18 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             info::version(args, &config).await
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
+        Verb::Containers(ContainersVerb::List(args)) => containers::list(args, &config).await,
+        Verb::Top(args) => top::top(args, &config).await,
+        Verb::Containers(ContainersVerb::Delete(args)) => {
+            containers::delete(args, global, &config).await
+        }
         Verb::Host(HostVerb::Status(args)) => host::status(args),
         Verb::Host(HostVerb::Rollback(args)) => host::rollback(args),
         Verb::Host(HostVerb::Upgrade(args)) => host::upgrade(args),
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
+        Verb::SuperviseContainer(args) => crate::native_cli::supervise(args),
+        Verb::NativeDocker(args) => crate::native_cli::native_docker(args, &config).await,
     }
 }
 

@@ -17,7 +17,6 @@ use atomic_store::{PullOptions, Source};
 use super::StorageArg;
 use crate::config::Config;
 use crate::output;
-use crate::storage::Selection;
 
 #[derive(Args, Debug)]
 pub struct PullArgs {
@@ -51,9 +50,9 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         credentials: credentials(args.src_creds.as_deref())?,
         registries_conf: None,
     };
+    // Without a choice, new images go to atomic's own store: it needs no daemon.
     let kind = match (&source, selection.explicit) {
         (Source::Registry(_), Some(kind)) => kind,
-        (Source::Registry(_), None) => default_engine(&selection).await?.kind(),
         // An archive, a layout or another engine's image can only be imported by atomic's own
         // store; a --storage given on the command line that says otherwise is a mistake worth
         // saying, a default_storage in atomic.conf is not.
@@ -89,22 +88,6 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         (_, _) => unreachable!("only the native storage imports other transports"),
     }
     Ok(0)
-}
-
-/// Without a choice, pulls go to Docker when its daemon answers, else to Podman.
-async fn default_engine(selection: &Selection) -> Result<Engine> {
-    if let Ok(docker) = selection.connect(EngineKind::Docker)
-        && docker.available().await
-    {
-        return Ok(docker);
-    }
-    match selection.connect(EngineKind::Podman) {
-        Ok(podman) => Ok(podman),
-        Err(_) => bail!(
-            "no container engine is available; install podman, start dockerd, or pull into \
-             atomic's own storage with 'atomic pull --storage native IMAGE'"
-        ),
-    }
 }
 
 /// `--src-creds USER[:PASSWORD]`; an empty value counts as none, as in the original.

@@ -7,7 +7,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use atomic_engine::{ContainerInfo, ImageInfo};
+use atomic_engine::{ContainerInfo, EngineKind, ImageInfo};
 use atomic_label as label;
 
 use super::{GlobalArgs, LabelArgs};
@@ -48,14 +48,12 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
     let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let selection = args.common.storage.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
-    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let program = Program::for_engine(&target.engine, config);
     let mut values = Values::new(&name, image, &args.common.opts);
 
     if let Some(container) = &target.container {
         if !args.replace {
-            return existing_container(&args, container, target.image.as_ref(), &program, &values)
-                .await;
+            return existing_container(&args, container, &target, &program, &values).await;
         }
         if args.common.display {
             eprintln!("# --replace would remove the existing container '{name}' first");
@@ -113,6 +111,9 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
         remove_label_named_container(&target, &program, &prepared.argv, &name).await?;
     }
     prepared.announce(args.common.quiet);
+    if target.engine.kind() == EngineKind::Native {
+        return prepared.run_on(&target.engine).await;
+    }
     match prepared.exec()? {}
 }
 
@@ -236,10 +237,12 @@ fn spc_options(name: &str, image: &str) -> Vec<String> {
 async fn existing_container(
     args: &RunArgs,
     container: &ContainerInfo,
-    requested: Option<&ImageInfo>,
+    target: &Target,
     program: &Program,
     values: &Values,
 ) -> Result<i32> {
+    let requested = target.image.as_ref();
+    let engine = &target.engine;
     let (_, command) = super::split_target(&args.args);
     let name = &container.name;
     if let Some(image) = requested
@@ -308,7 +311,7 @@ async fn existing_container(
     }
     for step in &prepared {
         step.announce(args.common.quiet);
-        let code = step.run().await?;
+        let code = step.run_on(engine).await?;
         if code != 0 {
             if step.argv.get(1).map(String::as_str) == Some("exec") {
                 eprintln!(

@@ -30,7 +30,6 @@ pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     let (name, extra) = super::split_target(&args.args);
     let selection = args.common.storage.selection(config)?;
     let target = storage::find(&selection, None, Some(name)).await?;
-    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let Some(container) = &target.container else {
         return Err(storage::container_not_found(name, &selection));
     };
@@ -76,7 +75,7 @@ pub async fn stop_container(
     let prepared = stop_command(container, program, values, extra)?;
     prepared.announce(quiet);
     if label::find(&container.labels, "STOP").is_some() {
-        return prepared.run().await;
+        return prepared.run_on(&target.engine).await;
     }
     target.engine.stop(&container.id).await?;
     Ok(0)

@@ -39,7 +39,6 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.storage.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
-    storage::refuse_native_containers(&target.engine, args.common.display)?;
     let Some(info) = target.image.clone() else {
         return Err(storage::image_not_found(image, &selection));
     };
@@ -89,7 +88,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
     match prepared {
         Some(prepared) => {
             prepared.announce(args.common.quiet);
-            let code = prepared.run().await?;
+            let code = prepared.run_on(&target.engine).await?;
             if code == 0 {
                 db.remove(image, &info.id, Some(&name))?;
             }

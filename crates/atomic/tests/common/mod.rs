@@ -21,12 +21,31 @@ use atomic_testsupport as support;
 pub enum Kind {
     Docker,
     Podman,
+    /// atomic's own engine (image store + runc), with one store shared by the suite's tests
+    /// ([`native_suite_root`]), as Docker's and Podman's storage is.
+    Native,
+}
+
+/// The native store the label suite's tests share (a test's own [`World`] store is for tests
+/// of the store itself).
+pub fn native_suite_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("native-suite-store")
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Docker => "docker",
+            Kind::Podman => "podman",
+            Kind::Native => "native",
+        }
+    }
+
+    /// The program atomic shows in label commands: the engine's CLI, or `docker` on the native
+    /// engine (labels are written in docker's terms, and atomic reads them itself).
+    pub fn program(self) -> &'static str {
+        match self {
+            Kind::Docker | Kind::Native => "docker",
             Kind::Podman => "podman",
         }
     }
@@ -36,6 +55,14 @@ impl Kind {
         match self {
             Kind::Docker => Command::new("docker"),
             Kind::Podman => support::podman_command(),
+            // The docker command line as the native engine carries it out for labels.
+            Kind::Native => {
+                let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+                cmd.env("ATOMIC_STORE_ROOT", native_suite_root())
+                    .env("ATOMIC_CONF", "/nonexistent/atomic.conf")
+                    .args(["native-docker", "docker"]);
+                cmd
+            }
         }
     }
 
@@ -46,6 +73,7 @@ impl Kind {
         let ok = match self {
             Kind::Docker => support::docker_available(),
             Kind::Podman => support::podman_available(),
+            Kind::Native => runc_available(),
         };
         if !ok {
             if std::env::var("ATOMIC_TEST_REQUIRE_ENGINES").as_deref() == Ok("1") {
@@ -64,6 +92,7 @@ impl Kind {
         match self {
             Kind::Docker => support::load_into_docker(spec),
             Kind::Podman => support::load_into_podman(spec),
+            Kind::Native => load_into_native(spec),
         }
         .unwrap_or_else(|e| panic!("loading {} into {}: {e:#}", spec.name, self.as_str()));
     }
@@ -104,22 +133,72 @@ impl Kind {
 
     /// Remove an image if it exists.
     pub fn remove_image(self, name: &str) {
-        let _ = self.cli().args(["rmi", "-f", name]).output();
+        let _ = match self {
+            Kind::Native => native_atomic(&["images", "delete", "-f", "-y", name]).output(),
+            _ => self.cli().args(["rmi", "-f", name]).output(),
+        };
     }
 
     /// Does the engine hold this image?
     pub fn image_exists(self, name: &str) -> bool {
-        self.cli()
-            .args(["image", "inspect", name])
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
+        let mut cmd = match self {
+            Kind::Native => native_atomic(&["info", name]),
+            _ => {
+                let mut cmd = self.cli();
+                cmd.args(["image", "inspect", name]);
+                cmd
+            }
+        };
+        cmd.output().map(|o| o.status.success()).unwrap_or(false)
     }
 
     /// Remove a container if it exists.
     pub fn remove_container(self, name: &str) {
         let _ = self.cli().args(["rm", "-f", name]).output();
     }
+}
+
+/// `atomic ARGS… --storage native` on the suite's shared native store.
+fn native_atomic(args: &[&str]) -> Command {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+    cmd.env("ATOMIC_STORE_ROOT", native_suite_root())
+        .env("ATOMIC_CONF", "/nonexistent/atomic.conf")
+        .args(args)
+        .args(["--storage", "native"]);
+    cmd
+}
+
+/// runc is what the native engine needs (and root, for its mounts).
+fn runc_available() -> bool {
+    rustix::process::geteuid().is_root()
+        && Command::new("runc")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+/// Pull `spec` into the shared native store as `localhost/NAME:TAG`, once per test process.
+fn load_into_native(spec: &support::ImageSpec) -> anyhow::Result<()> {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static LOADED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let key = format!("{}:{}", spec.name, spec.tag);
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if loaded.get_or_insert_with(HashSet::new).contains(&key) {
+        return Ok(());
+    }
+    let layouts = tempfile::tempdir()?;
+    let dir = layouts.path().join(&spec.name);
+    support::write_oci_layout(spec, &dir)?;
+    let source = format!("oci:{}:{}", dir.display(), spec.tag);
+    let out = native_atomic(&["pull", "-q", &source]).output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "atomic pull {source}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    loaded.as_mut().expect("initialised above").insert(key);
+    Ok(())
 }
 
 /// Removes its containers when dropped, so a failed test leaves nothing behind.
@@ -213,9 +292,12 @@ impl World {
         cmd
     }
 
-    /// `atomic VERB --storage ENGINE ARGS…`
+    /// `atomic VERB --storage ENGINE ARGS…` (native: on the suite's shared store)
     pub fn on(&self, kind: Kind, verb: &[&str], args: &[&str]) -> assert_cmd::Command {
         let mut cmd = self.atomic();
+        if kind == Kind::Native {
+            cmd.env("ATOMIC_STORE_ROOT", native_suite_root());
+        }
         cmd.args(verb).args(["--storage", kind.as_str()]).args(args);
         cmd
     }
@@ -234,6 +316,25 @@ pub fn stdout(output: &std::process::Output) -> String {
 
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Generate `mod docker`, `mod podman` and `mod native`, each with one `#[test]` per listed
+/// function `fn NAME(kind: Kind)`, skipped (with a reason) when the engine is not usable.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($test:ident),* $(,)?) => {
+        $crate::on_both_engines!($($test),*);
+        mod native {
+            $(
+                #[test]
+                fn $test() {
+                    if $crate::common::Kind::Native.usable() {
+                        super::$test($crate::common::Kind::Native);
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// Generate `mod docker` and `mod podman`, each with one `#[test]` per listed function

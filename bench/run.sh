@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Container start benchmark (issue 4: "Daemonless containers").
+#
+#   atomic run IMG (RUN label `docker run --rm ${IMAGE} /bin/true`, native storage)
+#     vs  runc run of a prepared bundle of the same image (bare runc: the floor)
+#     vs  podman run --rm IMG /bin/true
+#     vs  docker run --rm IMG /bin/true
+#   atomic run --spc IMG2 /bin/true (native)  vs  podman run --rm with the same SPC flags
+#
+# Prints the median wall time of each (hyperfine, one run of this script) and the ratios the
+# issue names (anchors: atomic/runc <= 1.5, podman/atomic >= 4). Needs what scripts/setup.sh
+# installs and starts. Usage: bash bench/run.sh [RUNS]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-30}
+
+[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh >/dev/null
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+cargo build --release -q -p atomic -p atomic-testsupport
+ATOMIC=$PWD/target/release/atomic
+IMG=localhost/atomic-bench-run:latest
+SPC=localhost/atomic-bench-spc:latest
+
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/atomic-bench-run.XXXXXX")
+cleanup() {
+    ATOMIC_STORE_ROOT=$work/store "$ATOMIC" containers delete -a -f -y --storage native \
+        >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# Keep the machine's atomic.conf out of the measurement; the store is this run's own.
+export ATOMIC_CONF=$work/none.conf ATOMIC_STORE_ROOT=$work/store
+
+target/release/atomic-testimage --name "${IMG%:*}" \
+    --label 'RUN=docker run --rm ${IMAGE} /bin/true' \
+    --oci "$work/run-oci" --docker-archive "$work/run.tar"
+target/release/atomic-testimage --name "${SPC%:*}" \
+    --oci "$work/spc-oci" --docker-archive "$work/spc.tar"
+for tar in run spc; do
+    docker load -q -i "$work/$tar.tar" >/dev/null
+    podman load -q -i "$work/$tar.tar" >/dev/null
+done
+"$ATOMIC" pull -q "oci:$work/run-oci" >/dev/null
+"$ATOMIC" pull -q "oci:$work/spc-oci" >/dev/null
+
+# The bare-runc floor: the same image's files in a bundle of `runc spec`'s default config,
+# running /bin/true without a terminal.
+mkdir -p "$work/bundle/rootfs" "$work/mnt"
+"$ATOMIC" mount --storage native "$IMG" "$work/mnt"
+cp -a "$work/mnt/." "$work/bundle/rootfs/"
+"$ATOMIC" unmount "$work/mnt"
+(cd "$work/bundle" && runc spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+spec = json.load(open(path))
+spec["process"]["terminal"] = False
+spec["process"]["args"] = ["/bin/true"]
+json.dump(spec, open(path, "w"))
+PY
+
+SPC_FLAGS="--privileged --net=host --pid=host --ipc=host -v /:/host -v /run:/run -e HOST=/host"
+hyperfine -N -w 3 -r "$RUNS" --export-json "$work/run.json" \
+    -n atomic "$ATOMIC run --storage native $IMG" \
+    -n runc "runc --root $work/runc run --bundle $work/bundle bench" \
+    -n podman "podman run --rm $IMG /bin/true" \
+    -n docker "docker run --rm $IMG /bin/true" >/dev/null
+# The SPC container keeps its name (the original's default command has no --rm): each timed
+# run starts from none, as podman's --rm run does.
+hyperfine -N -w 3 -r "$RUNS" --export-json "$work/spc.json" \
+    --prepare "sh -c '$ATOMIC containers delete -f -y --storage native atomic-bench-spc >/dev/null 2>&1 || true'" \
+    -n "atomic --spc" "$ATOMIC run --spc --storage native $SPC /bin/true" \
+    -n "podman spc" "podman run --rm $SPC_FLAGS $SPC /bin/true" >/dev/null
+
+python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+med = {}
+for name in ("run", "spc"):
+    for r in json.load(open(f"{work}/{name}.json"))["results"]:
+        med[r["command"]] = r["median"] * 1000
+print(f"{'command':20} {'median ms':>10}")
+for name, ms in med.items():
+    print(f"{name:20} {ms:10.2f}")
+print()
+print(f"atomic run / runc run          = {med['atomic'] / med['runc']:.2f}   (anchor: <= 1.5)")
+print(f"podman run / atomic run        = {med['podman'] / med['atomic']:.2f}   (anchor: >= 4)")
+print(f"docker run / atomic run        = {med['docker'] / med['atomic']:.2f}")
+print(f"podman spc / atomic run --spc  = {med['podman spc'] / med['atomic --spc']:.2f}")
+PY

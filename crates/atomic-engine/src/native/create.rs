@@ -1,0 +1,244 @@
+//! Creating a native container from a `docker run`/`create` command line: its directory and
+//! record, the image pinned, the files it sees at /etc/hosts and friends, and its OCI config.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
+use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
+use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
+use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
+use atomic_runtime::{Runner, caps::CapSet};
+use oci_spec::runtime::PosixRlimitType;
+
+use super::{NativeEngine, native, rootfs};
+
+impl NativeEngine {
+    /// Create the container `request` describes (not started). `env` are the variables atomic
+    /// sets for a label command: a bare `-e NAME` takes its value from them, as it would from
+    /// the environment of a `docker` process.
+    pub fn create_container(
+        &self,
+        request: &RunRequest,
+        env: &[(String, String)],
+    ) -> crate::Result<(Runner, Record)> {
+        let runner = self.runner_creating()?;
+        let created = create(&runner, self, request, env).map_err(native)?;
+        Ok((runner, created))
+    }
+}
+
+fn create(
+    runner: &Runner,
+    engine: &NativeEngine,
+    request: &RunRequest,
+    env: &[(String, String)],
+) -> Result<Record> {
+    let (store, image) = engine.require(&request.image).map_err(|e| anyhow!("{e}"))?;
+    let id = new_id()?;
+    let name = match &request.name {
+        Some(name) => {
+            check_name(name)?;
+            name.clone()
+        }
+        None => format!("atomic-{}", &id[..12]),
+    };
+    let config = image.config.config().clone();
+    let record = Record {
+        id: id.clone(),
+        name,
+        image: request.image.clone(),
+        image_id: image.id().to_string(),
+        manifest_digest: image.manifest_digest.to_string(),
+        created: now(),
+        command: Vec::new(),
+        // As with docker, a container's labels are its image's, then its own `-l`s.
+        labels: image
+            .labels()
+            .into_iter()
+            .chain(request.labels.iter().cloned())
+            .collect(),
+        layers: image.layer_dirs(&store)?,
+        tty: request.tty,
+        interactive: request.interactive,
+        auto_remove: request.remove,
+        stop_signal: request
+            .stop_signal
+            .clone()
+            .or_else(|| config.as_ref().and_then(|c| c.stop_signal().clone())),
+        stop_timeout: request.stop_timeout,
+        restart: restart(request.restart),
+        runtime: runner.runtime.name(),
+        state: Lifecycle::Created,
+    };
+
+    // The image is pinned before the record exists: a prune between the two could otherwise
+    // take the layers of a container about to use them.
+    store.pin(&id, &image.manifest_digest)?;
+    let created = {
+        let _names = runner.containers.names_lock()?;
+        runner.containers.create(&record)
+    };
+    let dir = match created {
+        Ok(dir) => dir,
+        Err(e) => {
+            store.unpin(&id).ok();
+            return Err(e);
+        }
+    };
+    match bundle(&dir, &record, request, config.as_ref(), env) {
+        Ok(command) => {
+            let mut record = record;
+            record.command = command;
+            runner.containers.save(&record)?;
+            Ok(record)
+        }
+        Err(e) => {
+            // Nothing of a container that cannot run is kept.
+            runner.containers.remove_dir(&id).ok();
+            store.unpin(&id).ok();
+            Err(e)
+        }
+    }
+}
+
+/// Write the container's /etc files and its config.json; returns the process's argv.
+fn bundle(
+    dir: &Path,
+    record: &Record,
+    request: &RunRequest,
+    image: Option<&oci_spec::image::Config>,
+    env: &[(String, String)],
+) -> Result<Vec<String>> {
+    let host_net = matches!(
+        request.network,
+        atomic_runtime::dockercli::NetworkMode::Host
+    );
+    let hostname = match (&request.hostname, host_net) {
+        (Some(h), _) => h.clone(),
+        (None, true) => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "localhost".to_string()),
+        (None, false) => record.id[..12].to_string(),
+    };
+    let files = etc_files(dir, &hostname, host_net)?;
+    for source in request.sources_to_create() {
+        // docker's -v creates a missing host directory (a file, a symlink — even a dangling
+        // one — is used as it is); --mount does not.
+        if std::fs::symlink_metadata(source).is_ok() {
+            continue;
+        }
+        std::fs::create_dir_all(source)
+            .with_context(|| format!("creating the volume source {}", source.display()))?;
+    }
+    let mut layers = record.layers.clone();
+    layers.reverse();
+    let read_image_file = |path: &str| rootfs::read_file(&layers, path).ok().flatten();
+    let host = LabelHost { env };
+    let input = SpecInput {
+        request,
+        image,
+        rootfs: &dir.join("rootfs"),
+        hostname: &hostname,
+        files,
+        read_image_file: &read_image_file,
+        extra_env: &[],
+    };
+    let spec = spec::build(&input, &host)?;
+    let command = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.args().clone())
+        .unwrap_or_default();
+    spec.save(dir.join("config.json"))
+        .context("writing the container's config.json")?;
+    Ok(command)
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container: with the host's network
+/// the host's own, else loopback only.
+fn etc_files(dir: &Path, hostname: &str, host_net: bool) -> Result<ContainerFiles> {
+    let hosts = dir.join("hosts");
+    let hostname_file = dir.join("hostname");
+    let resolv = dir.join("resolv.conf");
+    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let hosts_text = if host_net {
+        host_hosts
+    } else {
+        format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        )
+    };
+    std::fs::write(&hosts, hosts_text)?;
+    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
+    // Without a network there is no server to ask, but programs still read the file.
+    let resolv_text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    std::fs::write(&resolv, resolv_text)?;
+    Ok(ContainerFiles {
+        hosts: Some(hosts),
+        hostname: Some(hostname_file),
+        resolv_conf: Some(resolv),
+    })
+}
+
+/// docker's rule for container names.
+fn check_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+        bail!("invalid container name '{name}': only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    Ok(())
+}
+
+fn restart(policy: RestartPolicy) -> Restart {
+    match policy {
+        RestartPolicy::No => Restart::No,
+        RestartPolicy::Always => Restart::Always,
+        RestartPolicy::UnlessStopped => Restart::UnlessStopped,
+        RestartPolicy::OnFailure { max_retries } => Restart::OnFailure {
+            max_retries: max_retries.unwrap_or(0),
+        },
+    }
+}
+
+/// The real host, with the label's variables in front of the environment.
+struct LabelHost<'a> {
+    env: &'a [(String, String)],
+}
+
+impl Host for LabelHost<'_> {
+    fn bounding_set(&self) -> CapSet {
+        SystemHost.bounding_set()
+    }
+    fn hard_limit(&self, kind: PosixRlimitType) -> Option<u64> {
+        SystemHost.hard_limit(kind)
+    }
+    fn env(&self, key: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| SystemHost.env(key))
+    }
+    fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+        SystemHost.read_file(path)
+    }
+    fn device(&self, path: &Path) -> io::Result<DeviceInfo> {
+        SystemHost.device(path)
+    }
+    fn seccomp_profile(&self) -> Option<Vec<u8>> {
+        SystemHost.seccomp_profile()
+    }
+    fn init_binary(&self) -> Option<PathBuf> {
+        SystemHost.init_binary()
+    }
+    fn mount_cgroup(&self) -> bool {
+        SystemHost.mount_cgroup()
+    }
+    fn kernel_version(&self) -> Option<(u32, u32)> {
+        SystemHost.kernel_version()
+    }
+}

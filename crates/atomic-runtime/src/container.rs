@@ -1,0 +1,273 @@
+//! Running, stopping and removing containers of the built-in engine.
+//!
+//! A container is a directory (see `state.rs`) holding its record and its OCI bundle. Two ways
+//! to run one:
+//! - **foreground**: `runc run` is atomic's child; it keeps the terminal and passes signals on,
+//!   and its exit code is the container's. atomic records the result and cleans up.
+//! - **detached**: a supervisor — atomic itself, re-executed, in a session of its own — creates
+//!   and starts the container, becomes the parent of its process (child subreaper), records its
+//!   exit code, applies the restart policy and removes an `--rm` container. It is what conmon is
+//!   to Podman, without a daemon.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use atomic_store::Store;
+
+use crate::rootfs::{Rootfs, mounts_under};
+use crate::runc::{ExecOptions, Runtime};
+use crate::signals::{exit_code, wait_forwarding};
+use crate::state::{Containers, Lifecycle, Record, Status, now};
+
+/// Marker a user's stop leaves in the container directory: the restart policy must not start
+/// the process again.
+pub(crate) const STOPPED_MARKER: &str = "stopped-by-user";
+/// Stdout and stderr of a detached container.
+pub const LOG: &str = "container.log";
+/// How long `stop` waits for the stop signal before SIGKILL (docker's default).
+pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
+
+/// The built-in engine's containers: their records, their runtime and the image store that
+/// keeps their layers.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub containers: Containers,
+    pub runtime: Runtime,
+    pub store: Store,
+}
+
+impl Runner {
+    /// Containers of `store`, run by `runtime_program` (a name on PATH or a path).
+    pub fn new(store: Store, runtime_program: &str) -> Runner {
+        let root = store.root();
+        Runner {
+            containers: Containers::new(&root.join("containers")),
+            runtime: Runtime::new(runtime_program, &root.join("runc")),
+            store,
+        }
+    }
+
+    pub fn rootfs(&self, record: &Record) -> Rootfs {
+        Rootfs::in_dir(&self.containers.dir(&record.id), record.layers.clone())
+    }
+
+    /// The true status of one container.
+    pub fn status(&self, record: &Record) -> Result<Status> {
+        let state = self.runtime.state(&record.id)?;
+        Ok(record.status(state.as_ref().map(|s| s.status.as_str())))
+    }
+
+    /// Run a created container in the foreground and return its exit code. With `--rm` the
+    /// container is gone afterwards, whatever happened.
+    pub async fn run_foreground(&self, record: &mut Record) -> Result<i32> {
+        let result = self.run_foreground_inner(record).await;
+        let finished = self.finish(record, result.as_ref().ok().copied());
+        match (result, finished) {
+            (Ok(code), Ok(())) => Ok(code),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+        }
+    }
+
+    async fn run_foreground_inner(&self, record: &mut Record) -> Result<i32> {
+        let dir = self.containers.dir(&record.id);
+        {
+            let _lock = self.containers.lock(&record.id)?;
+            self.rootfs(record).mount()?;
+            let _ = std::fs::remove_file(dir.join(STOPPED_MARKER));
+            record.state = Lifecycle::Running {
+                started: now(),
+                detached: false,
+            };
+            self.containers.save(record)?;
+        }
+        let mut cmd = tokio::process::Command::from(self.runtime.run_command(&dir, &record.id));
+        if !record.interactive {
+            cmd.stdin(Stdio::null());
+        }
+        let mut child = cmd.spawn().map_err(|e| self.runtime.spawn_error(e))?;
+        let status = wait_forwarding(&mut child).await?;
+        Ok(exit_code(status))
+    }
+
+    /// After the process ended (or failed to start): record the exit, unmount, and remove an
+    /// `--rm` container.
+    fn finish(&self, record: &mut Record, code: Option<i32>) -> Result<()> {
+        let _lock = self.containers.lock(&record.id)?;
+        // The runtime forgets a finished `run` itself; a failed start may leave it behind.
+        if self.runtime.knows(&record.id) {
+            self.runtime.delete(&record.id, true)?;
+        }
+        self.rootfs(record).unmount()?;
+        if record.auto_remove {
+            return self.remove_files(record);
+        }
+        if code.is_some() || !matches!(record.state, Lifecycle::Created) {
+            record.state = Lifecycle::Exited {
+                code,
+                finished: now(),
+            };
+            self.containers.save(record)?;
+        }
+        Ok(())
+    }
+
+    /// Start a container in the background under a supervisor (`exe supervise-args… ID`) and
+    /// return once its process runs; an error the start met is returned here.
+    pub fn start_detached(&self, record: &Record, exe: &Path, args: &[String]) -> Result<()> {
+        let child = std::process::Command::new(exe)
+            .args(args)
+            .arg(&record.id)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting the supervisor {}", exe.display()))?;
+        // The supervisor closes both pipes once the container runs, or exits on failure; it
+        // is never waited for (it outlives us, reparented to init).
+        let out = child
+            .wait_with_output_until_closed()
+            .context("waiting for the supervisor")?;
+        if out.stdout.starts_with(b"started") {
+            return Ok(());
+        }
+        let why = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "container {} did not start: {}",
+            record.name,
+            why.trim().trim_start_matches("error: ")
+        )
+    }
+
+    /// Stop a running container: its stop signal, then SIGKILL after the timeout. Returns
+    /// false when it was not running.
+    pub fn stop(
+        &self,
+        record: &Record,
+        timeout: Option<u32>,
+        signal: Option<&str>,
+    ) -> Result<bool> {
+        if self.status(record)? != Status::Running {
+            return Ok(false);
+        }
+        let dir = self.containers.dir(&record.id);
+        std::fs::write(dir.join(STOPPED_MARKER), b"")
+            .with_context(|| format!("marking container {} as stopped", record.name))?;
+        let signal = signal
+            .or(record.stop_signal.as_deref())
+            .unwrap_or("SIGTERM");
+        let timeout = timeout
+            .or(record.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        if let Err(e) = self.runtime.kill(&record.id, signal, false) {
+            tracing::debug!("stop signal: {e:#}");
+        }
+        if !self.wait_not_running(record, Duration::from_secs(timeout.into()))? {
+            self.runtime.kill(&record.id, "SIGKILL", true)?;
+            if !self.wait_not_running(record, Duration::from_secs(10))? {
+                bail!("container {} did not stop after SIGKILL", record.name);
+            }
+        }
+        Ok(true)
+    }
+
+    fn wait_not_running(&self, record: &Record, limit: Duration) -> Result<bool> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if self.status(record)? != Status::Running {
+                return Ok(true);
+            }
+            if start.elapsed() >= limit {
+                return Ok(false);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Remove a container: refused while it runs unless `force`, which kills it first.
+    pub fn remove(&self, record: &Record, force: bool) -> Result<()> {
+        if self.status(record)? == Status::Running {
+            if !force {
+                bail!(
+                    "you cannot remove a running container {}; stop it first or force the \
+                     removal (-f)",
+                    record.name
+                );
+            }
+            let dir = self.containers.dir(&record.id);
+            let _ = std::fs::write(dir.join(STOPPED_MARKER), b"");
+            self.runtime.kill(&record.id, "SIGKILL", true).ok();
+            self.wait_not_running(record, Duration::from_secs(10))?;
+        }
+        let _names = self.containers.names_lock()?;
+        let _lock = self.containers.lock(&record.id)?;
+        self.runtime.delete(&record.id, true)?;
+        self.remove_files(record)
+    }
+
+    /// Unmount everything under the container's directory, delete it and unpin its image.
+    fn remove_files(&self, record: &Record) -> Result<()> {
+        let dir = self.containers.dir(&record.id);
+        for mount in mounts_under(&dir)? {
+            rustix::mount::unmount(&mount, rustix::mount::UnmountFlags::DETACH)
+                .with_context(|| format!("unmounting {}", mount.display()))?;
+        }
+        self.containers.remove_dir(&record.id)?;
+        self.store.unpin(&record.id)
+    }
+
+    /// The command that runs `args` inside a running container.
+    pub fn exec_command(
+        &self,
+        record: &Record,
+        opts: &ExecOptions,
+        args: &[String],
+    ) -> Result<std::process::Command> {
+        if self.status(record)? != Status::Running {
+            bail!(
+                "container {} is not running; start it first ('atomic run {}')",
+                record.name,
+                record.name
+            );
+        }
+        Ok(self.runtime.exec_command(&record.id, opts, args))
+    }
+}
+
+/// `wait_with_output` that returns when the child closes its pipes, not when it exits: the
+/// supervisor lives on after it has reported.
+trait UntilClosed {
+    fn wait_with_output_until_closed(self) -> std::io::Result<Captured>;
+}
+
+struct Captured {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl UntilClosed for std::process::Child {
+    fn wait_with_output_until_closed(mut self) -> std::io::Result<Captured> {
+        use std::io::Read;
+        let mut stderr_pipe = self.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(pipe) = stderr_pipe.as_mut() {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let mut stdout = Vec::new();
+        if let Some(mut pipe) = self.stdout.take() {
+            pipe.read_to_end(&mut stdout)?;
+        }
+        let stderr = reader.join().unwrap_or_default();
+        // Reap it if it already exited (a failed start); otherwise leave it running.
+        let _ = self.try_wait();
+        Ok(Captured { stdout, stderr })
+    }
+}

@@ -1,0 +1,257 @@
+//! The OCI runtime's command line (runc, or crun and others that speak it).
+//!
+//! Every container of one store lives under the runtime's own state directory (`--root`), so
+//! atomic's containers never mix with Docker's or Podman's, and `list` answers for atomic alone.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+
+/// One OCI runtime and its state directory.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub program: PathBuf,
+    pub root: PathBuf,
+}
+
+/// One container as `runc list` reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuntimeState {
+    pub id: String,
+    #[serde(default)]
+    pub pid: i32,
+    pub status: String,
+}
+
+/// What `exec` runs in a container.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub tty: bool,
+    pub detach: bool,
+    pub env: Vec<String>,
+    pub user: Option<String>,
+    pub cwd: Option<String>,
+    pub privileged: bool,
+}
+
+impl Runtime {
+    /// `program` is a name looked up on PATH or a path; `root` its state directory.
+    pub fn new(program: &str, root: &Path) -> Runtime {
+        Runtime {
+            program: PathBuf::from(program),
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The program's name, for messages and `containers list`'s RUNTIME column.
+    pub fn name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+
+    /// `PROGRAM --root ROOT ARGS…`
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root").arg(&self.root).args(args);
+        cmd
+    }
+
+    /// The foreground run: creates, starts, waits and deletes in one process that keeps the
+    /// terminal and passes signals on. The caller spawns it and waits.
+    pub fn run_command(&self, bundle: &Path, id: &str) -> Command {
+        let mut cmd = self.command(["run", "--bundle"]);
+        cmd.arg(bundle).arg(id);
+        cmd
+    }
+
+    /// Create the container (its process waits for `start`), giving it our stdio: the
+    /// runtime's own messages go there too, so they are also logged as JSON to `log`.
+    pub fn create(
+        &self,
+        bundle: &Path,
+        id: &str,
+        pid_file: &Path,
+        log: &Path,
+        stdio: Stdio3,
+    ) -> Result<()> {
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg("--log")
+            .arg(log)
+            .args(["--log-format", "json", "create", "--bundle"])
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(pid_file)
+            .arg(id)
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        let status = cmd.status().map_err(|e| self.spawn_error(e))?;
+        if !status.success() {
+            bail!("{} create failed ({status})", self.name());
+        }
+        Ok(())
+    }
+
+    pub fn start(&self, id: &str) -> Result<()> {
+        self.checked(&["start", id]).map(drop)
+    }
+
+    /// Send a signal to the container's process (`all`: to every process in it).
+    pub fn kill(&self, id: &str, signal: &str, all: bool) -> Result<()> {
+        let mut args = vec!["kill"];
+        if all {
+            args.push("--all");
+        }
+        args.extend([id, signal]);
+        self.checked(&args).map(drop)
+    }
+
+    /// Forget a stopped container (`force`: kill it first if it runs). A container the
+    /// runtime does not know is no error.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let mut args = vec!["delete"];
+        if force {
+            args.push("--force");
+        }
+        args.push(id);
+        let out = self.output(&args)?;
+        if out.status.success() || mentions_missing(&out) {
+            return Ok(());
+        }
+        Err(self.failure(&args, &out))
+    }
+
+    /// Whether the runtime may still hold state for `id`. runc and crun keep one directory per
+    /// container under `--root`; checking for it spares a `delete` process (~20 ms) after
+    /// every foreground run, which the runtime already cleaned up.
+    pub fn knows(&self, id: &str) -> bool {
+        self.root.join(id).exists()
+    }
+
+    /// Every container the runtime knows, by ID, with its status word.
+    pub fn list(&self) -> Result<HashMap<String, RuntimeState>> {
+        if !self.root.exists() {
+            return Ok(HashMap::new());
+        }
+        let out = self.checked(&["list", "--format", "json"])?;
+        // runc prints `null` for an empty list.
+        let states: Option<Vec<RuntimeState>> = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("reading the output of {} list", self.name()))?;
+        Ok(states
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect())
+    }
+
+    /// The state of one container; None when the runtime does not know it.
+    pub fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
+        let args = ["state", id];
+        let out = self.output(&args)?;
+        if out.status.success() {
+            let state = serde_json::from_slice(&out.stdout)
+                .with_context(|| format!("reading the output of {} state", self.name()))?;
+            return Ok(Some(state));
+        }
+        if mentions_missing(&out) {
+            return Ok(None);
+        }
+        Err(self.failure(&args, &out))
+    }
+
+    /// Host PIDs of the container's processes.
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
+        let out = self.checked(&["ps", "--format", "json", id])?;
+        let pids: Option<Vec<i32>> = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("reading the output of {} ps", self.name()))?;
+        Ok(pids.unwrap_or_default())
+    }
+
+    /// The command that runs `args` in a running container.
+    pub fn exec_command(&self, id: &str, opts: &ExecOptions, args: &[String]) -> Command {
+        let mut cmd = self.command(["exec"]);
+        if opts.tty {
+            cmd.arg("--tty");
+        }
+        if opts.detach {
+            cmd.arg("--detach");
+        }
+        for env in &opts.env {
+            cmd.arg("--env").arg(env);
+        }
+        if let Some(user) = &opts.user {
+            cmd.arg("--user").arg(user);
+        }
+        if let Some(cwd) = &opts.cwd {
+            cmd.arg("--cwd").arg(cwd);
+        }
+        if opts.privileged {
+            // Every capability the container's bounding set allows.
+            cmd.arg("--cap").arg("ALL");
+        }
+        cmd.arg(id).args(args);
+        cmd
+    }
+
+    fn output(&self, args: &[&str]) -> Result<Output> {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| self.spawn_error(e))
+    }
+
+    fn checked(&self, args: &[&str]) -> Result<Output> {
+        let out = self.output(args)?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(self.failure(args, &out))
+        }
+    }
+
+    /// The failed command and the tail of what it said, so the error can be acted on.
+    fn failure(&self, args: &[&str], out: &Output) -> anyhow::Error {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        anyhow!(
+            "{} {} failed ({}): {}",
+            self.name(),
+            args.join(" "),
+            out.status,
+            tail.join("\n").trim()
+        )
+    }
+
+    pub fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow!(
+                "the OCI runtime '{}' is not installed; install runc, or choose another with \
+                 --runtime or atomic.conf 'runtime'",
+                self.name()
+            )
+        } else {
+            anyhow!("cannot run '{}': {e}", self.name())
+        }
+    }
+}
+
+/// The three standard streams for a created container.
+pub struct Stdio3 {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+fn mentions_missing(out: &Output) -> bool {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr.contains("does not exist") || stderr.contains("not found")
+}

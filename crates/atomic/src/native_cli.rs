@@ -1,0 +1,370 @@
+//! Carrying out a label's `docker …` command line on the native engine, with no daemon.
+//!
+//! Labels are written for docker. On the native storage atomic reads the command line as data
+//! (`atomic_runtime::dockercli`: every flag honoured or refused by name) and does what docker
+//! would: create the container, run it in the foreground or under a supervisor, stop, remove,
+//! exec, show logs.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use atomic_engine::NativeEngine;
+use atomic_runtime::dockercli::{self, DockerCommand, EnvEntry, ExecRequest, RunRequest};
+use atomic_runtime::signals::{exit_code, wait_forwarding};
+use atomic_runtime::{ExecOptions, Record, Runner, Status};
+
+use crate::output;
+
+/// The hidden verb that supervises a detached container (see `atomic_runtime::supervise`).
+pub const SUPERVISE_VERB: &str = "supervise-container";
+
+/// Carry out `argv` (a docker/podman command line); returns its exit code. `env` are the
+/// variables atomic sets for the label (NAME, IMAGE…): a bare `-e NAME` reads them.
+pub async fn execute(
+    argv: &[String],
+    env: &[(String, String)],
+    native: &NativeEngine,
+) -> Result<i32> {
+    let command = dockercli::parse(argv).map_err(|e| anyhow!("{e}"))?;
+    match command {
+        DockerCommand::Run(request) => run(&request, env, native).await,
+        DockerCommand::Start { attach, names, .. } => {
+            for name in &names {
+                let (runner, mut record) = require(native, name)?;
+                if runner.status(&record)? == Status::Running {
+                    output::line(name);
+                    continue;
+                }
+                if attach {
+                    return runner.run_foreground(&mut record).await;
+                }
+                start_detached(native, &runner, &record)?;
+                output::line(name);
+            }
+            Ok(0)
+        }
+        DockerCommand::Stop { time, names } => {
+            for name in &names {
+                native.stop(name, time, None)?;
+                output::line(name);
+            }
+            Ok(0)
+        }
+        DockerCommand::Rm { force, names, .. } => {
+            for name in &names {
+                native.remove_container(name, force)?;
+                output::line(name);
+            }
+            Ok(0)
+        }
+        DockerCommand::Kill { signal, names } => {
+            let signal = signal.unwrap_or_else(|| "SIGKILL".to_string());
+            for name in &names {
+                let (runner, record) = require(native, name)?;
+                if runner.status(&record)? != Status::Running {
+                    bail!("container {name} is not running");
+                }
+                runner.runtime.kill(&record.id, &signal, false)?;
+                output::line(name);
+            }
+            Ok(0)
+        }
+        DockerCommand::Exec(request) => exec(&request, env, native).await,
+        DockerCommand::Logs {
+            follow, tail, name, ..
+        } => logs(native, &name, follow, tail.as_deref()),
+        DockerCommand::Inspect { format, names } => inspect(native, &names, format.as_deref()),
+        DockerCommand::Pull { image } => {
+            pull(native, &image).await?;
+            Ok(0)
+        }
+    }
+}
+
+async fn run(request: &RunRequest, env: &[(String, String)], native: &NativeEngine) -> Result<i32> {
+    if native.resolve(&request.image)?.is_none() {
+        eprintln!("Unable to find image '{}' locally", request.image);
+        pull(native, &request.image).await?;
+    }
+    let (runner, mut record) = native.create_container(request, env)?;
+    if request.create_only {
+        output::line(&record.id);
+        return Ok(0);
+    }
+    if request.detach {
+        start_detached(native, &runner, &record)?;
+        output::line(&record.id);
+        return Ok(0);
+    }
+    runner.run_foreground(&mut record).await
+}
+
+/// Start a container under a supervisor: `atomic supervise-container …`, this very binary.
+fn start_detached(native: &NativeEngine, runner: &Runner, record: &Record) -> Result<()> {
+    let exe = std::env::current_exe().context("finding atomic's own executable")?;
+    let args = [
+        SUPERVISE_VERB.to_string(),
+        "--store-root".to_string(),
+        native.root().to_string_lossy().into_owned(),
+        "--runtime".to_string(),
+        runner.runtime.name(),
+    ];
+    runner.start_detached(record, &exe, &args)
+}
+
+async fn exec(
+    request: &ExecRequest,
+    env: &[(String, String)],
+    native: &NativeEngine,
+) -> Result<i32> {
+    let (runner, record) = require(native, &request.name)?;
+    let lookup = |key: &str| {
+        env.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(key).ok())
+    };
+    let mut vars = Vec::new();
+    for entry in &request.env {
+        match entry {
+            EnvEntry::Set(k, v) => vars.push(format!("{k}={v}")),
+            EnvEntry::FromHost(k) => {
+                if let Some(v) = lookup(k) {
+                    vars.push(format!("{k}={v}"));
+                }
+            }
+            EnvEntry::File(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading env file {}", path.display()))?;
+                vars.extend(
+                    atomic_runtime::spec::parse_env_file(&text, &lookup)
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={v}")),
+                );
+            }
+        }
+    }
+    let opts = ExecOptions {
+        tty: request.tty,
+        detach: request.detach,
+        env: vars,
+        user: request.user.clone(),
+        cwd: request.workdir.clone(),
+        privileged: request.privileged,
+    };
+    let mut cmd =
+        tokio::process::Command::from(runner.exec_command(&record, &opts, &request.command)?);
+    if !request.interactive {
+        cmd.stdin(std::process::Stdio::null());
+    }
+    let mut child = cmd.spawn().map_err(|e| runner.runtime.spawn_error(e))?;
+    Ok(exit_code(wait_forwarding(&mut child).await?))
+}
+
+/// `docker logs`: what a detached container wrote; `-f` follows it until the container stops.
+fn logs(native: &NativeEngine, name: &str, follow: bool, tail: Option<&str>) -> Result<i32> {
+    use std::io::{Read, Seek, SeekFrom};
+    let (runner, record) = require(native, name)?;
+    let path = runner
+        .containers
+        .dir(&record.id)
+        .join(atomic_runtime::container::LOG);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut text = Vec::new();
+    file.read_to_end(&mut text)?;
+    let start = match tail {
+        None | Some("all") => 0,
+        Some(n) => {
+            let n: usize = n
+                .parse()
+                .with_context(|| format!("--tail {n}: not a number"))?;
+            tail_start(&text, n)
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(&text[start..])?;
+    out.flush()?;
+    if !follow {
+        return Ok(0);
+    }
+    let mut pos = text.len() as u64;
+    loop {
+        let running = runner.status(&record)? == Status::Running;
+        file.seek(SeekFrom::Start(pos))?;
+        let mut more = Vec::new();
+        file.read_to_end(&mut more)?;
+        pos += more.len() as u64;
+        out.write_all(&more)?;
+        out.flush()?;
+        if !running {
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Where the last `n` lines of `text` begin.
+fn tail_start(text: &[u8], n: usize) -> usize {
+    if n == 0 {
+        return text.len();
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    body.iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n - 1)
+        .map_or(0, |(i, _)| i + 1)
+}
+
+/// `docker inspect`: the fields scripts read, in docker's shape; `--format` takes field paths
+/// (`{{.State.Status}}`), the part of Go templates scripts use most.
+fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Result<i32> {
+    let mut items = Vec::new();
+    for name in names {
+        let (runner, record) = require(native, name)?;
+        let status = runner.status(&record)?;
+        items.push(serde_json::json!({
+            "Id": record.id,
+            "Name": format!("/{}", record.name),
+            "Created": record.created,
+            "Image": format!("sha256:{}", record.image_id),
+            "State": {
+                "Status": status.as_str(),
+                "Running": status == Status::Running,
+                "ExitCode": record.exit_code().unwrap_or(0),
+            },
+            "Config": {
+                "Image": record.image,
+                "Cmd": record.command,
+                "Labels": record.labels,
+                "Tty": record.tty,
+                "OpenStdin": record.interactive,
+            },
+            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime },
+        }));
+    }
+    match format {
+        Some(format) => {
+            for item in &items {
+                output::line(&render_template(format, item)?);
+            }
+        }
+        None => output::line(&serde_json::to_string_pretty(&items)?),
+    }
+    Ok(0)
+}
+
+/// Fill `{{.A.B}}` in `format` from `value`: strings as they are, anything else as JSON.
+fn render_template(format: &str, value: &serde_json::Value) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .with_context(|| format!("--format '{format}': '{{{{' without '}}}}'"))?;
+        let path = after[..end].trim();
+        let unsupported = || {
+            anyhow!(
+                "--format '{format}': only field paths like {{{{.State.Status}}}} are supported \
+                 by the built-in engine; use --storage docker or --storage podman"
+            )
+        };
+        let fields = path.strip_prefix('.').ok_or_else(unsupported)?;
+        let mut field = value;
+        for name in fields.split('.') {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(unsupported());
+            }
+            field = &field[name];
+        }
+        match field {
+            serde_json::Value::String(s) => out.push_str(s),
+            serde_json::Value::Null => out.push_str("<no value>"),
+            other => out.push_str(&other.to_string()),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+async fn pull(native: &NativeEngine, image: &str) -> Result<()> {
+    let source = atomic_store::Source::parse(image)?;
+    native
+        .pull(&source, &atomic_store::PullOptions::default())
+        .await?;
+    Ok(())
+}
+
+fn require(native: &NativeEngine, name: &str) -> Result<(Runner, Record)> {
+    Ok(native.require_container(name)?)
+}
+
+/// The hidden verb's arguments.
+#[derive(clap::Args, Debug)]
+pub struct SuperviseArgs {
+    #[arg(long)]
+    store_root: PathBuf,
+    #[arg(long)]
+    runtime: String,
+    id: String,
+}
+
+/// The body of the hidden verb: supervise one detached container until it is done.
+pub fn supervise(args: SuperviseArgs) -> Result<i32> {
+    let store = atomic_store::Store::open(&args.store_root)?;
+    let runner = Runner::new(store, &args.runtime);
+    atomic_runtime::supervise::supervise(&runner, &args.id)?;
+    Ok(0)
+}
+
+/// The hidden verb that carries out a docker command line on the native engine, as a label's
+/// would be: for scripts and tests that set up containers the way a label does.
+#[derive(clap::Args, Debug)]
+pub struct NativeDockerArgs {
+    /// The command line, program first (`docker run --rm IMAGE true`)
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    argv: Vec<String>,
+}
+
+pub async fn native_docker(args: NativeDockerArgs, config: &crate::config::Config) -> Result<i32> {
+    let native = NativeEngine::with_settings(&config.engine_settings());
+    execute(&args.argv, &[], &native).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{render_template, tail_start};
+
+    #[test]
+    fn templates_take_field_paths_only() {
+        let v = serde_json::json!({"Id": "abc", "State": {"Status": "running", "Running": true}});
+        assert_eq!(render_template("{{.Id}}", &v).unwrap(), "abc");
+        assert_eq!(
+            render_template("{{ .State.Status }}/{{.State.Running}}", &v).unwrap(),
+            "running/true"
+        );
+        assert_eq!(render_template("{{.Nope}}", &v).unwrap(), "<no value>");
+        assert!(render_template("{{json .State}}", &v).is_err());
+        assert!(render_template("{{.Id", &v).is_err());
+    }
+
+    #[test]
+    fn tail_finds_the_last_lines() {
+        let text = b"a\nb\nc\n";
+        assert_eq!(&text[tail_start(text, 1)..], b"c\n");
+        assert_eq!(&text[tail_start(text, 2)..], b"b\nc\n");
+        assert_eq!(&text[tail_start(text, 9)..], b"a\nb\nc\n");
+        assert_eq!(&text[tail_start(text, 0)..], b"");
+        assert_eq!(tail_start(b"x", 1), 0, "a last line without a newline");
+    }
+}
