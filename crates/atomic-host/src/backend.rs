@@ -126,7 +126,9 @@ pub fn choose(runner: &dyn Runner, requested: Option<Backend>, sysroot: &Path) -
             }
             let program = backend.name();
             if !runner.find(program) {
-                bail!("--backend {program} was asked for, but {program} is not installed (not on PATH)");
+                bail!(
+                    "--backend {program} was asked for, but {program} is not installed (not on PATH)"
+                );
             }
             return Ok(backend);
         }

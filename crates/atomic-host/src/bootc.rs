@@ -154,8 +154,7 @@ mod tests {
 
     #[test]
     fn recorded_statuses_are_read_as_bootc_documents_them() {
-        for (fixture, manageable) in [(BOOTED, true), (NOT_BOOTED, false), (INCOMPATIBLE, false)]
-        {
+        for (fixture, manageable) in [(BOOTED, true), (NOT_BOOTED, false), (INCOMPATIBLE, false)] {
             let host = parse_host(fixture).unwrap();
             assert_eq!(host.manageable(), manageable, "{fixture}");
         }

@@ -242,29 +242,47 @@ pub(crate) fn upgrade(
     }))
 }
 
+/// Where looking for a revision in a ref's history ended.
+enum Search {
+    Found(String),
+    /// Not in the history; `cut_at` is the oldest commit there when its parent is missing
+    /// from the repo (libostree prunes a sysroot repo down to the deployed commits and the
+    /// refs' heads after every change, so a local ref keeps no older history).
+    Missing {
+        cut_at: Option<String>,
+    },
+}
+
 /// rpm-ostree's spellings of a revision: `revision=CHECKSUM`, `version=VERSION`, or either.
-fn find_revision(repo: &ostree::Repo, head: &str, revision: &str) -> Result<Option<String>> {
+fn find_revision(repo: &ostree::Repo, head: &str, revision: &str) -> Result<Search> {
     let (by_checksum, by_version) = match revision.split_once('=') {
         Some(("revision", r)) => (Some(r), None),
         Some(("version", v)) => (None, Some(v)),
         _ => (Some(revision), Some(revision)),
     };
     // Newest first, so a version given to several commits means the newest of them.
-    let mut next = Some(head.to_string());
-    while let Some(checksum) = next {
-        let Some(variant) = repo.load_variant_if_exists(ostree::ObjectType::Commit, &checksum)?
-        else {
-            break; // the history is cut here (a shallow pull or a pruned repo)
-        };
+    let mut checksum = head.to_string();
+    loop {
+        let variant = repo.load_variant(ostree::ObjectType::Commit, &checksum)?;
         let found = commit(repo, &checksum)?;
         if by_checksum == Some(checksum.as_str())
             || (by_version.is_some() && found.version.as_deref() == by_version)
         {
-            return Ok(Some(checksum));
+            return Ok(Search::Found(checksum));
         }
-        next = ostree::commit_get_parent(&variant).map(|p| p.to_string());
+        let Some(parent) = ostree::commit_get_parent(&variant).map(|p| p.to_string()) else {
+            return Ok(Search::Missing { cut_at: None });
+        };
+        if repo
+            .load_variant_if_exists(ostree::ObjectType::Commit, &parent)?
+            .is_none()
+        {
+            return Ok(Search::Missing {
+                cut_at: Some(checksum),
+            });
+        }
+        checksum = parent;
     }
-    Ok(None)
 }
 
 #[context("Deploying '{revision}' in the OSTree sysroot {}", path.display())]
@@ -284,13 +302,23 @@ pub(crate) fn deploy(
         Pull::History
     };
     let head = resolve_refspec(&repo, &current.refspec, pull)?;
-    let checksum = find_revision(&repo, &head, revision)?.ok_or_else(|| {
-        anyhow!(
-            "revision '{revision}' is neither a commit checksum nor a version in the history of \
-             '{}'; nothing was changed",
-            current.refspec
-        )
-    })?;
+    let checksum = match find_revision(&repo, &head, revision)? {
+        Search::Found(checksum) => checksum,
+        Search::Missing { cut_at } => {
+            let cut = match cut_at {
+                Some(c) => format!(
+                    " (its history in the sysroot repo ends at {c}: the older commits were \
+                     pruned, and only a remote origin can bring them back)"
+                ),
+                None => String::new(),
+            };
+            bail!(
+                "revision '{revision}' is neither a commit checksum nor a version in the history \
+                 of '{}'{cut}; nothing was changed",
+                current.refspec
+            );
+        }
+    };
     let target = commit(&repo, &checksum)?;
     if preview {
         return Ok(Deploy::Preview {

@@ -247,7 +247,10 @@ pub(crate) mod tests {
         for backend in [Backend::RpmOstree, Backend::Ostree, Backend::Bootc] {
             assert_eq!(choose(&host, Some(backend), root()).unwrap(), backend);
         }
-        assert!(host.ran.borrow().is_empty(), "an explicit choice asks nobody");
+        assert!(
+            host.ran.borrow().is_empty(),
+            "an explicit choice asks nobody"
+        );
         let err = choose(&Recorded::default(), Some(Backend::RpmOstree), root()).unwrap_err();
         assert!(
             err.to_string()

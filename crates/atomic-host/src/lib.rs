@@ -139,7 +139,10 @@ pub enum Upgrade {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deploy {
     /// `--preview`: the commit that would replace the current one; nothing was deployed.
-    Preview { current: Commit, target: Commit },
+    Preview {
+        current: Commit,
+        target: Commit,
+    },
     Deployed(Deployed),
 }
 

@@ -91,10 +91,7 @@ fn push_os(argv: &mut Vec<String>, os: &Option<String>) {
 pub(crate) fn status_json(stdout: &str, booted_only: bool) -> Result<String> {
     let mut doc: serde_json::Value =
         serde_json::from_str(stdout).context("rpm-ostree status --json printed no JSON")?;
-    let Some(deployments) = doc
-        .get_mut("deployments")
-        .and_then(|d| d.as_array_mut())
-    else {
+    let Some(deployments) = doc.get_mut("deployments").and_then(|d| d.as_array_mut()) else {
         bail!("rpm-ostree status --json printed no 'deployments' list");
     };
     for d in deployments.iter() {
@@ -202,8 +199,17 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(STATUS).unwrap();
         for d in doc["deployments"].as_array().unwrap() {
             for key in [
-                "id", "osname", "checksum", "version", "origin", "booted", "staged", "pinned",
-                "unlocked", "serial", "timestamp",
+                "id",
+                "osname",
+                "checksum",
+                "version",
+                "origin",
+                "booted",
+                "staged",
+                "pinned",
+                "unlocked",
+                "serial",
+                "timestamp",
             ] {
                 assert!(d.get(key).is_some(), "{key} missing in {d}");
             }

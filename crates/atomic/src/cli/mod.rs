@@ -134,6 +134,15 @@ enum Verb {
     /// Operate on the OSTree-based host
     #[command(subcommand)]
     Host(HostVerb),
+    /// atomic 1.x's spelling of 'host status'
+    #[command(name = "host-status", hide = true)]
+    HostStatus(host::StatusArgs),
+    /// atomic 1.x's spelling of 'host upgrade'
+    #[command(name = "host-upgrade", hide = true)]
+    HostUpgrade(host::UpgradeArgs),
+    /// atomic 1.x's spelling of 'host rollback'
+    #[command(name = "host-rollback", hide = true)]
+    HostRollback(host::RollbackArgs),
     /// Show an image's labels
     #[command(hide = true)]
     Info(info::InfoArgs),
@@ -182,6 +191,16 @@ enum HostVerb {
     Rollback(host::RollbackArgs),
     /// Deploy the newest commit of the default deployment's origin, /etc merged
     Upgrade(host::UpgradeArgs),
+    /// Deploy a given commit or version of the origin's ref as the new default
+    Deploy(host::DeployArgs),
+    /// Switch the origin to another ref (or bootc image), pull it and deploy it
+    Rebase(host::RebaseArgs),
+    /// Make /usr writable through an overlay (rpm-ostree only)
+    Unlock(host::UnlockArgs),
+    /// Layer packages on the host (rpm-ostree only)
+    Install(host::PackagesArgs),
+    /// Remove layered packages (rpm-ostree only)
+    Uninstall(host::PackagesArgs),
 }
 
 /// Run the chosen verb; returns the exit code.
@@ -210,9 +229,14 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             info::version(args, &config).await
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
-        Verb::Host(HostVerb::Status(args)) => host::status(args),
-        Verb::Host(HostVerb::Rollback(args)) => host::rollback(args),
-        Verb::Host(HostVerb::Upgrade(args)) => host::upgrade(args),
+        Verb::Host(HostVerb::Status(args)) | Verb::HostStatus(args) => host::status(args),
+        Verb::Host(HostVerb::Rollback(args)) | Verb::HostRollback(args) => host::rollback(args),
+        Verb::Host(HostVerb::Upgrade(args)) | Verb::HostUpgrade(args) => host::upgrade(args),
+        Verb::Host(HostVerb::Deploy(args)) => host::deploy(args),
+        Verb::Host(HostVerb::Rebase(args)) => host::rebase(args),
+        Verb::Host(HostVerb::Unlock(args)) => host::unlock(args),
+        Verb::Host(HostVerb::Install(args)) => host::install(args),
+        Verb::Host(HostVerb::Uninstall(args)) => host::uninstall(args),
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
     }

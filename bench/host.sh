@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `atomic host status` benchmark (issue 6): `atomic host status --sysroot S` (libostree, in
+# process) vs `ostree admin status --sysroot S` on one sysroot with three deployments, built in
+# a temp dir with the ostree CLI (the recipe of crates/atomic/tests/host_support). Both read
+# the same sysroot; the target is that atomic takes no more wall time than ostree.
+#
+# Needs the ostree CLI, hyperfine and jq. Usage: bash bench/host.sh [RUNS]   (default 200)
+# Prints both medians (ms) and the ratio atomic/ostree, from one hyperfine run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-200}
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+cargo build --release -q -p atomic
+ATOMIC=${CARGO_TARGET_DIR:-$PWD/target}/release/atomic
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/atomic-bench-host.XXXXXX")
+# libostree makes deployments immutable (chattr +i): clear that before removing them.
+trap 'chattr -R -i "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+S=$WORK/sysroot
+mkdir "$S"
+ostree admin init-fs "$S" >/dev/null
+ostree admin --sysroot="$S" os-init testos >/dev/null
+
+n=0
+commit() { # VERSION: a minimal bootable tree committed to testos/stable
+    n=$((n + 1))
+    local tree=$WORK/tree-$n
+    mkdir -p "$tree/usr/lib/modules/5.0.0" "$tree/usr/etc"
+    printf 'ID=testos\nPRETTY_NAME="Test OS %s"\n' "$1" | tee "$tree/usr/etc/os-release" \
+        >"$tree/usr/lib/os-release"
+    echo "kernel $1" >"$tree/usr/lib/modules/5.0.0/vmlinuz"
+    echo "initramfs $1" >"$tree/usr/lib/modules/5.0.0/initramfs.img"
+    ostree --repo="$S/ostree/repo" commit -b testos/stable -s "$1" --tree=dir="$tree" \
+        --timestamp="@$((1600000000 + n * 3600))" --add-metadata-string=version="$1" >/dev/null
+}
+for v in 1.0 2.0 3.0; do
+    commit "$v"
+    # --retain keeps every earlier deployment: three in the end.
+    ostree admin --sysroot="$S" deploy --retain --os=testos testos/stable >/dev/null
+done
+deployments=$("$ATOMIC" host status --json --sysroot "$S" | jq '.deployments | length')
+[ "$deployments" = 3 ] || { echo "expected 3 deployments, got $deployments" >&2; exit 1; }
+
+hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$WORK/h.json" \
+    -n atomic "$ATOMIC host status --sysroot $S" \
+    -n ostree "ostree admin status --sysroot=$S" >&2
+jq -r '
+  (.results | map({(.command): .median}) | add) as $m
+  | "atomic host status   median \($m.atomic * 1000 | . * 1000 | round / 1000) ms",
+    "ostree admin status  median \($m.ostree * 1000 | . * 1000 | round / 1000) ms",
+    "ratio atomic/ostree  \($m.atomic / $m.ostree | . * 1000 | round / 1000)"
+' "$WORK/h.json"
