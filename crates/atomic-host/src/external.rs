@@ -154,7 +154,7 @@ pub(crate) mod tests {
 
     impl Runner for Recorded {
         fn find(&self, program: &str) -> bool {
-            self.on_path.iter().any(|p| *p == program)
+            self.on_path.contains(&program)
         }
         fn capture(&self, argv: &[String]) -> Result<Captured> {
             self.ran.borrow_mut().push(argv.join(" "));

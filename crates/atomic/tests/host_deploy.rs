@@ -339,23 +339,23 @@ fn status_json_schema_keys_and_types() {
     let top: Vec<&String> = doc.as_object().unwrap().keys().collect();
     assert_eq!(top, ["deployments"]);
     use serde_json::Value;
-    let string = |v: &Value| v.is_string();
-    let string_or_null = |v: &Value| v.is_string() || v.is_null();
-    let boolean = |v: &Value| v.is_boolean();
-    let integer = |v: &Value| v.is_i64();
-    let integer_or_null = |v: &Value| v.is_u64() || v.is_null();
-    let schema: [(&str, &dyn Fn(&Value) -> bool); 11] = [
-        ("id", &string),
-        ("osname", &string),
-        ("checksum", &string),
-        ("version", &string_or_null),
-        ("origin", &string_or_null),
-        ("booted", &boolean),
-        ("staged", &boolean),
-        ("pinned", &boolean),
-        ("unlocked", &string),
-        ("serial", &integer),
-        ("timestamp", &integer_or_null),
+    let string: fn(&Value) -> bool = |v| v.is_string();
+    let string_or_null: fn(&Value) -> bool = |v| v.is_string() || v.is_null();
+    let boolean: fn(&Value) -> bool = |v| v.is_boolean();
+    let integer: fn(&Value) -> bool = |v| v.is_i64();
+    let integer_or_null: fn(&Value) -> bool = |v| v.is_u64() || v.is_null();
+    let schema = [
+        ("id", string),
+        ("osname", string),
+        ("checksum", string),
+        ("version", string_or_null),
+        ("origin", string_or_null),
+        ("booted", boolean),
+        ("staged", boolean),
+        ("pinned", boolean),
+        ("unlocked", string),
+        ("serial", integer),
+        ("timestamp", integer_or_null),
     ];
     for d in doc["deployments"].as_array().unwrap() {
         let object = d.as_object().unwrap();
