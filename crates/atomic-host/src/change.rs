@@ -338,6 +338,12 @@ pub(crate) fn rebase(path: &Path, os: Option<&str>, refspec: &str) -> Result<Dep
     let locked = Locked(open_locked(path)?);
     let sysroot = &locked.0;
     let current = current(sysroot, os)?;
+    if current.refspec == refspec {
+        bail!(
+            "OS '{}' already follows '{refspec}'; 'atomic host upgrade' deploys its newest commit",
+            current.osname
+        );
+    }
     let repo = sysroot.repo();
     let checksum = resolve_refspec(&repo, refspec, Pull::Head)?;
     let target = commit(&repo, &checksum)?;

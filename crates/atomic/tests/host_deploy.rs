@@ -254,6 +254,11 @@ fn rebase_to_an_unknown_ref_changes_nothing() {
     let (sysroot, _, _) = two_deployments();
     let before = sysroot.snapshot();
     for (refspec, message) in [
+        (
+            "testos/stable",
+            "OS 'testos' already follows 'testos/stable'; 'atomic host upgrade' deploys its \
+             newest commit",
+        ),
         ("testos/nope", "'testos/nope' does not resolve to a commit"),
         (
             "elsewhere:testos/stable",
