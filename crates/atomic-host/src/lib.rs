@@ -1,4 +1,5 @@
-//! The deployments of an OSTree-based host, read through libostree (the `ostree` crate).
+//! An OSTree-based host: its deployments and the changes to them, through bootc, rpm-ostree or
+//! libostree (the `ostree` crate).
 //!
 //! `atomic host` has three backends ([`choose`]): bootc and rpm-ostree are run as programs
 //! ([`run`], through a [`Runner`]); libostree is called in-process by the functions here, which
