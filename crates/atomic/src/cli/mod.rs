@@ -203,7 +203,28 @@ enum HostVerb {
     Uninstall(host::PackagesArgs),
 }
 
-/// Run the chosen verb; returns the exit code.
+/// Run a `host` verb (synchronous, no atomic.conf): `Ok(its result)`; any other verb is given
+/// back for [`dispatch`].
+pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
+    Ok(match cli.verb {
+        Verb::Host(HostVerb::Status(args)) | Verb::HostStatus(args) => host::status(args),
+        Verb::Host(HostVerb::Rollback(args)) | Verb::HostRollback(args) => host::rollback(args),
+        Verb::Host(HostVerb::Upgrade(args)) | Verb::HostUpgrade(args) => host::upgrade(args),
+        Verb::Host(HostVerb::Deploy(args)) => host::deploy(args),
+        Verb::Host(HostVerb::Rebase(args)) => host::rebase(args),
+        Verb::Host(HostVerb::Unlock(args)) => host::unlock(args),
+        Verb::Host(HostVerb::Install(args)) => host::install(args),
+        Verb::Host(HostVerb::Uninstall(args)) => host::uninstall(args),
+        verb => {
+            return Err(Box::new(Cli {
+                global: cli.global,
+                verb,
+            }));
+        }
+    })
+}
+
+/// Run the chosen verb (not `host`: see [`dispatch_host`]); returns the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
     let global = &cli.global;
@@ -229,14 +250,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             info::version(args, &config).await
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
-        Verb::Host(HostVerb::Status(args)) | Verb::HostStatus(args) => host::status(args),
-        Verb::Host(HostVerb::Rollback(args)) | Verb::HostRollback(args) => host::rollback(args),
-        Verb::Host(HostVerb::Upgrade(args)) | Verb::HostUpgrade(args) => host::upgrade(args),
-        Verb::Host(HostVerb::Deploy(args)) => host::deploy(args),
-        Verb::Host(HostVerb::Rebase(args)) => host::rebase(args),
-        Verb::Host(HostVerb::Unlock(args)) => host::unlock(args),
-        Verb::Host(HostVerb::Install(args)) => host::install(args),
-        Verb::Host(HostVerb::Uninstall(args)) => host::uninstall(args),
+        Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
+            unreachable!("main runs the host verbs through dispatch_host")
+        }
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
     }
