@@ -5,7 +5,8 @@
 # the same sysroot; the target is that atomic takes no more wall time than ostree.
 #
 # Needs the ostree CLI, hyperfine and jq. Usage: bash bench/host.sh [RUNS]   (default 200)
-# Prints both medians (ms) and the ratio atomic/ostree, from one hyperfine run.
+# Prints both medians (ms) and the ratio atomic/ostree, from one hyperfine run in which the two
+# commands alternate (see ROUNDS below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-200}
@@ -42,12 +43,25 @@ done
 deployments=$("$ATOMIC" host status --json --sysroot "$S" | jq '.deployments | length')
 [ "$deployments" = 3 ] || { echo "expected 3 deployments, got $deployments" >&2; exit 1; }
 
-hyperfine -N --style basic --warmup 10 --runs "$RUNS" --export-json "$WORK/h.json" \
-    -n atomic "$ATOMIC host status --sysroot $S" \
-    -n ostree "ostree admin status --sysroot=$S" >&2
+# The machine is shared: load drifts while hyperfine runs one command after the other. So the
+# two commands alternate in ROUNDS blocks within the one hyperfine run, and each median is
+# taken over all of its tool's runs.
+ROUNDS=4
+names=()
+for r in $(seq "$ROUNDS"); do
+    names+=(-n "atomic-$r" "$ATOMIC host status --sysroot $S" -n "ostree-$r" "ostree admin status --sysroot=$S")
+done
+hyperfine -N --style basic --warmup 10 --runs "$((RUNS / ROUNDS))" --export-json "$WORK/h.json" \
+    "${names[@]}" >/dev/null
 jq -r '
-  (.results | map({(.command): .median}) | add) as $m
-  | "atomic host status   median \($m.atomic * 1000 | . * 1000 | round / 1000) ms",
-    "ostree admin status  median \($m.ostree * 1000 | . * 1000 | round / 1000) ms",
-    "ratio atomic/ostree  \($m.atomic / $m.ostree | . * 1000 | round / 1000)"
+  def median: sort | if length % 2 == 1 then .[length / 2 | floor]
+                     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def ms: . * 1000000 | round / 1000;
+  (.results | map(select(.command | startswith("atomic"))) | map(.times) | add | median) as $a
+  | (.results | map(select(.command | startswith("ostree"))) | map(.times) | add | median) as $o
+  | (.results | map(select(.command | startswith("atomic"))) | map(.times) | add | length) as $n
+  | "runs per tool        \($n)",
+    "atomic host status   median \($a | ms) ms",
+    "ostree admin status  median \($o | ms) ms",
+    "ratio atomic/ostree  \($a / $o | . * 1000 | round / 1000)"
 ' "$WORK/h.json"
