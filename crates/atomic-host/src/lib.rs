@@ -1,20 +1,27 @@
-//! The deployments of an OSTree-based host, read through libostree (the `ostree` crate).
+//! An OSTree-based host: its deployments and the changes to them, through bootc, rpm-ostree or
+//! libostree (the `ostree` crate).
 //!
-//! This is the libostree backend of `atomic host`: it works on any OSTree sysroot, booted or
-//! not, which is what lets the tests build one in a temp dir. The rpm-ostree and bootc backends
-//! (issue 6) will produce the same [`HostStatus`].
+//! `atomic host` has three backends ([`choose`]): bootc and rpm-ostree are run as programs
+//! ([`run`], through a [`Runner`]); libostree is called in-process by the functions here, which
+//! work on any OSTree sysroot, booted or not — what lets the tests build one in a temp dir.
 
+mod backend;
+mod bootc;
 #[cfg(feature = "libostree")]
 mod change;
+mod external;
 #[cfg(feature = "libostree")]
 mod libostree;
 mod render;
+mod rpmostree;
 
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
 
-pub use render::{to_json, to_text};
+pub use backend::{Backend, Captured, Runner, SystemRunner, choose, reboot};
+pub use external::{Request, run};
+pub use render::{describe_commit, to_json, to_text};
 
 /// The message (and the start of the error) for a root that has no OSTree sysroot.
 pub const NOT_OSTREE: &str = "this host is not an OSTree-based host";
@@ -100,22 +107,44 @@ pub struct Rollback {
     pub booted: bool,
 }
 
+/// A commit an upgrade, deploy or rebase goes to (or comes from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    pub checksum: String,
+    /// The commit's `version` metadata, if any.
+    pub version: Option<String>,
+    /// Commit time, seconds since the epoch.
+    pub timestamp: u64,
+}
+
+/// A commit deployed as the new default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub commit: Commit,
+    /// Is the sysroot the running system's (so that a reboot makes sense)?
+    pub booted: bool,
+}
+
 /// What `upgrade` found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upgrade {
     /// The origin resolves to the commit already deployed.
     None,
     /// `--check`: a newer commit exists; nothing was deployed.
-    Available {
-        version: Option<String>,
-        checksum: String,
-    },
+    Available(Commit),
     /// The new commit is deployed as the new default.
-    Deployed {
-        version: Option<String>,
-        checksum: String,
-        booted: bool,
+    Deployed(Deployed),
+}
+
+/// What `deploy` showed or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deploy {
+    /// `--preview`: the commit that would replace the current one; nothing was deployed.
+    Preview {
+        current: Commit,
+        target: Commit,
     },
+    Deployed(Deployed),
 }
 
 fn require_sysroot(sysroot: &Path) -> Result<()> {
@@ -139,14 +168,46 @@ pub fn rollback(sysroot: &Path) -> Result<Rollback> {
 }
 
 /// Deploy the newest commit of the default deployment's origin for OS `os` (default: the first
-/// deployment's), with /etc merged from it; with `check`, only report whether there is one.
-pub fn upgrade(sysroot: &Path, os: Option<&str>, check: bool) -> Result<Upgrade> {
+/// deployment's), with /etc merged from it; with `check`, only report whether there is one. A
+/// commit older than the current one is refused unless `allow_downgrade`.
+pub fn upgrade(
+    sysroot: &Path,
+    os: Option<&str>,
+    check: bool,
+    allow_downgrade: bool,
+) -> Result<Upgrade> {
     require_sysroot(sysroot)?;
     #[cfg(feature = "libostree")]
-    return change::upgrade(sysroot, os, check);
+    return change::upgrade(sysroot, os, check, allow_downgrade);
     #[cfg(not(feature = "libostree"))]
     {
-        let _ = (os, check);
+        let _ = (os, check, allow_downgrade);
+        Err(no_libostree())
+    }
+}
+
+/// Deploy `revision` — a commit checksum or a `version` in the history of the origin's ref —
+/// as the new default for OS `os`, /etc merged; with `preview`, only say what would change.
+pub fn deploy(sysroot: &Path, os: Option<&str>, revision: &str, preview: bool) -> Result<Deploy> {
+    require_sysroot(sysroot)?;
+    #[cfg(feature = "libostree")]
+    return change::deploy(sysroot, os, revision, preview);
+    #[cfg(not(feature = "libostree"))]
+    {
+        let _ = (os, revision, preview);
+        Err(no_libostree())
+    }
+}
+
+/// Make `refspec` (`REMOTE:REF` or a local ref) the origin of OS `os`, pull it and deploy its
+/// commit as the new default, /etc merged.
+pub fn rebase(sysroot: &Path, os: Option<&str>, refspec: &str) -> Result<Deployed> {
+    require_sysroot(sysroot)?;
+    #[cfg(feature = "libostree")]
+    return change::rebase(sysroot, os, refspec);
+    #[cfg(not(feature = "libostree"))]
+    {
+        let _ = (os, refspec);
         Err(no_libostree())
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::{Deployment, HostStatus};
+use crate::{Commit, Deployment, HostStatus};
 
 /// One deployment in the JSON form. The keys and their meaning are rpm-ostree's (`rpm-ostree
 /// status --json`), so scripts written for it read ours; the set is documented as stable in
@@ -93,6 +93,13 @@ fn deployment_text(d: &Deployment) -> String {
         field("Unlocked", &d.unlocked);
     }
     out
+}
+
+/// `VERSION (CHECKSUM, TIME)`, for the messages of upgrade, deploy and rebase.
+pub fn describe_commit(c: &Commit) -> String {
+    let time = format_timestamp(c.timestamp).unwrap_or_else(|| c.timestamp.to_string());
+    let version = c.version.as_deref().unwrap_or("(no version)");
+    format!("{version} ({}, {time})", c.checksum)
 }
 
 /// UTC, to the second, as rpm-ostree prints it: `2020-02-04T17:02:48Z`.
@@ -190,6 +197,25 @@ mod tests {
         assert_eq!(second["version"], serde_json::Value::Null);
         assert_eq!(second["booted"], true);
         assert_eq!(second["unlocked"], "development");
+    }
+
+    #[test]
+    fn commits_are_described_with_version_and_time() {
+        let mut c = Commit {
+            checksum: "c".repeat(64),
+            version: Some("2.0".into()),
+            timestamp: 1_580_835_768,
+        };
+        let csum = "c".repeat(64);
+        assert_eq!(
+            describe_commit(&c),
+            format!("2.0 ({csum}, 2020-02-04T17:02:48Z)")
+        );
+        c.version = None;
+        assert_eq!(
+            describe_commit(&c),
+            format!("(no version) ({csum}, 2020-02-04T17:02:48Z)")
+        );
     }
 
     #[test]

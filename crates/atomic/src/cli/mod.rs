@@ -141,6 +141,15 @@ enum Verb {
     /// Operate on the OSTree-based host
     #[command(subcommand)]
     Host(HostVerb),
+    /// atomic 1.x's spelling of 'host status'
+    #[command(name = "host-status", hide = true)]
+    HostStatus(host::StatusArgs),
+    /// atomic 1.x's spelling of 'host upgrade'
+    #[command(name = "host-upgrade", hide = true)]
+    HostUpgrade(host::UpgradeArgs),
+    /// atomic 1.x's spelling of 'host rollback'
+    #[command(name = "host-rollback", hide = true)]
+    HostRollback(host::RollbackArgs),
     /// Show an image's labels
     #[command(hide = true)]
     Info(info::InfoArgs),
@@ -203,9 +212,40 @@ enum HostVerb {
     Rollback(host::RollbackArgs),
     /// Deploy the newest commit of the default deployment's origin, /etc merged
     Upgrade(host::UpgradeArgs),
+    /// Deploy a given commit or version of the origin's ref as the new default
+    Deploy(host::DeployArgs),
+    /// Switch the origin to another ref (or bootc image), pull it and deploy it
+    Rebase(host::RebaseArgs),
+    /// Make /usr writable through an overlay (rpm-ostree only)
+    Unlock(host::UnlockArgs),
+    /// Layer packages on the host (rpm-ostree only)
+    Install(host::PackagesArgs),
+    /// Remove layered packages (rpm-ostree only)
+    Uninstall(host::PackagesArgs),
 }
 
-/// Run the chosen verb; returns the exit code.
+/// Run a `host` verb (synchronous, no atomic.conf): `Ok(its result)`; any other verb is given
+/// back for [`dispatch`].
+pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
+    Ok(match cli.verb {
+        Verb::Host(HostVerb::Status(args)) | Verb::HostStatus(args) => host::status(args),
+        Verb::Host(HostVerb::Rollback(args)) | Verb::HostRollback(args) => host::rollback(args),
+        Verb::Host(HostVerb::Upgrade(args)) | Verb::HostUpgrade(args) => host::upgrade(args),
+        Verb::Host(HostVerb::Deploy(args)) => host::deploy(args),
+        Verb::Host(HostVerb::Rebase(args)) => host::rebase(args),
+        Verb::Host(HostVerb::Unlock(args)) => host::unlock(args),
+        Verb::Host(HostVerb::Install(args)) => host::install(args),
+        Verb::Host(HostVerb::Uninstall(args)) => host::uninstall(args),
+        verb => {
+            return Err(Box::new(Cli {
+                global: cli.global,
+                verb,
+            }));
+        }
+    })
+}
+
+/// Run the chosen verb (not `host`: see [`dispatch_host`]); returns the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
     let global = &cli.global;
@@ -232,13 +272,13 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
         Verb::Containers(ContainersVerb::List(args)) => containers::list(args, &config).await,
-        Verb::Top(args) => top::top(args, &config).await,
         Verb::Containers(ContainersVerb::Delete(args)) => {
             containers::delete(args, global, &config).await
         }
-        Verb::Host(HostVerb::Status(args)) => host::status(args),
-        Verb::Host(HostVerb::Rollback(args)) => host::rollback(args),
-        Verb::Host(HostVerb::Upgrade(args)) => host::upgrade(args),
+        Verb::Top(args) => top::top(args, &config).await,
+        Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
+            unreachable!("main runs the host verbs through dispatch_host")
+        }
         Verb::Completion(args) => docs::completion(args),
         Verb::GenerateMan(args) => docs::man(args),
         Verb::SuperviseContainer(args) => crate::native_cli::supervise(args),
