@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-200}
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-cargo build --release -q -p atomic
+cargo build --release -q -p atomic -p atomic-ostree
 ATOMIC=${CARGO_TARGET_DIR:-$PWD/target}/release/atomic
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/atomic-bench-host.XXXXXX")

@@ -11,6 +11,7 @@
 # issue names (anchors: atomic/runc <= 1.5, podman/atomic >= 4). Needs what scripts/setup.sh
 # installs and starts. Usage: bash bench/run.sh [RUNS]   (default 30)
 set -euo pipefail
+[ "${BENCH_DEBUG:-0}" = 1 ] && set -x
 cd "$(dirname "$0")/.."
 RUNS=${1:-30}
 
@@ -34,15 +35,15 @@ export ATOMIC_CONF=$work/none.conf ATOMIC_STORE_ROOT=$work/store
 
 target/release/atomic-testimage --name "${IMG%:*}" \
     --label 'RUN=docker run --rm ${IMAGE} /bin/true' \
-    --oci "$work/run-oci" --docker-archive "$work/run.tar"
+    --oci "$work/atomic-bench-run" --docker-archive "$work/run.tar"
 target/release/atomic-testimage --name "${SPC%:*}" \
-    --oci "$work/spc-oci" --docker-archive "$work/spc.tar"
+    --oci "$work/atomic-bench-spc" --docker-archive "$work/spc.tar"
 for tar in run spc; do
     docker load -q -i "$work/$tar.tar" >/dev/null
     podman load -q -i "$work/$tar.tar" >/dev/null
 done
-"$ATOMIC" pull -q "oci:$work/run-oci" >/dev/null
-"$ATOMIC" pull -q "oci:$work/spc-oci" >/dev/null
+"$ATOMIC" pull -q "oci:$work/atomic-bench-run" >/dev/null
+"$ATOMIC" pull -q "oci:$work/atomic-bench-spc" >/dev/null
 
 # The bare-runc floor: the same image's files in a bundle of `runc spec`'s default config,
 # running /bin/true without a terminal.
@@ -60,16 +61,30 @@ spec["process"]["args"] = ["/bin/true"]
 json.dump(spec, open(path, "w"))
 PY
 
+# The same floor with atomic's own config.json (its capabilities, masked paths and, above all,
+# the host's default seccomp profile, which runc compiles on every start): atomic's overhead
+# over runc running the very container atomic runs.
+cid=$("$ATOMIC" native-docker docker create --name atomic-bench-config "$IMG" /bin/true)
+mkdir -p "$work/bundle-atomic"
+cp -a "$work/bundle/rootfs" "$work/bundle-atomic/rootfs"
+python3 - "$ATOMIC_STORE_ROOT/containers/$cid/config.json" "$work/bundle-atomic/config.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["root"]["path"] = "rootfs"
+json.dump(spec, open(sys.argv[2], "w"))
+PY
+
 SPC_FLAGS="--privileged --net=host --pid=host --ipc=host -v /:/host -v /run:/run -e HOST=/host"
 hyperfine -N -w 3 -r "$RUNS" --export-json "$work/run.json" \
     -n atomic "$ATOMIC run --storage native $IMG" \
     -n runc "runc --root $work/runc run --bundle $work/bundle bench" \
+    -n "runc (atomic's config)" "runc --root $work/runc run --bundle $work/bundle-atomic bench" \
     -n podman "podman run --rm $IMG /bin/true" \
     -n docker "docker run --rm $IMG /bin/true" >/dev/null
 # The SPC container keeps its name (the original's default command has no --rm): each timed
 # run starts from none, as podman's --rm run does.
 hyperfine -N -w 3 -r "$RUNS" --export-json "$work/spc.json" \
-    --prepare "sh -c '$ATOMIC containers delete -f -y --storage native atomic-bench-spc >/dev/null 2>&1 || true'" \
+    --prepare "$ATOMIC containers delete -a -f -y --storage native" \
     -n "atomic --spc" "$ATOMIC run --spc --storage native $SPC /bin/true" \
     -n "podman spc" "podman run --rm $SPC_FLAGS $SPC /bin/true" >/dev/null
 
@@ -80,11 +95,13 @@ med = {}
 for name in ("run", "spc"):
     for r in json.load(open(f"{work}/{name}.json"))["results"]:
         med[r["command"]] = r["median"] * 1000
-print(f"{'command':20} {'median ms':>10}")
+print(f"{'command':24} {'median ms':>10}")
 for name, ms in med.items():
-    print(f"{name:20} {ms:10.2f}")
+    print(f"{name:24} {ms:10.2f}")
 print()
 print(f"atomic run / runc run          = {med['atomic'] / med['runc']:.2f}   (anchor: <= 1.5)")
+same = med["runc (atomic's config)"]
+print(f"atomic run / runc run, atomic's config = {med['atomic'] / same:.2f}")
 print(f"podman run / atomic run        = {med['podman'] / med['atomic']:.2f}   (anchor: >= 4)")
 print(f"docker run / atomic run        = {med['docker'] / med['atomic']:.2f}")
 print(f"podman spc / atomic run --spc  = {med['podman spc'] / med['atomic --spc']:.2f}")

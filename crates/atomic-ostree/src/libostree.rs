@@ -8,10 +8,10 @@ use fn_error_context::context;
 use ostree::gio;
 use ostree::glib;
 
-use crate::{Deployment, HostStatus};
+use atomic_host::{Deployment, HostStatus};
 
 #[context("Reading the deployments of the OSTree sysroot {}", path.display())]
-pub(crate) fn load_status(path: &Path) -> Result<HostStatus> {
+pub fn load_status(path: &Path) -> Result<HostStatus> {
     let sysroot = ostree::Sysroot::new(Some(&gio::File::for_path(path)));
     sysroot.load(gio::Cancellable::NONE)?;
     let repo = sysroot.repo();

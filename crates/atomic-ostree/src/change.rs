@@ -9,7 +9,7 @@ use ostree::gio;
 use ostree::glib;
 use ostree::glib::prelude::*;
 
-use crate::{Commit, Deploy, Deployed, Rollback, Upgrade};
+use atomic_host::{Commit, Deploy, Deployed, Rollback, Upgrade};
 
 /// Load the sysroot and take its lock (without waiting: another process holding it is busy
 /// changing the deployments, and waiting on it silently would look like a hang).
@@ -40,7 +40,7 @@ fn deployment_name(d: &ostree::Deployment) -> String {
 }
 
 #[context("Rolling back the OSTree sysroot {}", path.display())]
-pub(crate) fn rollback(path: &Path) -> Result<Rollback> {
+pub fn rollback(path: &Path) -> Result<Rollback> {
     let locked = Locked(open_locked(path)?);
     let sysroot = &locked.0;
     let mut deployments = sysroot.deployments();
@@ -203,7 +203,7 @@ fn describe(c: &Commit) -> String {
 }
 
 #[context("Upgrading the OSTree sysroot {}", path.display())]
-pub(crate) fn upgrade(
+pub fn upgrade(
     path: &Path,
     os: Option<&str>,
     check: bool,
@@ -286,12 +286,7 @@ fn find_revision(repo: &ostree::Repo, head: &str, revision: &str) -> Result<Sear
 }
 
 #[context("Deploying '{revision}' in the OSTree sysroot {}", path.display())]
-pub(crate) fn deploy(
-    path: &Path,
-    os: Option<&str>,
-    revision: &str,
-    preview: bool,
-) -> Result<Deploy> {
+pub fn deploy(path: &Path, os: Option<&str>, revision: &str, preview: bool) -> Result<Deploy> {
     let locked = Locked(open_locked(path)?);
     let sysroot = &locked.0;
     let current = current(sysroot, os)?;
@@ -334,7 +329,7 @@ pub(crate) fn deploy(
 }
 
 #[context("Rebasing the OSTree sysroot {} onto '{refspec}'", path.display())]
-pub(crate) fn rebase(path: &Path, os: Option<&str>, refspec: &str) -> Result<Deployed> {
+pub fn rebase(path: &Path, os: Option<&str>, refspec: &str) -> Result<Deployed> {
     let locked = Locked(open_locked(path)?);
     let sysroot = &locked.0;
     let current = current(sysroot, os)?;
