@@ -126,11 +126,7 @@ impl Runner {
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting the supervisor {}", exe.display()))?;
-        // The supervisor closes both pipes once the container runs, or exits on failure; it
-        // is never waited for (it outlives us, reparented to init).
-        let out = child
-            .wait_with_output_until_closed()
-            .context("waiting for the supervisor")?;
+        let out = read_until_closed(child).context("waiting for the supervisor")?;
         if out.stdout.starts_with(b"started") {
             return Ok(());
         }
@@ -239,35 +235,30 @@ impl Runner {
     }
 }
 
-/// `wait_with_output` that returns when the child closes its pipes, not when it exits: the
-/// supervisor lives on after it has reported.
-trait UntilClosed {
-    fn wait_with_output_until_closed(self) -> std::io::Result<Captured>;
-}
-
 struct Captured {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
-impl UntilClosed for std::process::Child {
-    fn wait_with_output_until_closed(mut self) -> std::io::Result<Captured> {
-        use std::io::Read;
-        let mut stderr_pipe = self.stderr.take();
-        let reader = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(pipe) = stderr_pipe.as_mut() {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        });
-        let mut stdout = Vec::new();
-        if let Some(mut pipe) = self.stdout.take() {
-            pipe.read_to_end(&mut stdout)?;
+/// What the supervisor says on its stdout and stderr, read until it closes both: it does once
+/// the container runs (and lives on, reparented to init, never waited for), or it exits on a
+/// failure. `wait_with_output` would wait for it to exit.
+fn read_until_closed(mut child: std::process::Child) -> std::io::Result<Captured> {
+    use std::io::Read;
+    let mut stderr_pipe = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(pipe) = stderr_pipe.as_mut() {
+            let _ = pipe.read_to_end(&mut buf);
         }
-        let stderr = reader.join().unwrap_or_default();
-        // Reap it if it already exited (a failed start); otherwise leave it running.
-        let _ = self.try_wait();
-        Ok(Captured { stdout, stderr })
+        buf
+    });
+    let mut stdout = Vec::new();
+    if let Some(mut pipe) = child.stdout.take() {
+        pipe.read_to_end(&mut stdout)?;
     }
+    let stderr = reader.join().unwrap_or_default();
+    // Reap it if it already exited (a failed start); otherwise leave it running.
+    let _ = child.try_wait();
+    Ok(Captured { stdout, stderr })
 }

@@ -167,14 +167,6 @@ impl Runtime {
         Err(self.failure(&args, &out))
     }
 
-    /// Host PIDs of the container's processes.
-    pub fn pids(&self, id: &str) -> Result<Vec<i32>> {
-        let out = self.checked(&["ps", "--format", "json", id])?;
-        let pids: Option<Vec<i32>> = serde_json::from_slice(&out.stdout)
-            .with_context(|| format!("reading the output of {} ps", self.name()))?;
-        Ok(pids.unwrap_or_default())
-    }
-
     /// The command that runs `args` in a running container.
     pub fn exec_command(&self, id: &str, opts: &ExecOptions, args: &[String]) -> Command {
         let mut cmd = self.command(["exec"]);

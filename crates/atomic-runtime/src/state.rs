@@ -153,10 +153,6 @@ impl Record {
             _ => None,
         }
     }
-
-    pub fn short_id(&self) -> &str {
-        &self.id[..12.min(self.id.len())]
-    }
 }
 
 /// The directory of container records.
@@ -171,10 +167,6 @@ impl Containers {
         Containers {
             root: root.to_path_buf(),
         }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
