@@ -40,7 +40,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// Containers of `store`, run by `runtime_program` (a name on PATH or a path).
+    /// Containers of `store`; new ones are run by `runtime_program` (a name on PATH or a path).
     pub fn new(store: Store, runtime_program: &str) -> Runner {
         let root = store.root();
         Runner {
@@ -50,13 +50,19 @@ impl Runner {
         }
     }
 
+    /// The runtime a container was created with (`--runtime`), under this store's state
+    /// directory: a container keeps its runtime whatever the default becomes.
+    pub fn runtime_for(&self, record: &Record) -> Runtime {
+        Runtime::new(&record.runtime, &self.runtime.root)
+    }
+
     pub fn rootfs(&self, record: &Record) -> Rootfs {
         Rootfs::in_dir(&self.containers.dir(&record.id), record.layers.clone())
     }
 
     /// The true status of one container.
     pub fn status(&self, record: &Record) -> Result<Status> {
-        let state = self.runtime.state(&record.id)?;
+        let state = self.runtime_for(record).state(&record.id)?;
         Ok(record.status(state.as_ref().map(|s| s.status.as_str())))
     }
 
@@ -84,11 +90,12 @@ impl Runner {
             };
             self.containers.save(record)?;
         }
-        let mut cmd = tokio::process::Command::from(self.runtime.run_command(&dir, &record.id));
+        let runtime = self.runtime_for(record);
+        let mut cmd = tokio::process::Command::from(runtime.run_command(&dir, &record.id));
         if !record.interactive {
             cmd.stdin(Stdio::null());
         }
-        let mut child = cmd.spawn().map_err(|e| self.runtime.spawn_error(e))?;
+        let mut child = cmd.spawn().map_err(|e| runtime.spawn_error(e))?;
         let status = wait_forwarding(&mut child).await?;
         Ok(exit_code(status))
     }
@@ -98,8 +105,9 @@ impl Runner {
     fn finish(&self, record: &mut Record, code: Option<i32>) -> Result<()> {
         let _lock = self.containers.lock(&record.id)?;
         // The runtime forgets a finished `run` itself; a failed start may leave it behind.
-        if self.runtime.knows(&record.id) {
-            self.runtime.delete(&record.id, true)?;
+        let runtime = self.runtime_for(record);
+        if runtime.knows(&record.id) {
+            runtime.delete(&record.id, true)?;
         }
         self.rootfs(record).unmount()?;
         if record.auto_remove {
@@ -158,11 +166,12 @@ impl Runner {
         let timeout = timeout
             .or(record.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
-        if let Err(e) = self.runtime.kill(&record.id, signal, false) {
+        let runtime = self.runtime_for(record);
+        if let Err(e) = runtime.kill(&record.id, signal, false) {
             tracing::debug!("stop signal: {e:#}");
         }
         if !self.wait_not_running(record, Duration::from_secs(timeout.into()))? {
-            self.runtime.kill(&record.id, "SIGKILL", true)?;
+            runtime.kill(&record.id, "SIGKILL", true)?;
             if !self.wait_not_running(record, Duration::from_secs(10))? {
                 bail!("container {} did not stop after SIGKILL", record.name);
             }
@@ -197,12 +206,14 @@ impl Runner {
             }
             let dir = self.containers.dir(&record.id);
             let _ = std::fs::write(dir.join(STOPPED_MARKER), b"");
-            self.runtime.kill(&record.id, "SIGKILL", true).ok();
+            self.runtime_for(record)
+                .kill(&record.id, "SIGKILL", true)
+                .ok();
             self.wait_not_running(record, Duration::from_secs(10))?;
         }
         let _names = self.containers.names_lock()?;
         let _lock = self.containers.lock(&record.id)?;
-        self.runtime.delete(&record.id, true)?;
+        self.runtime_for(record).delete(&record.id, true)?;
         self.remove_files(record)
     }
 
@@ -231,7 +242,9 @@ impl Runner {
                 record.name
             );
         }
-        Ok(self.runtime.exec_command(&record.id, opts, args))
+        Ok(self
+            .runtime_for(record)
+            .exec_command(&record.id, opts, args))
     }
 }
 

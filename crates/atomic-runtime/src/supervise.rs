@@ -50,7 +50,7 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
         let Ok(mut current) = runner.containers.load(id) else {
             return Ok(());
         };
-        runner.runtime.delete(id, true).ok();
+        runner.runtime_for(&current).delete(id, true).ok();
         current.state = Lifecycle::Exited {
             code,
             finished: now(),
@@ -94,11 +94,10 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
     };
     let runtime_log = dir.join(RUNTIME_LOG);
     let _ = std::fs::remove_file(&runtime_log);
-    let created = runner
-        .runtime
-        .create(&dir, &record.id, &pid_file, &runtime_log, stdio);
+    let runtime = runner.runtime_for(record);
+    let created = runtime.create(&dir, &record.id, &pid_file, &runtime_log, stdio);
     if let Err(e) = created {
-        runner.runtime.delete(&record.id, true).ok();
+        runtime.delete(&record.id, true).ok();
         runner.rootfs(record).unmount().ok();
         return Err(match last_runtime_error(&runtime_log) {
             Some(why) => anyhow!("{why}"),
@@ -109,8 +108,8 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
         .ok()
         .and_then(|s| s.trim().parse::<i32>().ok())
         .and_then(Pid::from_raw);
-    if let Err(e) = runner.runtime.start(&record.id) {
-        runner.runtime.delete(&record.id, true).ok();
+    if let Err(e) = runtime.start(&record.id) {
+        runtime.delete(&record.id, true).ok();
         runner.rootfs(record).unmount().ok();
         return Err(e);
     }

@@ -66,7 +66,9 @@ pub async fn execute(
                 if runner.status(&record)? != Status::Running {
                     bail!("container {name} is not running");
                 }
-                runner.runtime.kill(&record.id, &signal, false)?;
+                runner
+                    .runtime_for(&record)
+                    .kill(&record.id, &signal, false)?;
                 output::line(name);
             }
             Ok(0)
@@ -109,7 +111,7 @@ fn start_detached(native: &NativeEngine, runner: &Runner, record: &Record) -> Re
         "--store-root".to_string(),
         native.root().to_string_lossy().into_owned(),
         "--runtime".to_string(),
-        runner.runtime.name(),
+        record.runtime.clone(),
     ];
     runner.start_detached(record, &exe, &args)
 }
@@ -159,7 +161,9 @@ async fn exec(
     if !request.interactive {
         cmd.stdin(std::process::Stdio::null());
     }
-    let mut child = cmd.spawn().map_err(|e| runner.runtime.spawn_error(e))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| runner.runtime_for(&record).spawn_error(e))?;
     Ok(exit_code(wait_forwarding(&mut child).await?))
 }
 

@@ -400,3 +400,58 @@ fn a_taken_name_is_refused() {
     assert_eq!(leftovers(&world).0, 1);
     ok(&world, &["containers", "delete", "-y", "fixed"]);
 }
+
+#[test]
+fn a_container_keeps_the_runtime_it_was_created_with() {
+    use std::os::unix::fs::PermissionsExt;
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let log = world.path().join("runtime.log");
+    let wrapper = world.path().join("my-runtime");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\nexec runc \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let wrapper = wrapper.to_str().unwrap();
+    labelled(
+        &world,
+        "wrapped",
+        "docker run -d --name ${NAME} ${IMAGE} sleep 30",
+    );
+    ok(&world, &["run", "-q", "--runtime", wrapper, "wrapped"]);
+    let list: serde_json::Value =
+        serde_json::from_str(&ok(&world, &["containers", "list", "--json"])).unwrap();
+    assert_eq!(list[0]["runtime"], wrapper);
+    // Stopped without --runtime: its own runtime does it.
+    ok(&world, &["stop", "-q", "wrapped"]);
+    ok(&world, &["containers", "delete", "-y", "wrapped"]);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    for verb in ["create", "start", "kill", "delete"] {
+        assert!(
+            calls.lines().any(|l| l.split(' ').any(|w| w == verb)),
+            "{verb} not run through the wrapper:\n{calls}"
+        );
+    }
+
+    // A runtime that is not there: a clear error, and the --rm container is gone.
+    labelled(&world, "nort", "docker run --rm ${IMAGE} true");
+    let out = native(
+        &world,
+        &["run", "-q", "--runtime", "/nonexistent/runtime", "nort"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("the OCI runtime '/nonexistent/runtime' is not installed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(leftovers(&world), (0, 0));
+    assert_eq!(mounts_under(&world.store_root()), Vec::<String>::new());
+}

@@ -32,7 +32,7 @@ pub struct InstallArgs {
 pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, extra) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, false)?;
-    let selection = args.common.storage.selection(config)?;
+    let selection = args.common.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
 
     // The original meant to refuse this but its check never fired (reference §2.5).

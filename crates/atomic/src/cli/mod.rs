@@ -101,6 +101,21 @@ pub struct LabelArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub opts: crate::command::OptArgs,
+    /// OCI runtime of native containers: a name on PATH or a path (default: atomic.conf
+    /// runtime, else runc)
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+}
+
+impl LabelArgs {
+    /// The storage selection, with `--runtime` applied.
+    pub fn selection(&self, config: &Config) -> Result<Selection> {
+        let mut selection = self.storage.selection(config)?;
+        if let Some(runtime) = &self.runtime {
+            selection.settings.runtime = runtime.clone();
+        }
+        Ok(selection)
+    }
 }
 
 /// NAME: as given with `-n`, else derived from the image; validated either way.

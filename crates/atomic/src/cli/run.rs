@@ -46,7 +46,7 @@ pub struct RunArgs {
 pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, command) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, args.spc)?;
-    let selection = args.common.storage.selection(config)?;
+    let selection = args.common.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
     let program = Program::for_engine(&target.engine, config);
     let mut values = Values::new(&name, image, &args.common.opts);

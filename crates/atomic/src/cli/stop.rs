@@ -28,7 +28,7 @@ pub struct StopArgs {
 
 pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     let (name, extra) = super::split_target(&args.args);
-    let selection = args.common.storage.selection(config)?;
+    let selection = args.common.selection(config)?;
     let target = storage::find(&selection, None, Some(name)).await?;
     let Some(container) = &target.container else {
         return Err(storage::container_not_found(name, &selection));

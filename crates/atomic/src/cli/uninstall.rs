@@ -37,7 +37,7 @@ pub struct UninstallArgs {
 pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, extra) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, false)?;
-    let selection = args.common.storage.selection(config)?;
+    let selection = args.common.selection(config)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
     let Some(info) = target.image.clone() else {
         return Err(storage::image_not_found(image, &selection));
