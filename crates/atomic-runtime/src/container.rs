@@ -57,7 +57,11 @@ impl Runner {
     }
 
     pub fn rootfs(&self, record: &Record) -> Rootfs {
-        Rootfs::in_dir(&self.containers.dir(&record.id), record.layers.clone())
+        Rootfs::in_dir(
+            &self.containers.dir(&record.id),
+            record.layers.clone(),
+            record.auto_remove,
+        )
     }
 
     /// The true status of one container.

@@ -21,16 +21,22 @@ pub struct Rootfs {
     pub work: PathBuf,
     /// Where the merged tree is mounted (the bundle's `rootfs`).
     pub target: PathBuf,
+    /// Mount with overlayfs's `volatile`: no sync of the upper directory's filesystem, ever.
+    /// Unmounting a plain overlay syncs the whole filesystem under the upper directory (on a
+    /// busy host, many milliseconds of other programs' writes); a container whose writes die
+    /// with it (`--rm`) has nothing worth that.
+    pub volatile: bool,
 }
 
 impl Rootfs {
     /// The layout inside a container directory.
-    pub fn in_dir(dir: &Path, layers: Vec<PathBuf>) -> Rootfs {
+    pub fn in_dir(dir: &Path, layers: Vec<PathBuf>, volatile: bool) -> Rootfs {
         Rootfs {
             layers,
             upper: dir.join("upper"),
             work: dir.join("work"),
             target: dir.join("rootfs"),
+            volatile,
         }
     }
 
@@ -85,10 +91,13 @@ impl Rootfs {
         }
         let (work, rest) = paths.split_last().expect("two paths were pushed");
         let (upper, lower) = rest.split_last().expect("two paths were pushed");
-        let data = format!(
+        let mut data = format!(
             "lowerdir={},upperdir={upper},workdir={work}",
             lower.join(":")
         );
+        if self.volatile {
+            data.push_str(",volatile");
+        }
         if data.len() > MAX_OPTIONS {
             bail!(
                 "the image has too many layers ({}) for one overlay mount at this store path; \
@@ -175,18 +184,29 @@ mod tests {
         for l in &layers {
             std::fs::create_dir(l).unwrap();
         }
-        let rootfs = Rootfs::in_dir(Path::new("/c"), layers);
+        let mut rootfs = Rootfs::in_dir(Path::new("/c"), layers, false);
         let data = rootfs.options().unwrap();
         let d = dir.path().display();
         assert_eq!(
             data,
             format!("lowerdir={d}/top:{d}/base,upperdir=/c/upper,workdir=/c/work")
         );
+        rootfs.volatile = true;
+        assert!(
+            rootfs
+                .options()
+                .unwrap()
+                .ends_with(",workdir=/c/work,volatile")
+        );
     }
 
     #[test]
     fn a_missing_layer_is_refused_with_advice() {
-        let rootfs = Rootfs::in_dir(Path::new("/c"), vec![PathBuf::from("/nonexistent/layer")]);
+        let rootfs = Rootfs::in_dir(
+            Path::new("/c"),
+            vec![PathBuf::from("/nonexistent/layer")],
+            false,
+        );
         let err = rootfs.options().unwrap_err().to_string();
         assert!(err.contains("pull the image again"), "{err}");
     }
