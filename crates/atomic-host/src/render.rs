@@ -29,6 +29,22 @@ struct JsonStatus<'a> {
 }
 
 /// `{"deployments":[…]}`, pretty-printed like rpm-ostree's.
+/// The keys of each deployment in [`to_json`]'s output (the README's stable schema).
+#[cfg(test)]
+pub(crate) const DEPLOYMENT_KEYS: &[&str] = &[
+    "id",
+    "osname",
+    "checksum",
+    "version",
+    "origin",
+    "booted",
+    "staged",
+    "pinned",
+    "unlocked",
+    "serial",
+    "timestamp",
+];
+
 pub fn to_json(status: &HostStatus) -> String {
     let doc = JsonStatus {
         deployments: status
@@ -172,19 +188,7 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        let mut expected = vec![
-            "id",
-            "osname",
-            "checksum",
-            "version",
-            "origin",
-            "booted",
-            "staged",
-            "pinned",
-            "unlocked",
-            "serial",
-            "timestamp",
-        ];
+        let mut expected = DEPLOYMENT_KEYS.to_vec();
         expected.sort_unstable();
         let mut keys = keys;
         keys.sort_unstable();

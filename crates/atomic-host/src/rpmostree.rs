@@ -198,19 +198,7 @@ mod tests {
     fn recorded_status_has_every_key_of_our_schema() {
         let doc: serde_json::Value = serde_json::from_str(STATUS).unwrap();
         for d in doc["deployments"].as_array().unwrap() {
-            for key in [
-                "id",
-                "osname",
-                "checksum",
-                "version",
-                "origin",
-                "booted",
-                "staged",
-                "pinned",
-                "unlocked",
-                "serial",
-                "timestamp",
-            ] {
+            for key in crate::render::DEPLOYMENT_KEYS {
                 assert!(d.get(key).is_some(), "{key} missing in {d}");
             }
         }

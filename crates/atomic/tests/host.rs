@@ -14,13 +14,7 @@ fn status_json_lists_deployments_in_boot_order() {
         return;
     }
     let (sysroot, v1, v2) = two_deployments();
-    let out = atomic()
-        .args(["host", "status", "--json", "--sysroot"])
-        .arg(sysroot.root())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = status_json(&sysroot);
     let deployments = doc["deployments"].as_array().unwrap();
     assert_eq!(deployments.len(), 2, "{doc}");
     for (d, (version, checksum)) in deployments.iter().zip([("2.0", &v2), ("1.0", &v1)]) {

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use atomic_testsupport::ImageSpec;
-use common::native::{Stored, pull_oci, run};
+use common::native::{Stored, pull_oci, run, succeeded};
 use common::{Kind, World, stderr, stdout};
 
 /// runc and root are needed; without them the test is skipped (or fails in CI).
@@ -35,14 +35,7 @@ fn native(world: &World, args: &[&str]) -> Output {
 }
 
 fn ok(world: &World, args: &[&str]) -> String {
-    let out = native(world, args);
-    assert!(
-        out.status.success(),
-        "atomic {args:?} failed:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
+    succeeded(args, native(world, args))
 }
 
 /// A docker command line carried out by the native engine (atomic's hidden verb for it).

@@ -52,7 +52,11 @@ pub fn run(world: &World, args: &[&str]) -> Output {
 
 /// Like [`run`], asserting success; returns stdout.
 pub fn ok(world: &World, args: &[&str]) -> String {
-    let out = run(world, args);
+    succeeded(args, run(world, args))
+}
+
+/// The stdout of `atomic ARGS…`, which must have succeeded.
+pub fn succeeded(args: &[&str], out: Output) -> String {
     assert!(
         out.status.success(),
         "atomic {args:?} failed:\n{}{}",

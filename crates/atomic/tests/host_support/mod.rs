@@ -206,16 +206,20 @@ pub fn atomic() -> AtomicCommand {
     AtomicCommand::cargo_bin("atomic").expect("atomic binary")
 }
 
-/// The deployments' checksums in boot order, as `atomic host status --json` lists them.
-pub fn checksums(sysroot: &Sysroot) -> Vec<String> {
+/// `atomic host status --json` of `sysroot`, which must succeed.
+pub fn status_json(sysroot: &Sysroot) -> serde_json::Value {
     let out = atomic()
         .args(["host", "status", "--json", "--sysroot"])
         .arg(sysroot.root())
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    doc["deployments"]
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The deployments' checksums in boot order, as `atomic host status --json` lists them.
+pub fn checksums(sysroot: &Sysroot) -> Vec<String> {
+    status_json(sysroot)["deployments"]
         .as_array()
         .unwrap()
         .iter()
