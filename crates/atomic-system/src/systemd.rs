@@ -1,0 +1,108 @@
+//! The one seam through which atomic drives systemd: `systemctl` and `systemd-tmpfiles`.
+//! [`SystemdCli`] runs them for real and prints each command that changes something before it
+//! runs (as the original did); tests record the calls instead.
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Result, bail};
+
+/// What systemd tells about a unit, for listings (reference §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitState {
+    Running,
+    Failed,
+    Inactive,
+}
+
+impl UnitState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnitState::Running => "running",
+            UnitState::Failed => "failed",
+            UnitState::Inactive => "inactive",
+        }
+    }
+}
+
+pub trait Systemd {
+    /// `systemctl [--user] ARGS…`, printed first; an error carries systemctl's stderr.
+    fn systemctl(&self, args: &[&str]) -> Result<()>;
+    /// `systemd-tmpfiles [--user] ARGS…`, printed first.
+    fn tmpfiles(&self, args: &[&str]) -> Result<()>;
+    /// Is the unit active (running or starting)?
+    fn is_active(&self, unit: &str) -> bool;
+    /// The unit's state for listings.
+    fn state(&self, unit: &str) -> UnitState;
+}
+
+/// The real systemctl and systemd-tmpfiles, for the system manager or the user's.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemdCli {
+    pub user: bool,
+    /// Print nothing (`--quiet`).
+    pub quiet: bool,
+}
+
+impl SystemdCli {
+    fn argv<'a>(&self, program: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+        let mut argv = vec![program];
+        if self.user {
+            argv.push("--user");
+        }
+        argv.extend_from_slice(args);
+        argv
+    }
+
+    fn run_printed(&self, argv: &[&str]) -> Result<()> {
+        if !self.quiet {
+            println!("{}", argv.join(" "));
+        }
+        let out = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .output();
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => bail!("cannot run {}: {e}", argv[0]),
+        };
+        if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            bail!("'{}' failed: {}", argv.join(" "), stderr.trim_end());
+        }
+        Ok(())
+    }
+
+    fn query(&self, args: &[&str]) -> bool {
+        Command::new("systemctl")
+            .args(self.argv("systemctl", args).iter().skip(1))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Systemd for SystemdCli {
+    fn systemctl(&self, args: &[&str]) -> Result<()> {
+        self.run_printed(&self.argv("systemctl", args))
+    }
+
+    fn tmpfiles(&self, args: &[&str]) -> Result<()> {
+        self.run_printed(&self.argv("systemd-tmpfiles", args))
+    }
+
+    fn is_active(&self, unit: &str) -> bool {
+        self.query(&["is-active", "--quiet", unit])
+    }
+
+    fn state(&self, unit: &str) -> UnitState {
+        if self.is_active(unit) {
+            UnitState::Running
+        } else if self.query(&["is-failed", "--quiet", unit]) {
+            UnitState::Failed
+        } else {
+            UnitState::Inactive
+        }
+    }
+}
