@@ -255,12 +255,18 @@ mod tests {
         let dest = tmp.path().join("rootfs");
         checkout(&[low.clone(), high.clone()], &dest).unwrap();
         assert_eq!(fs::read_to_string(dest.join("etc/conf.d/a")).unwrap(), "a");
-        assert_eq!(fs::read_to_string(dest.join("etc/replaced")).unwrap(), "new");
+        assert_eq!(
+            fs::read_to_string(dest.join("etc/replaced")).unwrap(),
+            "new"
+        );
         assert_eq!(fs::read_to_string(dest.join("etc/added")).unwrap(), "added");
         assert!(!dest.join("gone-dir").exists());
         assert!(fs::symlink_metadata(dest.join("lib")).unwrap().is_dir());
         let a = fs::metadata(dest.join("etc/conf.d/a")).unwrap();
-        assert_eq!(a.ino(), fs::metadata(low.join("etc/conf.d/a")).unwrap().ino());
+        assert_eq!(
+            a.ino(),
+            fs::metadata(low.join("etc/conf.d/a")).unwrap().ino()
+        );
         assert_eq!(a.mode() & 0o777, 0o640);
         // The layers are untouched.
         assert_eq!(fs::read_to_string(low.join("etc/replaced")).unwrap(), "old");

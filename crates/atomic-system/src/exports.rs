@@ -114,8 +114,11 @@ mod tests {
         fs::create_dir_all(rootfs.join("exports")).unwrap();
         fs::write(tmp.path().join("secret"), "host secret").unwrap();
         fs::write(rootfs.join("exports/service.template"), "[Unit]").unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("secret"), rootfs.join("exports/config.json"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            tmp.path().join("secret"),
+            rootfs.join("exports/config.json"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("../../secret", rootfs.join("exports/tmpfiles.template"))
             .unwrap();
         let exports = Exports::open(&rootfs).unwrap();
@@ -151,6 +154,9 @@ mod tests {
         assert_eq!(m.rename_files["/etc/a"], "/etc/$NAME");
         fs::write(rootfs.join("exports/manifest.json"), "{not json").unwrap();
         let err = exports.manifest().unwrap_err().to_string();
-        assert!(err.starts_with("Invalid manifest.json file in image:"), "{err}");
+        assert!(
+            err.starts_with("Invalid manifest.json file in image:"),
+            "{err}"
+        );
     }
 }

@@ -126,7 +126,12 @@ pub fn install(ctx: &Context, req: &InstallRequest) -> Result<bool> {
 }
 
 /// End an operation: on success drop its record; on failure undo it at once, then report.
-pub(crate) fn finish(ctx: &Context, name: &str, pending: Pending, result: Result<()>) -> Result<()> {
+pub(crate) fn finish(
+    ctx: &Context,
+    name: &str,
+    pending: Pending,
+    result: Result<()>,
+) -> Result<()> {
     match result {
         Ok(()) => pending.finish(),
         Err(e) => {
@@ -245,7 +250,9 @@ pub(crate) fn undo(ctx: &Context, name: &str, record: &crate::pending::Record) -
     }
     for path in record.created.iter().rev() {
         // The unit, tmpfiles and link of an update are replaced, not removed: restored below.
-        if record.previous.is_some() && (path == &unit || path == &link || is_tmpfiles(ctx, name, path)) {
+        if record.previous.is_some()
+            && (path == &unit || path == &link || is_tmpfiles(ctx, name, path))
+        {
             continue;
         }
         remove_any(path)?;

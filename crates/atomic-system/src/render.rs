@@ -62,8 +62,7 @@ pub fn start_mode(
     user: bool,
 ) -> Result<StartMode> {
     let vars = variables(unit_template, "service.template")?;
-    let forking =
-        features.pid_file && vars.contains("EXEC_STOPPOST") && vars.contains("PIDFILE");
+    let forking = features.pid_file && vars.contains("EXEC_STOPPOST") && vars.contains("PIDFILE");
     let mut base = vec![runtime.to_string()];
     if features.systemd_cgroup && !user {
         base.push("--systemd-cgroup".to_string());
@@ -129,7 +128,11 @@ pub fn default_unit_template(forking_capable: bool) -> &'static str {
 }
 
 /// Render `template` (named `file` in errors) with `values`.
-pub fn render(template: &str, file: &str, values: &Values) -> Result<String, template::TemplateError> {
+pub fn render(
+    template: &str,
+    file: &str,
+    values: &Values,
+) -> Result<String, template::TemplateError> {
     substitute(template, file, |name| values.get(name).cloned())
 }
 
@@ -300,8 +303,15 @@ mod tests {
             pid_file: false,
             systemd_cgroup: false,
         };
-        let mode = start_mode("/r", "n", "/p", default_unit_template(true), old_runtime, false)
-            .unwrap();
+        let mode = start_mode(
+            "/r",
+            "n",
+            "/p",
+            default_unit_template(true),
+            old_runtime,
+            false,
+        )
+        .unwrap();
         assert!(!mode.forking);
     }
 
@@ -309,9 +319,19 @@ mod tests {
     fn config_checks() {
         assert_eq!(check_config("{}", false).unwrap(), Vec::<String>::new());
         let rw = r#"{"root": {"path": "rootfs", "readonly": false}}"#;
-        assert!(check_config(rw, false).unwrap_err().to_string().contains("readonly"));
+        assert!(
+            check_config(rw, false)
+                .unwrap_err()
+                .to_string()
+                .contains("readonly")
+        );
         let elsewhere = r#"{"root": {"path": "/srv", "readonly": true}}"#;
-        assert!(check_config(elsewhere, false).unwrap_err().to_string().contains("'rootfs'"));
+        assert!(
+            check_config(elsewhere, false)
+                .unwrap_err()
+                .to_string()
+                .contains("'rootfs'")
+        );
         check_config(elsewhere, true).unwrap();
         let binds = r#"{"root": {"path": "rootfs", "readonly": true}, "mounts": [
             {"destination": "/a", "type": "bind", "source": "/nonexistent/atomic-a", "options": ["rbind"]},

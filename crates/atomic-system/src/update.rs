@@ -17,7 +17,11 @@ use crate::values::Values;
 
 /// The slot `C/NAME` does not point to.
 fn other_slot(ctx: &Context, name: &str, active: &Path) -> PathBuf {
-    let index = if active.ends_with(format!("{name}.0")) { 1 } else { 0 };
+    let index = if active.ends_with(format!("{name}.0")) {
+        1
+    } else {
+        0
+    };
     ctx.layout.slot(name, index)
 }
 
@@ -49,10 +53,7 @@ pub fn update(ctx: &Context, req: &UpdateRequest) -> Result<Updated> {
     let active = require_active(ctx, req.name)?;
     let info = Info::read(&active)?;
     let mut set = info.set_values.clone();
-    let changed = req
-        .set
-        .iter()
-        .any(|(k, v)| info.values.get(k) != Some(v));
+    let changed = req.set.iter().any(|(k, v)| info.values.get(k) != Some(v));
     set.extend(req.set.clone());
     let new_id = req.image.stored.id();
     if new_id == info.revision && !changed && req.image.name == info.image {
@@ -81,7 +82,11 @@ pub fn update(ctx: &Context, req: &UpdateRequest) -> Result<Updated> {
                 name: req.name,
                 image: req.image,
                 set: &set,
-                uuid: info.values.get("UUID").cloned().unwrap_or_else(crate::values::new_uuid),
+                uuid: info
+                    .values
+                    .get("UUID")
+                    .cloned()
+                    .unwrap_or_else(crate::values::new_uuid),
                 runtime: &runtime,
                 features,
                 atomic: &ctx.atomic,
@@ -91,7 +96,15 @@ pub fn update(ctx: &Context, req: &UpdateRequest) -> Result<Updated> {
             &slot,
         )?;
         let mut new_info = deployed.info;
-        switch(ctx, req.name, &active, &slot, was_active, &mut pending, Some(&mut new_info))
+        switch(
+            ctx,
+            req.name,
+            &active,
+            &slot,
+            was_active,
+            &mut pending,
+            Some(&mut new_info),
+        )
     })();
     crate::ops::finish(ctx, req.name, pending, result)?;
     Ok(Updated::Updated {
@@ -191,7 +204,15 @@ pub fn rollback(ctx: &Context, name: &str) -> Result<()> {
         Some(active.clone()),
         was_active,
     )?;
-    let result = switch(ctx, name, &active, &previous, was_active, &mut pending, None);
+    let result = switch(
+        ctx,
+        name,
+        &active,
+        &previous,
+        was_active,
+        &mut pending,
+        None,
+    );
     crate::ops::finish(ctx, name, pending, result)
 }
 

@@ -54,12 +54,20 @@ fn configure_with(config: &str, user: &UserIds, subuid: &str, subgid: &str) -> R
     let mut mounts: Vec<Value> = value["mounts"].as_array().cloned().unwrap_or_default();
     if !all_private {
         // A user namespace cannot mount a fresh sysfs unless it owns the network namespace.
-        mounts.retain(|m| !m["destination"].as_str().is_some_and(|d| d.starts_with("/sys")));
-        mounts.push(json!({"destination": "/sys", "type": "bind", "source": "/sys",
-            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+        mounts.retain(|m| {
+            !m["destination"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("/sys"))
+        });
+        mounts.push(
+            json!({"destination": "/sys", "type": "bind", "source": "/sys",
+            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
+        );
     }
     for m in &mut mounts {
-        let under_dev = m["destination"].as_str().is_some_and(|d| d.starts_with("/dev"));
+        let under_dev = m["destination"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("/dev"));
         if let (false, Some(options)) = (under_dev, m["options"].as_array_mut()) {
             for opt in ["nodev", "nosuid"] {
                 if !options.iter().any(|o| o == opt) {
@@ -90,8 +98,13 @@ mod tests {
             "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "mount"}],
                       "resources": {"devices": [{"allow": false, "access": "rwm"}]}}}"#;
         let out: Value = serde_json::from_str(
-            &configure_with(config, &user, "bob:1:2\nalice:100000:65536\n", "1000:200000:10\n")
-                .unwrap(),
+            &configure_with(
+                config,
+                &user,
+                "bob:1:2\nalice:100000:65536\n",
+                "1000:200000:10\n",
+            )
+            .unwrap(),
         )
         .unwrap();
         let types: Vec<&str> = out["linux"]["namespaces"]
@@ -112,7 +125,12 @@ mod tests {
         // Not every namespace is private: /sys becomes a read-only bind of the host's.
         let sys = mounts.iter().find(|m| m["destination"] == "/sys").unwrap();
         assert_eq!(sys["type"], "bind");
-        assert!(mounts[0]["options"].as_array().unwrap().contains(&json!("nodev")));
+        assert!(
+            mounts[0]["options"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("nodev"))
+        );
         let dev = mounts.iter().find(|m| m["destination"] == "/dev").unwrap();
         assert!(!dev["options"].as_array().unwrap().contains(&json!("nodev")));
     }

@@ -75,7 +75,10 @@ pub fn compute(inputs: &Inputs) -> Values {
             "PIDFILE",
             format!("{run_directory}/container-{}.pid", inputs.name),
         ),
-        ("CONF_DIRECTORY", layout.conf_directory.display().to_string()),
+        (
+            "CONF_DIRECTORY",
+            layout.conf_directory.display().to_string(),
+        ),
         (
             "STATE_DIRECTORY",
             layout.state_directory.display().to_string(),
@@ -189,7 +192,11 @@ mod tests {
     #[test]
     fn precedence_set_then_computed_then_defaults_then_forced() {
         let layout = layout();
-        let set = map(&[("RUN_DIRECTORY", "/srv/run"), ("NAME", "evil"), ("PORT", "1")]);
+        let set = map(&[
+            ("RUN_DIRECTORY", "/srv/run"),
+            ("NAME", "evil"),
+            ("PORT", "1"),
+        ]);
         let defaults = map(&[("PORT", "2"), ("PEERS", "none"), ("UUID", "from-image")]);
         let values = compute(&inputs(&layout, &set, &defaults));
         assert_eq!(values["RUN_DIRECTORY"], "/srv/run");

@@ -19,6 +19,7 @@ use crate::cli::images::{confirm, engines};
 use crate::cli::{GlobalArgs, StorageArg};
 use crate::config::Config;
 use crate::output;
+use crate::storage::Selection;
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -65,6 +66,19 @@ pub struct DeleteArgs {
 struct Row {
     info: ContainerInfo,
     backend: EngineKind,
+    /// A system container (run by systemd; `atomic install --system`).
+    system: bool,
+}
+
+impl Row {
+    /// The BACKEND column: the engine, or `system` for a system container.
+    fn backend_name(&self) -> &'static str {
+        if self.system {
+            "system"
+        } else {
+            self.backend.as_str()
+        }
+    }
 }
 
 /// Every engine's containers; an engine that cannot answer is reported and skipped, unless it
@@ -76,6 +90,7 @@ async fn gather(engines: &[Engine], explicit: bool) -> Result<Vec<Row>> {
             Ok(found) => rows.extend(found.into_iter().map(|info| Row {
                 info,
                 backend: engine.kind(),
+                system: false,
             })),
             Err(e) if explicit => return Err(e.into()),
             Err(e) => eprintln!("warning: cannot list {} containers: {e}", engine.kind()),
@@ -84,11 +99,44 @@ async fn gather(engines: &[Engine], explicit: bool) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The system containers, when the storage choice includes native.
+fn system_rows(config: &Config, selection: &Selection) -> Result<Vec<Row>> {
+    if matches!(selection.explicit, Some(kind) if kind != EngineKind::Native) {
+        return Ok(Vec::new());
+    }
+    let user = !super::system::is_root();
+    let found = super::system::with_context(config, user, true, atomic_system::list::list)?;
+    Ok(found
+        .into_iter()
+        .map(|c| Row {
+            info: ContainerInfo {
+                id: c.name.clone(),
+                running: c.running(),
+                name: c.name,
+                image_id: c.image_id,
+                image_name: c.image,
+                labels: Default::default(),
+                state: c.state,
+                cmd: c.command,
+                interactive: false,
+                created: chrono::DateTime::from_timestamp(c.created, 0)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                runtime: c.runtime.rsplit('/').next().unwrap_or_default().to_string(),
+                pid: None,
+            },
+            backend: EngineKind::Native,
+            system: true,
+        })
+        .collect())
+}
+
 pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
     let filters = parse_filters(&args.filters)?;
     let selection = args.storage.selection(config)?;
     let engines = engines(&selection)?;
     let mut rows = gather(&engines, selection.explicit.is_some()).await?;
+    rows.extend(system_rows(config, &selection)?);
     rows.retain(|r| (args.all || r.info.running) && filters.iter().all(|f| f.matches(r)));
 
     if args.quiet {
@@ -109,7 +157,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "command": r.info.cmd.join(" "),
                     "created": r.info.created,
                     "state": r.info.state,
-                    "backend": r.backend.as_str(),
+                    "backend": r.backend_name(),
                     "runtime": r.info.runtime,
                     "vulnerable": false,
                     "running": r.info.running,
@@ -134,7 +182,7 @@ fn table(rows: &[Row], heading: bool, no_trunc: bool) -> String {
                 r.info.cmd.join(" "),
                 created(&r.info.created),
                 r.info.state.clone(),
-                r.backend.as_str().to_string(),
+                r.backend_name().to_string(),
                 r.info.runtime.clone(),
             ]
         })
@@ -211,7 +259,7 @@ impl Filter {
             "created" => created(&row.info.created),
             "state" => row.info.state.clone(),
             "runtime" => row.info.runtime.clone(),
-            "backend" => row.backend.as_str().to_string(),
+            "backend" => row.backend_name().to_string(),
             _ => unreachable!("keys are checked when parsed"),
         };
         field.to_lowercase().contains(&self.value)
@@ -257,7 +305,8 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
     }
     let selection = args.storage.selection(config)?;
     let engines = engines(&selection)?;
-    let rows = gather(&engines, selection.explicit.is_some()).await?;
+    let mut rows = gather(&engines, selection.explicit.is_some()).await?;
+    rows.extend(system_rows(config, &selection)?);
     // Every target is found first: a typo fails before anything is removed.
     let mut chosen: Vec<&Row> = Vec::new();
     if args.all {
@@ -293,7 +342,7 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
             cut(&r.info.id, 12, false),
             r.info.name,
             r.info.image_name,
-            r.backend.as_str()
+            r.backend_name()
         ));
     }
     output::text_out(&text);
@@ -303,6 +352,17 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
     }
     let mut failed = false;
     for r in chosen {
+        if r.system {
+            let user = !super::system::is_root();
+            let removed = super::system::with_context(config, user, false, |ctx| {
+                atomic_system::ops::uninstall(ctx, &r.info.name)
+            });
+            if let Err(e) = removed {
+                eprintln!("error: {e:#}");
+                failed = true;
+            }
+            continue;
+        }
         let engine = engines
             .iter()
             .find(|e| e.kind() == r.backend)
@@ -333,6 +393,7 @@ mod tests {
                 ..Default::default()
             },
             backend: EngineKind::Native,
+            system: false,
         }
     }
 

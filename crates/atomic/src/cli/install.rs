@@ -18,6 +18,8 @@ pub struct InstallArgs {
     /// Name of the container the install creates or configures (default: the image's name)
     #[arg(short = 'n', long)]
     name: Option<String>,
+    #[command(flatten)]
+    system: super::system::SystemInstallArgs,
     /// The image, then arguments passed to the INSTALL command
     #[arg(
         value_name = "IMAGE [ARG]",
@@ -33,6 +35,9 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     let (image, extra) = super::split_target(&args.args);
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.selection(config)?;
+    if args.system.system || args.system.user {
+        return system_install(&args, config, &name, image, extra).await;
+    }
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
 
     // The original meant to refuse this but its check never fired (reference §2.5).
@@ -68,6 +73,11 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
         }
     };
 
+    if info.labels.get("atomic.type").map(String::as_str) == Some("system") {
+        // The image says it is a system container: installing it any other way would run its
+        // INSTALL label (if any) as a docker container, which is not what its author meant.
+        return system_install(&args, config, &name, image, extra).await;
+    }
     super::run::warn_case_variants(&info.labels, "INSTALL", args.common.quiet);
     let Some((key, text)) = label::find(&info.labels, "INSTALL") else {
         // Nothing to run: the image has been pulled, which is all an install without a label is.
@@ -91,4 +101,29 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
             .context("the INSTALL command succeeded but recording the install failed")?;
     }
     Ok(code)
+}
+
+async fn system_install(
+    args: &InstallArgs,
+    config: &Config,
+    name: &str,
+    image: &str,
+    extra: &[String],
+) -> Result<i32> {
+    if !extra.is_empty() {
+        bail!(
+            "a system container takes no arguments after the image; give template values with \
+             --set NAME=VALUE"
+        );
+    }
+    super::system::install(
+        config,
+        &args.system,
+        name,
+        image,
+        args.common.runtime.as_deref(),
+        args.common.display,
+        args.common.quiet,
+    )
+    .await
 }

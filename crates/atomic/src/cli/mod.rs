@@ -11,6 +11,7 @@ mod mount;
 mod pull;
 mod run;
 mod stop;
+mod system;
 mod top;
 mod uninstall;
 
@@ -217,6 +218,10 @@ enum ContainersVerb {
     List(containers::ListArgs),
     /// Delete containers (after asking; -y answers yes)
     Delete(containers::DeleteArgs),
+    /// Update a system container to its image's newest version (or --rebase to another)
+    Update(system::UpdateArgs),
+    /// Switch a system container back to its previous deployment
+    Rollback(system::RollbackArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,6 +295,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Containers(ContainersVerb::Delete(args)) => {
             containers::delete(args, global, &config).await
         }
+        Verb::Containers(ContainersVerb::Update(args)) => system::update(args, &config).await,
+        Verb::Containers(ContainersVerb::Rollback(args)) => system::rollback(args, &config),
         Verb::Top(args) => top::top(args, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")

@@ -45,8 +45,11 @@ pub struct RunArgs {
 
 pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, command) = super::split_target(&args.args);
-    let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let selection = args.common.selection(config)?;
+    if !args.spc && super::system::installed(config, &selection, image) {
+        return run_system(&args, config, image, command);
+    }
+    let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
     let program = Program::for_engine(&target.engine, config);
     let mut values = Values::new(&name, image, &args.common.opts);
@@ -390,6 +393,22 @@ pub fn warn_case_variants(
             variants.join(", ")
         );
     }
+}
+
+/// `atomic run NAME [CMD…]` of an installed system container: start its service, or run the
+/// command in it (reference §3.5).
+fn run_system(args: &RunArgs, config: &Config, name: &str, command: &[String]) -> Result<i32> {
+    if args.name.is_some() {
+        bail!("--name is not supported by this backend (system container '{name}')");
+    }
+    let user = !super::system::is_root();
+    super::system::with_context(config, user, args.common.quiet, |ctx| {
+        if command.is_empty() {
+            atomic_system::run::start(ctx, name).map(|()| 0)
+        } else {
+            atomic_system::run::exec(ctx, name, command, args.detach)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -29,6 +29,13 @@ pub struct StopArgs {
 pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     let (name, extra) = super::split_target(&args.args);
     let selection = args.common.selection(config)?;
+    if super::system::installed(config, &selection, name) {
+        let user = !super::system::is_root();
+        super::system::with_context(config, user, args.common.quiet, |ctx| {
+            atomic_system::run::stop(ctx, name)
+        })?;
+        return Ok(0);
+    }
     let target = storage::find(&selection, None, Some(name)).await?;
     let Some(container) = &target.container else {
         return Err(storage::container_not_found(name, &selection));

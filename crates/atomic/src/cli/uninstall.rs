@@ -36,8 +36,18 @@ pub struct UninstallArgs {
 
 pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let (image, extra) = super::split_target(&args.args);
-    let name = super::container_name(args.name.as_deref(), image, false)?;
     let selection = args.common.selection(config)?;
+    if super::system::installed(config, &selection, image) {
+        if args.name.is_some() {
+            bail!("System containers do not support --name.  Please use atomic uninstall {image}");
+        }
+        let user = !super::system::is_root();
+        super::system::with_context(config, user, args.common.quiet, |ctx| {
+            atomic_system::ops::uninstall(ctx, image)
+        })?;
+        return Ok(0);
+    }
+    let name = super::container_name(args.name.as_deref(), image, false)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
     let Some(info) = target.image.clone() else {
         return Err(storage::image_not_found(image, &selection));
