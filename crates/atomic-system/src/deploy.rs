@@ -106,7 +106,7 @@ pub fn deploy(d: &Deployment, slot: &Path) -> Result<Deployed> {
     });
     let unit_template = match exports.read("service.template")? {
         Some(t) => t,
-        None => render::default_unit_template(d.features.pid_file).to_string(),
+        None => render::DEFAULT_UNIT_TEMPLATE.to_string(),
     };
     let mode = start_mode(
         d.runtime,
@@ -122,6 +122,9 @@ pub fn deploy(d: &Deployment, slot: &Path) -> Result<Deployed> {
     let mut config = render::config_json(&exports, &values, image_config.as_ref(), &rootfs)?;
     if let Some(remote) = &remote {
         config = render::with_root(&config, remote)?;
+    }
+    if render::systemd_cgroup(d.features, d.layout.user.is_some()) {
+        config = render::with_cgroups_path(&config, d.name)?;
     }
     if let Some(user) = &d.layout.user {
         config = crate::userns::configure(&config, user)?;

@@ -299,8 +299,8 @@ fn recover(ctx: &Context, name: &str) -> Result<()> {
         _ => "undoing",
     };
     eprintln!(
-        "atomic: {verb} an interrupted {:?} of the system container {name}",
-        pending.record.operation
+        "atomic: {verb} an interrupted {} of the system container {name}",
+        pending.record.operation.as_str()
     );
     undo(ctx, name, &pending.record)
         .with_context(|| format!("recovering the system container {name}"))?;

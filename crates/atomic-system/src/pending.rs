@@ -25,6 +25,17 @@ pub enum Operation {
     Uninstall,
 }
 
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Install => "install",
+            Operation::Update => "update",
+            Operation::Rollback => "rollback",
+            Operation::Uninstall => "uninstall",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub operation: Operation,

@@ -50,9 +50,17 @@ pub struct StartMode {
     pub exec: ExecLines,
 }
 
-/// The Exec lines for the unit (reference §3.4): the forking form only when the unit template
-/// can use it (it refers to both `$EXEC_STOPPOST` and `$PIDFILE`) and the runtime has
-/// `--pid-file`; `--systemd-cgroup` only for the system manager and a runtime that knows it.
+/// The Exec lines for the unit (reference §3.4). The forking form (`run -d --pid-file`) only
+/// for a unit template written for it — one that refers to both `$EXEC_STOPPOST` and
+/// `$PIDFILE`, as the original's were — and a runtime with `--pid-file`. Otherwise runc runs in
+/// the foreground, which is what puts the container's output in `journalctl -u NAME` (with `-d`
+/// it is filed under runc's scope instead). `--systemd-cgroup` only for the system manager and a
+/// runtime that knows it.
+///
+/// Both forms delete the container after the service stops (`ExecStopPost`): when its PID 1
+/// ignores SIGTERM, systemd's final SIGKILL reaches runc but not always the container, which
+/// would then hold its name and make the next start fail ("container with given ID already
+/// exists"). The original left `EXEC_STOPPOST` empty in the foreground form.
 pub fn start_mode(
     runtime: &str,
     name: &str,
@@ -64,7 +72,7 @@ pub fn start_mode(
     let vars = variables(unit_template, "service.template")?;
     let forking = features.pid_file && vars.contains("EXEC_STOPPOST") && vars.contains("PIDFILE");
     let mut base = vec![runtime.to_string()];
-    if features.systemd_cgroup && !user {
+    if systemd_cgroup(features, user) {
         base.push("--systemd-cgroup".to_string());
     }
     let line = |args: &[&str]| -> Result<String> {
@@ -77,54 +85,58 @@ pub fn start_mode(
             start: line(&["run", "-d", "--pid-file", pidfile, name])?,
             stop: String::new(),
             start_pre: String::new(),
-            stop_post: exec_line(&[
-                runtime.to_string(),
-                "delete".to_string(),
-                "-f".to_string(),
-                name.to_string(),
-            ])?,
+            stop_post: line(&["delete", "-f", name])?,
         }
     } else {
         ExecLines {
             start: line(&["run", name])?,
             stop: line(&["kill", name])?,
             start_pre: String::new(),
-            stop_post: String::new(),
+            stop_post: line(&["delete", "-f", name])?,
         }
     };
     Ok(StartMode { forking, exec })
 }
 
-/// The unit template when the image has none. Written out per start mode, because a unit that
-/// forks must say `Type=forking` for systemd to follow the container through its pid file.
-pub fn default_unit_template(forking_capable: bool) -> &'static str {
-    if forking_capable {
-        "[Unit]\n\
-         Description=$NAME\n\
-         \n\
-         [Service]\n\
-         Type=forking\n\
-         ExecStart=$EXEC_START\n\
-         ExecStopPost=$EXEC_STOPPOST\n\
-         Restart=on-failure\n\
-         WorkingDirectory=$DESTDIR\n\
-         PIDFile=$PIDFILE\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n"
-    } else {
-        "[Unit]\n\
-         Description=$NAME\n\
-         \n\
-         [Service]\n\
-         ExecStart=$EXEC_START\n\
-         ExecStop=$EXEC_STOP\n\
-         Restart=on-failure\n\
-         WorkingDirectory=$DESTDIR\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n"
+/// Whether the unit runs the runtime with `--systemd-cgroup`.
+pub fn systemd_cgroup(features: RuntimeFeatures, user: bool) -> bool {
+    features.systemd_cgroup && !user
+}
+
+/// The unit when the image has none: runc in the foreground (see [`start_mode`]).
+/// `TimeoutStopSec=10` is docker's stop timeout: a container whose PID 1 ignores SIGTERM (a
+/// shell, which has no default action for it as PID 1 of its namespace) is killed after 10 s,
+/// not systemd's default 90.
+pub const DEFAULT_UNIT_TEMPLATE: &str = "[Unit]\n\
+     Description=$NAME\n\
+     \n\
+     [Service]\n\
+     ExecStart=$EXEC_START\n\
+     ExecStop=$EXEC_STOP\n\
+     ExecStopPost=$EXEC_STOPPOST\n\
+     Restart=on-failure\n\
+     TimeoutStopSec=10\n\
+     WorkingDirectory=$DESTDIR\n\
+     \n\
+     [Install]\n\
+     WantedBy=multi-user.target\n";
+
+/// With `--systemd-cgroup`, runc wants `slice:prefix:name`; without one it makes
+/// `runc-NAME.scope`. atomic names the scope after itself, in system.slice.
+pub fn cgroups_path(name: &str) -> String {
+    format!("system.slice:atomic:{name}")
+}
+
+/// Set `linux.cgroupsPath` for the systemd cgroup driver unless the config has its own.
+pub fn with_cgroups_path(config: &str, name: &str) -> Result<String> {
+    let mut value: serde_json::Value = serde_json::from_str(config)?;
+    if value.as_object().is_some_and(|o| o.is_empty())
+        || value["linux"].get("cgroupsPath").is_some()
+    {
+        return Ok(config.to_string());
     }
+    value["linux"]["cgroupsPath"] = serde_json::json!(cgroups_path(name));
+    Ok(serde_json::to_string_pretty(&value)?)
 }
 
 /// Render `template` (named `file` in errors) with `values`.
@@ -277,11 +289,19 @@ mod tests {
 
     #[test]
     fn forking_only_when_the_template_can_use_it() {
+        // A template written for the original's forking form.
+        let forking = "[Service]
+Type=forking
+ExecStart=$EXEC_START
+\
+                       ExecStopPost=$EXEC_STOPPOST
+PIDFile=$PIDFILE
+";
         let mode = start_mode(
             "/usr/sbin/runc",
             "etcd",
             "/run/container-etcd.pid",
-            default_unit_template(true),
+            forking,
             FEATURES,
             false,
         )
@@ -291,28 +311,49 @@ mod tests {
             mode.exec.start,
             "/usr/sbin/runc --systemd-cgroup run -d --pid-file /run/container-etcd.pid etcd"
         );
-        assert_eq!(mode.exec.stop_post, "/usr/sbin/runc delete -f etcd");
+        assert_eq!(mode.exec.stop, "");
+        assert_eq!(
+            mode.exec.stop_post,
+            "/usr/sbin/runc --systemd-cgroup delete -f etcd"
+        );
 
-        let plain = "[Service]\nExecStart=$EXEC_START\nExecStop=$EXEC_STOP\n";
-        let mode = start_mode("/usr/sbin/runc", "etcd", "/p", plain, FEATURES, true).unwrap();
-        assert!(!mode.forking);
-        assert_eq!(mode.exec.start, "/usr/sbin/runc run etcd");
-        assert_eq!(mode.exec.stop, "/usr/sbin/runc kill etcd");
-
-        let old_runtime = RuntimeFeatures {
-            pid_file: false,
-            systemd_cgroup: false,
-        };
         let mode = start_mode(
-            "/r",
-            "n",
+            "/usr/sbin/runc",
+            "etcd",
             "/p",
-            default_unit_template(true),
-            old_runtime,
+            DEFAULT_UNIT_TEMPLATE,
+            FEATURES,
             false,
         )
         .unwrap();
         assert!(!mode.forking);
+        assert_eq!(mode.exec.start, "/usr/sbin/runc --systemd-cgroup run etcd");
+        assert_eq!(mode.exec.stop, "/usr/sbin/runc --systemd-cgroup kill etcd");
+        assert_eq!(
+            mode.exec.stop_post,
+            "/usr/sbin/runc --systemd-cgroup delete -f etcd"
+        );
+
+        // --user: no systemd cgroup; a runtime without --pid-file never forks.
+        let mode = start_mode("/usr/sbin/runc", "etcd", "/p", forking, FEATURES, true).unwrap();
+        assert_eq!(mode.exec.start, "/usr/sbin/runc run -d --pid-file /p etcd");
+        let old_runtime = RuntimeFeatures {
+            pid_file: false,
+            systemd_cgroup: false,
+        };
+        let mode = start_mode("/r", "n", "/p", forking, old_runtime, false).unwrap();
+        assert!(!mode.forking);
+        assert_eq!(mode.exec.start, "/r run n");
+    }
+
+    #[test]
+    fn cgroups_path_is_set_unless_the_config_has_one() {
+        let out = with_cgroups_path(r#"{"linux": {}}"#, "etcd").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["linux"]["cgroupsPath"], "system.slice:atomic:etcd");
+        let own = r#"{"linux": {"cgroupsPath": "machine.slice:x:y"}}"#;
+        assert_eq!(with_cgroups_path(own, "etcd").unwrap(), own);
+        assert_eq!(with_cgroups_path("{}", "etcd").unwrap(), "{}");
     }
 
     #[test]

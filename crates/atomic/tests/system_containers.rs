@@ -1,0 +1,344 @@
+//! Tier (b) of the system-container tests: atomic itself, in a systemd booted inside a
+//! container (see atomic-testsupport's `systemd_host`), with the real systemctl, journal and
+//! runc. Install → start → the container's output in the journal → update to a new image →
+//! rollback → uninstall, which must leave the host's file tree as it was.
+
+use std::path::Path;
+use std::time::Duration;
+
+use atomic_testsupport::systemd_host::{Bind, FileEntry, SystemdHost};
+use atomic_testsupport::{ImageSpec, LayerSpec, write_oci_layout};
+use std::collections::BTreeMap;
+
+/// A service that says which version it is, and ends cleanly on SIGTERM (a shell as PID 1
+/// of its namespace has no default action for it).
+fn service(tag: &str) -> ImageSpec {
+    ImageSpec::new("svc")
+        .tag(tag)
+        .env(format!("GREETING=hello from {tag}"))
+        .cmd([
+            "/bin/sh",
+            "-c",
+            "trap 'exit 0' TERM; echo \"$GREETING\"; sleep 1000 & wait",
+        ])
+}
+
+/// A service with its own templates, manifest and host files.
+fn templated() -> ImageSpec {
+    ImageSpec::new("templated")
+        .cmd([
+            "/bin/sh",
+            "-c",
+            "trap 'exit 0' TERM; echo \"port=$PORT\"; sleep 1000 & wait",
+        ])
+        .layer(
+            LayerSpec::new()
+                .file(
+                    "/exports/service.template",
+                    "[Unit]\nDescription=$NAME on port $PORT\n\n[Service]\nType=forking\n\
+                     ExecStart=$EXEC_START\nExecStopPost=$EXEC_STOPPOST\nPIDFile=$PIDFILE\n\
+                     WorkingDirectory=$DESTDIR\nTimeoutStopSec=10\n\n[Install]\n\
+                     WantedBy=multi-user.target\n",
+                    0o644,
+                )
+                .file(
+                    "/exports/manifest.json",
+                    r#"{"defaultValues": {"PORT": "8080"},
+                        "installedFilesTemplate": ["/etc/templated/port.conf"]}"#,
+                    0o644,
+                )
+                .file(
+                    "/exports/tmpfiles.template",
+                    "d $RUN_DIRECTORY/$NAME 0755 - - -\n",
+                    0o644,
+                )
+                .file(
+                    "/exports/hostfs/etc/templated/port.conf",
+                    "port=$PORT\n",
+                    0o644,
+                ),
+        )
+}
+
+struct Host {
+    host: SystemdHost,
+    _data: tempfile::TempDir,
+}
+
+fn runc() -> String {
+    ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("runc is installed (scripts/setup.sh)")
+        .to_string()
+}
+
+/// A booted host with atomic and runc, and `images` as OCI layouts under /data.
+fn boot(images: &[ImageSpec]) -> Option<Host> {
+    let data = tempfile::tempdir().unwrap();
+    for spec in images {
+        write_oci_layout(spec, &data.path().join(&spec.name)).unwrap();
+    }
+    let binds = [
+        Bind::read_only(env!("CARGO_BIN_EXE_atomic"), "/usr/local/bin/atomic"),
+        Bind::read_only(runc(), "/usr/sbin/runc"),
+        Bind::read_only(data.path(), "/data"),
+    ];
+    let host = SystemdHost::boot_for_test(&binds)?;
+    let host = Host { host, _data: data };
+    for spec in images {
+        host.ok(&[
+            "atomic",
+            "pull",
+            "-q",
+            &format!("oci:/data/{}:{}", spec.name, spec.tag),
+        ]);
+    }
+    Some(host)
+}
+
+impl Host {
+    fn ok(&self, argv: &[&str]) -> String {
+        let out = self.host.exec(argv).unwrap();
+        assert!(
+            out.status.success(),
+            "{argv:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn journal_has(&self, unit: &str, needle: &str) -> String {
+        self.host
+            .wait_for_journal(unit, needle, Duration::from_secs(30))
+            .unwrap()
+    }
+
+    fn is_active(&self, unit: &str) -> String {
+        let out = self.host.exec(&["systemctl", "is-active", unit]).unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn link(&self, name: &str) -> String {
+        self.ok(&["readlink", &format!("/var/lib/containers/atomic/{name}")])
+            .trim()
+            .to_string()
+    }
+
+    /// The host's /etc and the deployments: what an install adds and an uninstall removes.
+    fn tree(&self) -> BTreeMap<String, FileEntry> {
+        let mut tree = self.host.files_under("/etc").unwrap();
+        let store = self.host.files_under("/var/lib/containers/atomic").unwrap();
+        // The store's own content (images pulled before) is not the install's business.
+        tree.extend(store.into_iter().filter(|(path, _)| {
+            let rel = path.trim_start_matches("/var/lib/containers/atomic/");
+            ![
+                "blobs",
+                "layers",
+                "tmp",
+                "index.json",
+                "oci-layout",
+                "system/",
+            ]
+            .iter()
+            .any(|own| rel.starts_with(own))
+        }));
+        tree
+    }
+}
+
+#[test]
+fn install_start_update_rollback_uninstall_under_systemd() {
+    let Some(host) = boot(&[service("v1"), service("v2")]) else {
+        return;
+    };
+    let before = host.tree();
+
+    let out = host.ok(&[
+        "atomic",
+        "install",
+        "--system",
+        "--name",
+        "svc",
+        "localhost/svc:v1",
+    ]);
+    for step in [
+        "Extracting to /var/lib/containers/atomic/svc.0",
+        "systemctl daemon-reload",
+        "systemd-tmpfiles --create /etc/tmpfiles.d/svc.conf",
+        "systemctl enable svc",
+    ] {
+        assert!(out.contains(step), "install printed {out}");
+    }
+    // Enabled, not started, as the original.
+    assert_eq!(host.is_active("svc"), "inactive");
+    host.ok(&[
+        "systemd-analyze",
+        "verify",
+        "/etc/systemd/system/svc.service",
+    ]);
+
+    host.ok(&["atomic", "run", "svc"]);
+    host.journal_has("svc", "hello from v1");
+    assert_eq!(host.is_active("svc"), "active");
+    let listed = host.ok(&["atomic", "containers", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let svc = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "svc")
+        .unwrap_or_else(|| panic!("svc listed: {listed}"));
+    assert_eq!(svc["backend"], "system");
+    assert_eq!(svc["state"], "running");
+    // A command runs in the running container.
+    assert_eq!(
+        host.ok(&["atomic", "run", "svc", "printenv", "GREETING"]),
+        "hello from v1\n"
+    );
+
+    let uuid = |slot: &str| {
+        let info = host.ok(&["cat", &format!("/var/lib/containers/atomic/{slot}/info")]);
+        let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+        info["values"]["UUID"].as_str().unwrap().to_string()
+    };
+    let uuid_v1 = uuid("svc.0");
+    let out = host.ok(&["atomic", "containers", "update", "svc"]);
+    assert!(out.contains("Latest version already installed."), "{out}");
+
+    host.ok(&[
+        "atomic",
+        "containers",
+        "update",
+        "--rebase",
+        "localhost/svc:v2",
+        "svc",
+    ]);
+    assert_eq!(host.link("svc"), "/var/lib/containers/atomic/svc.1");
+    host.journal_has("svc", "hello from v2");
+    assert_eq!(host.is_active("svc"), "active", "restarted: it was running");
+    assert_eq!(uuid("svc.1"), uuid_v1, "the UUID survives updates");
+
+    let out = host.ok(&["atomic", "containers", "rollback", "svc"]);
+    assert!(
+        out.contains("Rolling back container svc to the checkout at"),
+        "{out}"
+    );
+    assert_eq!(host.link("svc"), "/var/lib/containers/atomic/svc.0");
+    assert_eq!(
+        host.ok(&["atomic", "run", "svc", "printenv", "GREETING"]),
+        "hello from v1\n"
+    );
+
+    host.ok(&["atomic", "stop", "svc"]);
+    assert_eq!(host.is_active("svc"), "inactive");
+    // Stopped: a command runs in a one-off container of the same deployment.
+    assert_eq!(
+        host.ok(&["atomic", "run", "svc", "printenv", "GREETING"]),
+        "hello from v1\n"
+    );
+
+    host.ok(&["atomic", "uninstall", "svc"]);
+    assert_eq!(host.ok(&["runc", "list", "-q"]), "");
+    assert_eq!(
+        before,
+        host.tree(),
+        "uninstall leaves the host's files as they were"
+    );
+}
+
+#[test]
+fn templates_manifest_and_host_files_under_systemd() {
+    let Some(host) = boot(&[templated()]) else {
+        return;
+    };
+    let before = host.tree();
+    host.ok(&[
+        "atomic",
+        "install",
+        "--system",
+        "--start",
+        "--set",
+        "PORT=9090",
+        "localhost/templated",
+    ]);
+    host.ok(&[
+        "systemd-analyze",
+        "verify",
+        "/etc/systemd/system/templated.service",
+    ]);
+    let unit = host.ok(&["systemctl", "show", "-p", "Description", "templated"]);
+    assert_eq!(unit.trim(), "Description=templated on port 9090");
+    // The tmpfiles template made its directory; the host file is rendered.
+    host.ok(&["test", "-d", "/run/templated"]);
+    assert_eq!(host.ok(&["cat", "/etc/templated/port.conf"]), "port=9090\n");
+    assert_eq!(host.is_active("templated"), "active", "--start starts it");
+
+    // A host file the user edited is kept by uninstall, and said so.
+    host.ok(&["sh", "-c", "echo edited > /etc/templated/port.conf"]);
+    let out = host
+        .host
+        .exec(&["atomic", "uninstall", "templated"])
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Will not delete /etc/templated/port.conf as it was manually modified."),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    host.ok(&["rm", "-r", "/etc/templated"]);
+    assert_eq!(before, host.tree());
+}
+
+#[test]
+fn a_killed_install_is_undone_and_can_be_run_again() {
+    let Some(host) = boot(&[service("v1")]) else {
+        return;
+    };
+    let before = host.tree();
+    // A systemctl that kills atomic when asked to enable: atomic dies with the unit, link and
+    // deployment written and systemd reloaded — the worst moment.
+    host.ok(&[
+        "sh",
+        "-c",
+        "mkdir -p /opt/kill && printf '#!/bin/sh\\n[ \"$1\" = enable ] && kill -9 $PPID\\nexec /usr/bin/systemctl \"$@\"\\n' \
+         > /opt/kill/systemctl && chmod +x /opt/kill/systemctl",
+    ]);
+    let killed = host
+        .host
+        .exec(&[
+            "env",
+            "PATH=/opt/kill:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "atomic",
+            "install",
+            "--system",
+            "--name",
+            "svc",
+            "localhost/svc:v1",
+        ])
+        .unwrap();
+    assert!(!killed.status.success(), "atomic was killed");
+    host.ok(&["test", "-e", "/etc/systemd/system/svc.service"]);
+
+    // The next atomic undoes it, then does what it was asked.
+    let out = host.host.exec(&["atomic", "uninstall", "svc"]).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("undoing an interrupted install"),
+        "{stderr}"
+    );
+    assert_eq!(before, host.tree());
+    host.ok(&[
+        "atomic",
+        "install",
+        "--system",
+        "--name",
+        "svc",
+        "localhost/svc:v1",
+    ]);
+    host.ok(&["atomic", "uninstall", "svc"]);
+    assert_eq!(before, host.tree());
+}
