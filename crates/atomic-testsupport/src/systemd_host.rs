@@ -60,11 +60,16 @@ impl Bind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileKind {
     /// A regular file: its size and the sha256 of its contents.
-    File { size: u64, sha256: String },
+    File {
+        size: u64,
+        sha256: String,
+    },
     /// A directory; its size is left out, since it depends on the filesystem's bookkeeping
     /// and not on what the directory holds.
     Dir,
-    Symlink { target: String },
+    Symlink {
+        target: String,
+    },
     /// Anything else, by `find -printf %y`'s letter (`p` fifo, `s` socket, `c`/`b` devices).
     Other(char),
 }
@@ -132,8 +137,14 @@ impl SystemdHost {
         // --privileged: systemd mounts cgroups and runc creates namespaces inside.
         // --systemd=always: Podman prepares /run, /tmp and the cgroup tree for an init.
         // --network=none: nothing here needs a network, and it spares the host's firewall.
-        cmd.args(["run", "-d", "--privileged", "--systemd=always", "--network=none"])
-            .args(["--label", "org.atomic.test=systemd-host", "--name", &name]);
+        cmd.args([
+            "run",
+            "-d",
+            "--privileged",
+            "--systemd=always",
+            "--network=none",
+        ])
+        .args(["--label", "org.atomic.test=systemd-host", "--name", &name]);
         for bind in binds {
             cmd.arg("-v").arg(bind.volume_arg());
         }
@@ -260,7 +271,16 @@ impl SystemdHost {
             .with_context(|| format!("listing {path} in the systemd host"))?;
         let sums = self
             .exec_ok(&[
-                "find", path, "-type", "f", "-exec", "sha256sum", "-z", "--", "{}", "+",
+                "find",
+                path,
+                "-type",
+                "f",
+                "-exec",
+                "sha256sum",
+                "-z",
+                "--",
+                "{}",
+                "+",
             ])
             .with_context(|| format!("hashing the files under {path} in the systemd host"))?;
         parse_tree(&listing, &sums)
@@ -306,15 +326,18 @@ fn parse_tree(listing: &str, sums: &str) -> Result<BTreeMap<String, FileEntry>> 
     let fields: Vec<&str> = listing.split('\0').collect();
     // Five fields per entry, each ended by a NUL, so the split leaves one empty string last.
     if fields.len() % 5 != 1 {
-        bail!("unexpected find output ({} fields): {listing:?}", fields.len());
+        bail!(
+            "unexpected find output ({} fields): {listing:?}",
+            fields.len()
+        );
     }
     let mut tree = BTreeMap::new();
     for entry in fields.chunks_exact(5) {
         let [kind, mode, size, path, target] = entry else {
             unreachable!("chunks of five")
         };
-        let mode = u32::from_str_radix(mode, 8)
-            .with_context(|| format!("bad mode {mode:?} of {path}"))?;
+        let mode =
+            u32::from_str_radix(mode, 8).with_context(|| format!("bad mode {mode:?} of {path}"))?;
         let kind = match *kind {
             "f" => FileKind::File {
                 size: size

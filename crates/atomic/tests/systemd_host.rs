@@ -147,7 +147,11 @@ fn runc_bundle_runs_under_systemd_and_leaves_nothing_behind() {
         .unwrap();
     let result = ok(&host, &["systemctl", "show", "-P", "Result", &unit]);
     assert_eq!(result.trim(), "success", "journal:\n{journal}");
-    assert_eq!(ok(&host, &["runc", "list", "-q"]), "", "runc still lists it");
+    assert_eq!(
+        ok(&host, &["runc", "list", "-q"]),
+        "",
+        "runc still lists it"
+    );
     let scope = host
         .exec(&["systemctl", "is-active", &format!("atomic-{name}.scope")])
         .unwrap();
