@@ -17,6 +17,8 @@ PACKAGES=(
     gcc g++ libc6-dev pkg-config
     # `atomic host` links libostree; the host tests build sysroots with the ostree CLI
     ostree libostree-dev
+    # builds the Debian root of the systemd host image (build_systemd_host_image)
+    debootstrap
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).
@@ -163,9 +165,61 @@ check_busybox() {
     [[ -x /bin/busybox ]] || { log "/bin/busybox is missing although busybox-static is installed"; exit 1; }
 }
 
+# The image the end-to-end tests of system containers boot systemd from
+# (crates/atomic-testsupport/src/systemd_host.rs): systemd is not PID 1 on the test machines,
+# so the tests run a real one as PID 1 of a privileged Podman container. A Debian root rather
+# than a pulled image because the machines reach only Debian's archive, not a registry.
+SYSTEMD_HOST_IMAGE=localhost/atomic-systemd-host:latest
+# Raise this when the recipe below changes: an image built by an older recipe is rebuilt.
+SYSTEMD_HOST_RECIPE=1
+SYSTEMD_HOST_MIRROR=http://deb.debian.org/debian
+
+SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+podman_here() {
+    # The repo's Podman settings (scripts/env.sh), which the tests use too.
+    CONTAINERS_CONF="$SCRIPTS_DIR/containers.conf" podman "$@"
+}
+
+build_systemd_host_image() {
+    if podman_here image exists "$SYSTEMD_HOST_IMAGE" &&
+        [[ $(podman_here image inspect --format \
+            '{{index .Labels "org.atomic.systemd-host.recipe"}}' "$SYSTEMD_HOST_IMAGE") \
+            == "$SYSTEMD_HOST_RECIPE" ]]; then
+        log "systemd host image: present ($SYSTEMD_HOST_IMAGE)"
+        return
+    fi
+    log "systemd host image: building $SYSTEMD_HOST_IMAGE with debootstrap (about a minute)"
+    local root started=$SECONDS
+    # /var/tmp, not /tmp: the root is ~240 MB before trimming and /tmp may be a small tmpfs.
+    root=$(mktemp -d /var/tmp/atomic-systemd-host.XXXXXX)
+    # shellcheck disable=SC2064 # expand $root now: it is local to this function
+    trap "rm -rf '$root'" EXIT
+    # minbase: only Essential packages and apt; systemd-sysv gives /sbin/init, dbus lets
+    # systemctl talk to PID 1 and runc --systemd-cgroup create scopes.
+    if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
+        bookworm "$root" "$SYSTEMD_HOST_MIRROR" >/var/log/atomic-systemd-host-debootstrap.log 2>&1; then
+        log "debootstrap failed; last lines of /var/log/atomic-systemd-host-debootstrap.log:"
+        tail -n 20 /var/log/atomic-systemd-host-debootstrap.log >&2 || true
+        exit 1
+    fi
+    # What the tests never read: the downloaded .debs, package lists, docs and translations
+    # (~140 MB of ~240 MB), so the import and every test container's storage stay small.
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+        "$root"/usr/share/doc "$root"/usr/share/man "$root"/usr/share/locale
+    tar -C "$root" -c . | podman_here import \
+        --change 'CMD ["/sbin/init"]' \
+        --change "LABEL org.atomic.systemd-host.recipe=$SYSTEMD_HOST_RECIPE" \
+        - "$SYSTEMD_HOST_IMAGE" >/dev/null
+    rm -rf "$root"
+    trap - EXIT
+    log "systemd host image: built in $((SECONDS - started))s"
+}
+
 install_packages
 check_busybox
 check_cargo
 start_dockerd
 start_registry
+build_systemd_host_image
 log "done"

@@ -49,7 +49,7 @@ pub fn docker_command() -> Command {
 /// Runs `cmd` with stdin closed, returns (success, stdout) or None when it could not be
 /// started or did not finish within `timeout` (then it is killed). Output goes to a temp file
 /// rather than a pipe so polling cannot deadlock on a full pipe.
-fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
+pub(crate) fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Option<(bool, String)> {
     let out = tempfile::tempfile().ok()?;
     let mut child = cmd
         .stdin(Stdio::null())
@@ -105,7 +105,7 @@ pub fn podman_available() -> bool {
 
 /// Runs `cmd` to completion; on failure the error carries its argv and the tail of its stderr,
 /// which is where engines say what went wrong.
-fn run(mut cmd: Command) -> Result<String> {
+pub(crate) fn run(mut cmd: Command) -> Result<String> {
     let argv = format!("{cmd:?}");
     let output = cmd
         .stdin(Stdio::null())

@@ -1,4 +1,5 @@
-//! Test support for atomic: container images built without a network, and engines made ready.
+//! Test support for atomic: container images built without a network, engines made ready, and
+//! a booted systemd to test system containers against ([`SystemdHost`]).
 //!
 //! The test machine has no internet, so test images cannot be pulled. Instead they are built
 //! here from busybox-static (`/bin/busybox`, a static binary that runs in any root) plus the
@@ -26,6 +27,7 @@ mod engines;
 mod image;
 mod registry;
 mod rootfs;
+mod systemd_host;
 
 pub use engines::{
     containers_conf, docker_available, docker_command, load_into_docker, load_into_podman,
@@ -34,6 +36,7 @@ pub use engines::{
 pub use image::{OciImage, image_id, write_docker_archive, write_oci_layout};
 pub use registry::Registry;
 pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
+pub use systemd_host::{Bind, FileEntry, FileKind, SystemdHost};
 
 /// The `PATH` every test image gets unless the spec sets its own.
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
