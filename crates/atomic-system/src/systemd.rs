@@ -33,7 +33,15 @@ pub trait Systemd {
     fn is_active(&self, unit: &str) -> bool;
     /// The unit's state for listings.
     fn state(&self, unit: &str) -> UnitState;
+    /// After a start: does the unit stay active for a moment? A `Type=simple` unit's start
+    /// succeeds as soon as runc is forked, so a container that cannot run shows only as the
+    /// unit failing (or restarting) right after.
+    fn stays_active(&self, unit: &str) -> bool;
 }
+
+/// How long a started unit must stay active to count as started, and how often to look.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(1500);
+const POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The real systemctl and systemd-tmpfiles, for the system manager or the user's.
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +80,16 @@ impl SystemdCli {
         Ok(())
     }
 
+    fn active_state(&self, unit: &str) -> String {
+        Command::new("systemctl")
+            .args(self.argv("systemctl", &["is-active", unit]).iter().skip(1))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    }
+
     fn query(&self, args: &[&str]) -> bool {
         Command::new("systemctl")
             .args(self.argv("systemctl", args).iter().skip(1))
@@ -94,6 +112,18 @@ impl Systemd for SystemdCli {
 
     fn is_active(&self, unit: &str) -> bool {
         self.query(&["is-active", "--quiet", unit])
+    }
+
+    fn stays_active(&self, unit: &str) -> bool {
+        let deadline = std::time::Instant::now() + SETTLE;
+        while std::time::Instant::now() < deadline {
+            // "activating" here is systemd's auto-restart of a unit whose process died.
+            if self.active_state(unit) != "active" {
+                return false;
+            }
+            std::thread::sleep(POLL);
+        }
+        true
     }
 
     fn state(&self, unit: &str) -> UnitState {

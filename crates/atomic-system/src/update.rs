@@ -164,6 +164,12 @@ fn switch(
             .tmpfiles(&["--create", &tmpfiles.display().to_string()])?;
         if was_active {
             ctx.systemd.systemctl(&["start", name])?;
+            if !ctx.systemd.stays_active(name) {
+                bail!(
+                    "Could not restart {name}: the service did not stay running; see \
+                     'journalctl -u {name}'"
+                );
+            }
         }
     }
     Ok(())

@@ -63,6 +63,10 @@ impl Systemd for Recorder {
         self.active.borrow().contains(unit)
     }
 
+    fn stays_active(&self, unit: &str) -> bool {
+        self.is_active(unit)
+    }
+
     fn state(&self, unit: &str) -> UnitState {
         if self.is_active(unit) {
             UnitState::Running

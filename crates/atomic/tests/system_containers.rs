@@ -62,7 +62,8 @@ fn templated() -> ImageSpec {
 
 struct Host {
     host: SystemdHost,
-    _data: tempfile::TempDir,
+    /// Mounted at /data: OCI layouts, rewritten by tests to publish new image versions.
+    data: tempfile::TempDir,
 }
 
 fn runc() -> String {
@@ -85,7 +86,7 @@ fn boot(images: &[ImageSpec]) -> Option<Host> {
         Bind::read_only(data.path(), "/data"),
     ];
     let host = SystemdHost::boot_for_test(&binds)?;
-    let host = Host { host, _data: data };
+    let host = Host { host, data };
     for spec in images {
         host.ok(&[
             "atomic",
@@ -108,6 +109,17 @@ impl Host {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Publish `spec` (a new version under the same name and tag) and pull it.
+    fn publish(&self, spec: &ImageSpec) {
+        write_oci_layout(spec, &self.data.path().join(&spec.name)).unwrap();
+        self.ok(&[
+            "atomic",
+            "pull",
+            "-q",
+            &format!("oci:/data/{}:{}", spec.name, spec.tag),
+        ]);
     }
 
     fn journal_has(&self, unit: &str, needle: &str) -> String {
@@ -352,4 +364,58 @@ fn a_killed_install_is_undone_and_can_be_run_again() {
     ]);
     host.ok(&["atomic", "uninstall", "svc"]);
     assert_same(&before, &host.tree());
+}
+
+fn greeter(name: &str, greeting: &str) -> ImageSpec {
+    ImageSpec::new(name)
+        .env(format!("GREETING={greeting}"))
+        .cmd([
+            "/bin/sh",
+            "-c",
+            "trap 'exit 0' TERM; echo \"$GREETING\"; sleep 1000 & wait",
+        ])
+}
+
+#[test]
+fn update_all_rolls_back_a_service_that_fails_and_updates_the_others() {
+    let Some(host) = boot(&[greeter("good", "good one"), greeter("flaky", "flaky one")]) else {
+        return;
+    };
+    for name in ["good", "flaky"] {
+        host.ok(&[
+            "atomic",
+            "install",
+            "--system",
+            "--start",
+            &format!("localhost/{name}"),
+        ]);
+        host.journal_has(name, &format!("{name} one"));
+    }
+    host.publish(&greeter("good", "good two"));
+    // The new flaky cannot run at all: its command does not exist.
+    host.publish(&ImageSpec::new("flaky").cmd(["/no/such/program"]));
+
+    let out = host
+        .host
+        .exec(&["atomic", "containers", "update", "--all"])
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "one update failed: {stdout}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} row in {stdout}"))
+            .to_string()
+    };
+    assert!(row("good").ends_with("Updated now"), "{stdout}");
+    assert!(row("flaky").ends_with("Failed"), "{stdout}");
+    host.journal_has("good", "good two");
+    // flaky is back on its first deployment, running again.
+    assert_eq!(host.link("flaky"), "/var/lib/containers/atomic/flaky.0");
+    assert_eq!(host.is_active("flaky"), "active");
+    assert_eq!(
+        host.ok(&["atomic", "run", "flaky", "sh", "-c", "echo $GREETING"]),
+        "flaky one\n"
+    );
 }

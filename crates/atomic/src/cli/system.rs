@@ -300,20 +300,30 @@ fn print_summary(rows: &[atomic_system::update::Summary]) {
         format!("\x1b[{code}m{text}\x1b[0m")
     };
     let mut text = String::from("\nSUMMARY\n\n");
-    text.push_str(&format!(
-        "{:15} {:32} {:32} {:32} {:15}\n",
-        "Container", "Image ID before update", "Image ID after update", "Latest image ID", "Status"
-    ));
+    let mut line = |cells: [&str; 5]| {
+        let row = format!(
+            "{:15} {:32} {:32} {:32} {}",
+            cells[0], cells[1], cells[2], cells[3], cells[4]
+        );
+        text.push_str(row.trim_end());
+        text.push('\n');
+    };
+    line([
+        "Container",
+        "Image ID before update",
+        "Image ID after update",
+        "Latest image ID",
+        "Status",
+    ]);
     for r in rows {
         let short = |id: &str| id.chars().take(32).collect::<String>();
-        text.push_str(&format!(
-            "{:15} {:32} {:32} {:32} {:15}\n",
-            r.name,
-            short(&r.before),
-            short(&r.after),
-            short(&r.latest),
-            paint(r.status)
-        ));
+        line([
+            &r.name,
+            &short(&r.before),
+            &short(&r.after),
+            &short(&r.latest),
+            &paint(r.status),
+        ]);
     }
     crate::output::text_out(&text);
 }
