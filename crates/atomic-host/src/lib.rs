@@ -94,15 +94,13 @@ pub fn status(sysroot: &Path) -> Result<HostStatus> {
 }
 
 fn load_status(sysroot: &Path) -> Result<HostStatus> {
-    match sysroot::read(sysroot, &sysroot::Host::running()) {
-        Ok(status) => Ok(status),
-        Err(e) => {
-            tracing::debug!("asking libostree through the helper: {e:#}");
-            helper::call(&Operation::Status {
-                sysroot: sysroot.to_path_buf(),
-            })
-        }
-    }
+    // The reader's error only says why it is not certain; libostree then answers, in its own
+    // words if it fails too. (`atomic host` logs nothing: its start-up is the benchmark.)
+    sysroot::read(sysroot, &sysroot::Host::running()).or_else(|_| {
+        helper::call(&Operation::Status {
+            sysroot: sysroot.to_path_buf(),
+        })
+    })
 }
 
 /// What `rollback` changed: deployment names are `CHECKSUM.SERIAL`.
