@@ -618,6 +618,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever an entry or an origin file holds, the readers answer or err, never panic.
+        #[test]
+        fn arbitrary_entries_and_key_files_never_panic(
+            text in r"((version|options|title|\[origin\]|\[libostree-transient\]|refspec|pinned|#)[ \t=]?[-0-9a-z/=. \t\\\[\]]{0,30}\r?\n?){0,8}",
+        ) {
+            if let Ok(entry) = parse_entry(&text) {
+                let _ = bootlink_osname(&entry.bootlink);
+            }
+            if let Ok(file) = KeyFile::parse(&text) {
+                let _ = file.string("origin", "refspec");
+                let _ = file.boolean("libostree-transient", "pinned");
+            }
+        }
+    }
+
     #[test]
     fn bootlinks_are_checked() {
         assert_eq!(
