@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `atomic host status` benchmark (issue 6): `atomic host status --sysroot S` (libostree, in
-# process) vs `ostree admin status --sysroot S` on one sysroot with three deployments, built in
-# a temp dir with the ostree CLI (the recipe of crates/atomic/tests/host_support). Both read
-# the same sysroot; the target is that atomic takes no more wall time than ostree.
+# `atomic host status` benchmark (issue 6): `atomic host status --sysroot S` (which reads the
+# sysroot itself, without libostree) vs `ostree admin status --sysroot S` on one sysroot with
+# three deployments, built in a temp dir with the ostree CLI (the recipe of
+# crates/atomic/tests/host_support). Both read the same sysroot; the target is that atomic
+# takes no more wall time than ostree.
 #
 # Needs the ostree CLI, hyperfine and jq. Usage: bash bench/host.sh [RUNS]   (default 200)
 # Prints both medians (ms) and the ratio atomic/ostree, from one hyperfine run in which the two

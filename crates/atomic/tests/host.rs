@@ -259,3 +259,106 @@ fn upgrade_pulls_from_a_file_remote() {
         .stdout(contains(format!("Upgraded OS to 2.0 ({v2}, ")));
     assert_eq!(checksums(&sysroot), [v2, v1]);
 }
+
+/// Three deployments as libostree leaves them, one pinned and one with an origin that says
+/// `unlocked=hotfix`, so every field status reads has something to read.
+fn three_varied_deployments() -> Sysroot {
+    let (sysroot, _, _) = two_deployments();
+    sysroot.commit("3.0");
+    run(sysroot
+        .admin()
+        .args(["deploy", "--retain", "--os=testos", "testos/stable"]));
+    run(sysroot.admin().args(["pin", "1"]));
+    let first = checksums(&sysroot)[0].clone();
+    let dir = deploy_dir(&sysroot, &first);
+    let origin = dir.with_file_name(format!(
+        "{}.origin",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    let text = std::fs::read_to_string(&origin).unwrap();
+    std::fs::write(
+        &origin,
+        text.replace("[origin]\n", "[origin]\nunlocked=hotfix\n"),
+    )
+    .unwrap();
+    sysroot
+}
+
+/// `atomic host status ARGS --sysroot S` run by `cmd`: exit code, stdout, stderr.
+fn status_with(
+    mut cmd: Command,
+    sysroot: &Sysroot,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let out = cmd
+        .args(["host", "status"])
+        .args(args)
+        .arg("--sysroot")
+        .arg(sysroot.root())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn status_reads_the_sysroot_without_the_helper_and_agrees_with_libostree() {
+    if !ostree_usable() {
+        return;
+    }
+    let sysroot = three_varied_deployments();
+    let libostree = libostree_status(&sysroot);
+    assert_eq!(libostree.deployments.len(), 3);
+    assert!(libostree.deployments[1].pinned, "{libostree:?}");
+    assert_eq!(libostree.deployments[0].unlocked, "hotfix");
+    let none_booted = atomic_host::HostStatus::default();
+    // Run by a copy of atomic that has no helper to ask: status is read by atomic alone, and
+    // is what libostree says, in every form.
+    let lone = LoneAtomic::new();
+    for (args, expected) in [
+        (&[][..], atomic_host::to_text(&libostree)),
+        (&["--pretty"], atomic_host::to_text(&libostree)),
+        (&["--json"], atomic_host::to_json(&libostree) + "\n"),
+        (&["-b", "--json"], atomic_host::to_json(&none_booted) + "\n"),
+        (&["-b"], atomic_host::to_text(&none_booted)),
+    ] {
+        let (code, out, err) = status_with(lone.command(), &sysroot, args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert_eq!(out, expected, "{args:?}");
+    }
+    // And ostree's own listing agrees on the order.
+    let ostree = run(sysroot.admin().arg("status"));
+    let pos = |d: &atomic_host::Deployment| ostree.find(&d.checksum).expect(&ostree);
+    assert!(
+        libostree
+            .deployments
+            .windows(2)
+            .all(|w| pos(&w[0]) < pos(&w[1])),
+        "{ostree}"
+    );
+}
+
+#[test]
+fn status_asks_libostree_about_a_commit_object_it_cannot_read() {
+    if !ostree_usable() {
+        return;
+    }
+    let (sysroot, _, v2) = two_deployments();
+    // A truncated commit object: libostree makes something of it (GLib substitutes defaults
+    // for what is missing); whatever that is, atomic must say the same, not its own guess.
+    let object = sysroot
+        .repo()
+        .join(format!("objects/{}/{}.commit", &v2[..2], &v2[2..]));
+    let bytes = std::fs::read(&object).unwrap();
+    std::fs::write(&object, &bytes[..100]).unwrap();
+    let expected = atomic_host::to_json(&libostree_status(&sysroot)) + "\n";
+    let (code, out, err) = status_with(Command::new(atomic().get_program()), &sysroot, &["--json"]);
+    assert_eq!((code, out), (Some(0), expected), "{err}");
+    // The copy without a helper cannot answer, and says what it is missing.
+    let (code, _, err) = status_with(LoneAtomic::new().command(), &sysroot, &["--json"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("needs 'atomic-ostree'"), "{err}");
+}

@@ -242,3 +242,38 @@ pub fn deploy_dir(sysroot: &Sysroot, checksum: &str) -> PathBuf {
         })
         .unwrap_or_else(|| panic!("no deployment of {checksum} in {}", dir.display()))
 }
+
+/// What libostree itself says of `sysroot`: the helper `atomic-ostree`, asked directly.
+pub fn libostree_status(sysroot: &Sysroot) -> atomic_host::HostStatus {
+    let request = serde_json::json!({"op": "status", "sysroot": sysroot.root()});
+    let out = AtomicCommand::cargo_bin("atomic-ostree")
+        .expect("atomic-ostree is built (cargo build -p atomic-ostree)")
+        .arg(request.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_value(answer["ok"].take()).unwrap_or_else(|e| panic!("{e}: {out:?}"))
+}
+
+/// A copy of atomic alone in a temp dir, to be run with a PATH that has no `atomic-ostree`
+/// either: whatever it does, it does without the libostree helper.
+pub struct LoneAtomic {
+    dir: tempfile::TempDir,
+}
+
+impl LoneAtomic {
+    pub fn new() -> LoneAtomic {
+        let dir = tempfile::tempdir().unwrap();
+        let real = AtomicCommand::cargo_bin("atomic").unwrap();
+        let real = std::path::PathBuf::from(real.get_program());
+        std::fs::copy(&real, dir.path().join("atomic")).unwrap();
+        LoneAtomic { dir }
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(self.dir.path().join("atomic"));
+        cmd.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        cmd
+    }
+}
