@@ -270,11 +270,23 @@ pub fn with_root(config: &str, rootfs: &Path) -> Result<String> {
 }
 
 /// A config.json that runs `args` instead (for `atomic run NAME CMD` on a stopped container),
-/// with the deployment's `rootfs` as its absolute root.
-pub fn with_args(config: &str, args: &[String], terminal: bool, rootfs: &Path) -> Result<String> {
+/// with the deployment's `rootfs` as its absolute root. Its runc runs outside systemd, so the
+/// systemd-driver `cgroupsPath` goes (runc's cgroupfs driver would take it for a directory).
+pub fn with_args(
+    config: &str,
+    name: &str,
+    args: &[String],
+    terminal: bool,
+    rootfs: &Path,
+) -> Result<String> {
     let mut value: serde_json::Value = serde_json::from_str(&with_root(config, rootfs)?)?;
     value["process"]["args"] = serde_json::json!(args);
     value["process"]["terminal"] = serde_json::json!(terminal);
+    if let Some(linux) = value["linux"].as_object_mut()
+        && linux.get("cgroupsPath") == Some(&serde_json::json!(cgroups_path(name)))
+    {
+        linux.remove("cgroupsPath");
+    }
     Ok(serde_json::to_string_pretty(&value)?)
 }
 
@@ -354,6 +366,21 @@ PIDFile=$PIDFILE
         let own = r#"{"linux": {"cgroupsPath": "machine.slice:x:y"}}"#;
         assert_eq!(with_cgroups_path(own, "etcd").unwrap(), own);
         assert_eq!(with_cgroups_path("{}", "etcd").unwrap(), "{}");
+    }
+
+    #[test]
+    fn a_one_off_run_drops_only_atomics_systemd_cgroups_path() {
+        let ours =
+            r#"{"root": {"path": "rootfs"}, "linux": {"cgroupsPath": "system.slice:atomic:n"}}"#;
+        let out = with_args(ours, "n", &["id".into()], false, Path::new("/d/rootfs")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(v["linux"].get("cgroupsPath").is_none());
+        assert_eq!(v["process"]["args"][0], "id");
+        assert_eq!(v["root"]["path"], "/d/rootfs");
+        let theirs = r#"{"linux": {"cgroupsPath": "/custom"}}"#;
+        let out = with_args(theirs, "n", &[], true, Path::new("/r")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["linux"]["cgroupsPath"], "/custom");
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub fn exec(ctx: &Context, name: &str, cmd: &[String], detach: bool) -> Result<i
         .tempdir_in(ctx.layout.state_dir())?;
     std::fs::write(
         dir.path().join("config.json"),
-        with_args(&config, cmd, tty, &rootfs)?,
+        with_args(&config, name, cmd, tty, &rootfs)?,
     )?;
     create_run_sources(&config)?;
     let status = Command::new(&info.runtime)
@@ -116,7 +116,11 @@ pub fn run_once(
         .prefix(&format!("once-{name}-"))
         .tempdir_in(ctx.layout.state_dir())?;
     let slot = scratch.path().join("deployment");
-    let features = RuntimeFeatures::probe(runtime)?;
+    // No systemd unit runs this container, so no systemd cgroup driver either.
+    let features = RuntimeFeatures {
+        systemd_cgroup: false,
+        ..RuntimeFeatures::probe(runtime)?
+    };
     let deployed = deploy::deploy(
         &Deployment {
             name,

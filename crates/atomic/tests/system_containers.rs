@@ -419,3 +419,33 @@ fn update_all_rolls_back_a_service_that_fails_and_updates_the_others() {
         "flaky one\n"
     );
 }
+
+#[test]
+fn a_run_once_image_runs_and_keeps_nothing() {
+    // The original's test image (atomic-test-runonce): a config.json template that says hello.
+    let template = r#"{"ociVersion": "1.0.2",
+        "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+                    "args": ["/bin/sh", "-c", "echo HI $RECEIVER from $NAME"],
+                    "env": ["PATH=/bin"]},
+        "root": {"path": "rootfs", "readonly": true},
+        "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+        "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}]}}"#;
+    let once = ImageSpec::new("runonce")
+        .label("atomic.run", "once")
+        .layer(LayerSpec::new().file("/exports/config.json.template", template, 0o644));
+    let Some(host) = boot(&[once]) else {
+        return;
+    };
+    let before = host.tree();
+    let out = host.ok(&[
+        "atomic",
+        "install",
+        "--system",
+        "--name=Saturn",
+        "--set",
+        "RECEIVER=Pluto",
+        "localhost/runonce",
+    ]);
+    assert!(out.contains("HI Pluto from Saturn"), "{out}");
+    assert_same(&before, &host.tree());
+}
