@@ -171,7 +171,7 @@ check_busybox() {
 # than a pulled image because the machines reach only Debian's archive, not a registry.
 SYSTEMD_HOST_IMAGE=localhost/atomic-systemd-host:latest
 # Raise this when the recipe below changes: an image built by an older recipe is rebuilt.
-SYSTEMD_HOST_RECIPE=1
+SYSTEMD_HOST_RECIPE=2
 SYSTEMD_HOST_MIRROR=http://deb.debian.org/debian
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -196,8 +196,9 @@ build_systemd_host_image() {
     # shellcheck disable=SC2064 # expand $root now: it is local to this function
     trap "rm -rf '$root'" EXIT
     # minbase: only Essential packages and apt; systemd-sysv gives /sbin/init, dbus lets
-    # systemctl talk to PID 1 and runc --systemd-cgroup create scopes.
-    if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
+    # systemctl talk to PID 1 and runc --systemd-cgroup create scopes; libpam-systemd lets a
+    # lingering user's manager (systemctl --user, for `install --user`) start.
+    if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,libpam-systemd \
         bookworm "$root" "$SYSTEMD_HOST_MIRROR" >/var/log/atomic-systemd-host-debootstrap.log 2>&1; then
         log "debootstrap failed; last lines of /var/log/atomic-systemd-host-debootstrap.log:"
         tail -n 20 /var/log/atomic-systemd-host-debootstrap.log >&2 || true

@@ -449,3 +449,71 @@ fn a_run_once_image_runs_and_keeps_nothing() {
     assert!(out.contains("HI Pluto from Saturn"), "{out}");
     assert_same(&before, &host.tree());
 }
+
+#[test]
+fn a_user_installs_a_container_for_its_own_systemd() {
+    let Some(host) = boot(&[service("v1")]) else {
+        return;
+    };
+    host.ok(&["useradd", "-m", "alice"]);
+    // alice pulls the image herself, from /data: the temp dir is the test's, mode 0700.
+    let status = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(host.data.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A lingering user has a manager of its own (user@UID.service) without logging in.
+    host.ok(&["loginctl", "enable-linger", "alice"]);
+    let alice = |cmd: &str| {
+        host.ok(&[
+            "su",
+            "-",
+            "alice",
+            "-c",
+            &format!("export XDG_RUNTIME_DIR=/run/user/$(id -u); {cmd}"),
+        ])
+    };
+    let until = |what: &str, check: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !check() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    until("alice's user manager", &|| {
+        host.host
+            .exec(&["systemctl", "is-active", "user@1000.service"])
+            .is_ok_and(|o| o.status.success())
+    });
+
+    let out = alice("atomic install --user --name u1 oci:/data/svc:v1");
+    assert!(out.contains("systemctl --user enable u1"), "{out}");
+    alice("test -f ~/.config/systemd/user/u1.service");
+    alice("atomic run u1");
+    until("the container's greeting in alice's journal", &|| {
+        alice("journalctl --user -u u1 --no-pager").contains("hello from v1")
+    });
+    // The container's process belongs to alice on the host (root inside its user namespace).
+    let owners = host.ok(&[
+        "sh",
+        "-c",
+        "for p in /proc/[0-9]*; do tr '\\0' ' ' <$p/cmdline 2>/dev/null | grep -q '^sleep 1000' \
+         && stat -c %U $p; done; true",
+    ]);
+    assert_eq!(owners.trim(), "alice");
+    let listed = alice("atomic containers list --json");
+    assert!(
+        listed.contains("\"u1\"") && listed.contains("\"running\""),
+        "{listed}"
+    );
+
+    alice("atomic uninstall u1");
+    alice("test ! -e ~/.config/systemd/user/u1.service");
+    alice(
+        "test ! -e ~/.local/share/containers/atomic/u1 && test ! -e ~/.local/share/containers/atomic/u1.0",
+    );
+}

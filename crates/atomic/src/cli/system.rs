@@ -108,17 +108,17 @@ pub fn installed(config: &Config, selection: &Selection, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// An OCI runtime as an absolute path (units need one): a path as given, else found on PATH.
+/// An OCI runtime as an absolute path (units need one): a path as given, else found on PATH,
+/// else in the system directories a user's PATH often lacks (Debian's runc is /usr/sbin/runc).
 pub fn runtime_path(runtime: &str) -> Result<String> {
     if runtime.contains('/') {
         return Ok(runtime.to_string());
     }
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(runtime))
-                .find(|p| p.is_file())
-        })
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(runtime))
+        .find(|p| p.is_file())
         .map(|p| p.display().to_string())
         .with_context(|| {
             format!("Cannot install the container: the runtime {runtime} is not installed")
