@@ -511,3 +511,85 @@ fn without_locks(tree: BTreeMap<PathBuf, String>) -> BTreeMap<PathBuf, String> {
         .filter(|(p, _)| !p.starts_with("store/system"))
         .collect()
 }
+
+#[test]
+fn an_update_killed_midway_is_undone_to_the_running_old_version() {
+    let Some(world) = World::new() else { return };
+    let v1 = world.image(&service_image("upd", "1"));
+    let v2 = world.image(&service_image("upd", "2"));
+    let systemd = Recorder::default();
+    world.install(&systemd, "u", &v1, &[]).unwrap();
+    systemd.systemctl(&["start", "u"]).unwrap();
+    let unit_before = std::fs::read_to_string(world.layout.units.join("u.service")).unwrap();
+
+    // Killed while restarting the new version: unit, link and slot 1 already switched.
+    let killer = Recorder {
+        panic_on: Some("start u"),
+        ..Default::default()
+    };
+    killer.active.borrow_mut().insert("u".into());
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        atomic_system::update::update(
+            &world.ctx(&killer),
+            &atomic_system::update::UpdateRequest {
+                name: "u",
+                set: Default::default(),
+                image: &v2,
+                runtime: None,
+            },
+        )
+    }));
+    assert!(killed.is_err());
+    assert_eq!(
+        std::fs::read_link(world.layout.link("u")).unwrap(),
+        world.layout.slot("u", 1)
+    );
+
+    // The next atomic (a rollback, here) first puts version 1 back and starts it, since it was
+    // running before; the rollback itself then finds no other deployment to go back to.
+    let err = atomic_system::update::rollback(&world.ctx(&systemd), "u").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("Cannot find a previous deployment"),
+        "{err}"
+    );
+    let calls = systemd.take();
+    assert!(
+        calls.contains(&"systemctl start u".to_string()),
+        "{calls:?}"
+    );
+    assert_eq!(
+        std::fs::read_link(world.layout.link("u")).unwrap(),
+        world.layout.slot("u", 0)
+    );
+    assert!(
+        !world.layout.slot("u", 1).exists(),
+        "the half-made slot is gone"
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.layout.units.join("u.service")).unwrap(),
+        unit_before
+    );
+}
+
+#[test]
+fn two_installs_of_one_name_at_once_make_one_container() {
+    let Some(world) = World::new() else { return };
+    let image = world.image(&service_image("race", "1"));
+    let results: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    world
+                        .install(&Recorder::default(), "r", &image, &[])
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    // One installed it; the other waited for the lock and found it present.
+    assert_eq!(results.iter().filter(|installed| **installed).count(), 1);
+    assert!(world.layout.units.join("r.service").exists());
+    assert!(!world.layout.slot("r", 1).exists());
+}
