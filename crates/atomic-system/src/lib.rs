@@ -16,7 +16,7 @@
 //! - `checkout`, `deploy`: building a deployment in a slot.
 //! - `ops` (install, uninstall, undo), `update` (update, rollback), `run`, `list`: the verbs,
 //!   through the [`systemd::Systemd`] seam.
-//! - `pending`: crash safety.
+//! - `pending`: crash safety; `variables`: what an image's templates ask for (`atomic info`).
 
 pub mod checkout;
 pub mod deploy;
@@ -36,6 +36,7 @@ pub mod template;
 pub mod update;
 mod userns;
 pub mod values;
+pub mod variables;
 
 pub use deploy::Image;
 pub use layout::Layout;

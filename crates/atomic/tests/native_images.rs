@@ -762,3 +762,46 @@ on_both_engines!(
     list_tag_and_delete_on_an_engine,
     native_verbs_are_refused_on_an_engine
 );
+
+#[test]
+fn info_lists_the_template_variables_of_a_system_container_image() {
+    let world = World::new();
+    let spec = ImageSpec::new("atomic-nt-sysvars").layer(
+        atomic_testsupport::LayerSpec::new()
+            .file(
+                "/exports/service.template",
+                "[Service]\nExecStart=$EXEC_START --port $PORT --peer ${PEER}\nPIDFile=$PIDFILE\n",
+                0o644,
+            )
+            .file(
+                "/exports/manifest.json",
+                r#"{"defaultValues": {"PORT": "2379"}}"#,
+                0o644,
+            ),
+    );
+    let stored = pull_oci(&world, &spec);
+    let out = ok(&world, &["info", "--storage", "native", &stored.name]);
+    assert!(
+        out.ends_with(
+            "\nTemplate variables with default value, but overridable with --set:\n\
+             PIDFILE: {SET_BY_OS}\nPORT: 2379\n\n\
+             Template variables that has no default value, and must be set with --set:\n\
+             PEER: {DEF_VALUE}\n"
+        ),
+        "{out}"
+    );
+    let json = ok(
+        &world,
+        &["info", "--json", "--storage", "native", &stored.name],
+    );
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["template_variables"]["required"],
+        serde_json::json!(["PEER"])
+    );
+    assert_eq!(json["template_variables"]["with_default"]["PORT"], "2379");
+    // An image without templates says nothing of them.
+    let plain = pull_oci(&world, &spec("atomic-nt-plain-info"));
+    let out = ok(&world, &["info", "--storage", "native", &plain.name]);
+    assert!(!out.contains("Template variables"), "{out}");
+}

@@ -62,8 +62,13 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
         return remote_info(&args).await;
     }
     let (storage, info) = find_image(&args.storage, &args.image, config).await?;
+    let variables = if storage == "native" {
+        template_variables(&args, config)?
+    } else {
+        None
+    };
     if args.json {
-        let doc = json!({
+        let mut doc = json!({
             "image": args.image,
             "id": info.id,
             "storage": storage,
@@ -71,6 +76,12 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
             "created": info.created,
             "labels": info.labels,
         });
+        if let Some(vars) = &variables {
+            doc["template_variables"] = json!({
+                "with_default": vars.with_default,
+                "required": vars.required,
+            });
+        }
         output::line(&serde_json::to_string_pretty(&doc)?);
         return Ok(0);
     }
@@ -78,8 +89,45 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
     for (key, value) in &info.labels {
         text.push_str(&format!("{key}: {value}\n"));
     }
+    if let Some(vars) = variables {
+        // The original's headings, word for word.
+        if !vars.with_default.is_empty() {
+            text.push_str("\nTemplate variables with default value, but overridable with --set:\n");
+            for (key, value) in &vars.with_default {
+                text.push_str(&format!("{key}: {value}\n"));
+            }
+        }
+        if !vars.required.is_empty() {
+            text.push_str(
+                "\nTemplate variables that has no default value, and must be set with --set:\n",
+            );
+            for key in &vars.required {
+                text.push_str(&format!("{key}: {{DEF_VALUE}}\n"));
+            }
+        }
+    }
     output::text_out(&text);
     Ok(0)
+}
+
+/// The template variables of a native image that is a system container image (it has
+/// templates in /exports), read through its layers without a checkout.
+fn template_variables(
+    args: &InfoArgs,
+    config: &Config,
+) -> Result<Option<atomic_system::variables::TemplateVariables>> {
+    let selection = args.storage.selection(config)?;
+    let Some(native) = selection.native_if_present() else {
+        return Ok(None);
+    };
+    let read = |path: &str| {
+        native
+            .read_first_file(&args.image, &[path])
+            .ok()
+            .flatten()
+            .map(|(_, data)| data)
+    };
+    atomic_system::variables::template_variables(&read)
 }
 
 /// `info --remote`: the registry's manifest and config for the name, nothing stored.
