@@ -766,7 +766,7 @@ on_both_engines!(
 #[test]
 fn info_lists_the_template_variables_of_a_system_container_image() {
     let world = World::new();
-    let spec = ImageSpec::new("atomic-nt-sysvars").layer(
+    let system = ImageSpec::new("atomic-nt-sysvars").layer(
         atomic_testsupport::LayerSpec::new()
             .file(
                 "/exports/service.template",
@@ -779,7 +779,7 @@ fn info_lists_the_template_variables_of_a_system_container_image() {
                 0o644,
             ),
     );
-    let stored = pull_oci(&world, &spec);
+    let stored = pull_oci(&world, &system);
     let out = ok(&world, &["info", "--storage", "native", &stored.name]);
     assert!(
         out.ends_with(
