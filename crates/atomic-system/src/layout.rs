@@ -107,8 +107,9 @@ impl Layout {
     }
 }
 
-/// Names of the store's own entries in `C`, which no container may take.
-const RESERVED: &[&str] = &[
+/// Names of the image store's own entries in `C` (and `system`, atomic's records of system
+/// containers), which no container may take.
+pub const STORE_ENTRIES: &[&str] = &[
     "blobs",
     "layers",
     "tmp",
@@ -134,7 +135,7 @@ pub fn check_name(name: &str) -> Result<()> {
              starting with a letter or digit"
         );
     }
-    if name.ends_with(".0") || name.ends_with(".1") || RESERVED.contains(&name) {
+    if name.ends_with(".0") || name.ends_with(".1") || STORE_ENTRIES.contains(&name) {
         bail!("invalid system container name '{name}': it is reserved for atomic's own files");
     }
     Ok(())

@@ -173,17 +173,9 @@ impl World {
     /// deployments and atomic's records — what an install adds and an uninstall must remove.
     fn host_tree(&self) -> BTreeMap<PathBuf, String> {
         let mut out = BTreeMap::new();
-        let store_own = [
-            "blobs",
-            "layers",
-            "tmp",
-            "index.json",
-            "oci-layout",
-            "system",
-        ];
         walk(self.tmp.path(), self.tmp.path(), &mut out, &|rel: &Path| {
             rel.starts_with("layouts")
-                || store_own
+                || atomic_system::layout::STORE_ENTRIES
                     .iter()
                     .any(|own| rel.starts_with(Path::new("store").join(own)))
         });

@@ -146,16 +146,9 @@ impl Host {
         // The store's own content (images pulled before) is not the install's business.
         tree.extend(store.into_iter().filter(|(path, _)| {
             let rel = path.trim_start_matches("/var/lib/containers/atomic/");
-            ![
-                "blobs",
-                "layers",
-                "tmp",
-                "index.json",
-                "oci-layout",
-                "system",
-            ]
-            .iter()
-            .any(|own| rel.starts_with(own))
+            !atomic_system::layout::STORE_ENTRIES
+                .iter()
+                .any(|own| rel.starts_with(own))
         }));
         tree
     }
