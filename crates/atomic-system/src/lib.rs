@@ -25,6 +25,7 @@ pub mod exports;
 mod fsutil;
 pub mod hostfs;
 pub mod info;
+mod interrupt;
 pub mod layout;
 pub mod list;
 pub mod ops;

@@ -132,7 +132,8 @@ pub(crate) fn finish(
     pending: Pending,
     result: Result<()>,
 ) -> Result<()> {
-    match result {
+    // A signal that came during the last step undoes the operation too.
+    match result.and_then(|()| pending.interrupted()) {
         Ok(()) => pending.finish(),
         Err(e) => {
             if let Err(undo_err) = undo(ctx, name, &pending.record) {

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::write_atomic;
+use crate::interrupt::Guard;
 use crate::layout::Layout;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +53,8 @@ pub struct Record {
 pub struct Pending {
     path: PathBuf,
     pub record: Record,
+    /// Signals are noted, not fatal, while the operation runs (see `interrupt.rs`).
+    interrupts: Guard,
 }
 
 fn record_path(layout: &Layout, name: &str) -> PathBuf {
@@ -74,6 +77,7 @@ impl Pending {
                 previous,
                 was_active,
             },
+            interrupts: Guard::new()?,
         };
         pending.save()?;
         Ok(pending)
@@ -84,10 +88,17 @@ impl Pending {
             .context("recording the operation in progress")
     }
 
-    /// Record that `path` is about to be created.
+    /// Record that `path` is about to be created; an error instead when a signal came to stop
+    /// the operation.
     pub fn creating(&mut self, path: &Path) -> Result<()> {
+        self.interrupted()?;
         self.record.created.push(path.to_path_buf());
         self.save()
+    }
+
+    /// An error when a signal came since the operation began.
+    pub fn interrupted(&self) -> Result<()> {
+        self.interrupts.check()
     }
 
     /// The operation is complete: nothing to undo any more.
@@ -111,6 +122,10 @@ impl Pending {
                 name
             )
         })?;
-        Ok(Some(Pending { path, record }))
+        Ok(Some(Pending {
+            path,
+            record,
+            interrupts: Guard::new()?,
+        }))
     }
 }

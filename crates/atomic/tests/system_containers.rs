@@ -309,25 +309,67 @@ fn templates_manifest_and_host_files_under_systemd() {
     assert_same(&before, &host.tree());
 }
 
+/// Put a `systemctl` in /opt/fault that sends `signal` to its parent (atomic) when asked to
+/// enable — when the unit, link and deployment are written and systemd reloaded, the worst
+/// moment — and otherwise does what it is asked; returns the PATH that finds it first.
+fn faulty_systemctl(host: &Host, signal: &str) -> &'static str {
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = enable ] && kill -{signal} $PPID\nexec /usr/bin/systemctl \"$@\"\n"
+    );
+    host.ok(&[
+        "sh",
+        "-c",
+        "mkdir -p /opt/fault && printf '%s' \"$0\" > /opt/fault/systemctl && chmod +x /opt/fault/systemctl",
+        &script,
+    ]);
+    "PATH=/opt/fault:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+}
+
+#[test]
+fn an_interrupted_install_undoes_itself() {
+    let Some(host) = boot(&[service("v1")]) else {
+        return;
+    };
+    let before = host.tree();
+    let path = faulty_systemctl(&host, "INT");
+    let out = host
+        .host
+        .exec(&[
+            "env",
+            path,
+            "atomic",
+            "install",
+            "--system",
+            "localhost/svc:v1",
+        ])
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("interrupted by a signal"), "{stderr}");
+    // Undone before atomic exited: nothing left, not even a record for a later atomic.
+    assert_same(&before, &host.tree());
+    assert!(
+        !host
+            .host
+            .exec(&["systemctl", "cat", "svc"])
+            .unwrap()
+            .status
+            .success()
+    );
+}
+
 #[test]
 fn a_killed_install_is_undone_and_can_be_run_again() {
     let Some(host) = boot(&[service("v1")]) else {
         return;
     };
     let before = host.tree();
-    // A systemctl that kills atomic when asked to enable: atomic dies with the unit, link and
-    // deployment written and systemd reloaded — the worst moment.
-    host.ok(&[
-        "sh",
-        "-c",
-        "mkdir -p /opt/kill && printf '#!/bin/sh\\n[ \"$1\" = enable ] && kill -9 $PPID\\nexec /usr/bin/systemctl \"$@\"\\n' \
-         > /opt/kill/systemctl && chmod +x /opt/kill/systemctl",
-    ]);
+    let path = faulty_systemctl(&host, "KILL");
     let killed = host
         .host
         .exec(&[
             "env",
-            "PATH=/opt/kill:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            path,
             "atomic",
             "install",
             "--system",
