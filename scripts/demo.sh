@@ -98,3 +98,34 @@ step "$ATOMIC" pull "docker-archive:$tmp/$TOOLS.tar"
 step "$ATOMIC" run --spc --storage native "$TOOLS" sh -c 'ls /host; ps -o pid,comm | head -5'
 step "$ATOMIC" containers list -a --storage native
 step "$ATOMIC" containers delete -y --storage native "$TOOLS-spc"
+
+# System containers: a service shipped as an image and run by systemd through runc. systemd is
+# not PID 1 on this machine, so the demo boots one in a container (the image setup.sh builds)
+# with this atomic and runc inside, and runs atomic there.
+SERVICE=atomic-demo-service
+step target/release/atomic-testimage --name "$SERVICE" \
+    --label "atomic.type=system" \
+    --cmd '["/bin/sh", "-c", "trap \"exit 0\" TERM; echo service started; while true; do sleep 1; done"]' \
+    --oci "$tmp/layout"
+chmod -R a+rX "$tmp"
+HOST=atomic-demo-systemd-$$
+trap 'podman rm -f -t 0 "$HOST" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+podman run -d --privileged --systemd=always --network=none --name "$HOST" \
+    -v "$PWD/$ATOMIC:/usr/local/bin/atomic:ro" -v "$(command -v runc):/usr/sbin/runc:ro" \
+    -v "$tmp/layout:/data/layout:ro" localhost/atomic-systemd-host:latest /sbin/init >/dev/null
+for _ in $(seq 100); do
+    state=$(podman exec "$HOST" systemctl is-system-running 2>/dev/null || true)
+    [[ $state == running || $state == degraded ]] && break
+    sleep 0.2
+done
+in_host() { step podman exec "$HOST" "$@"; }
+in_host atomic pull oci:/data/layout:latest
+# atomic.type=system: installed as a system container without --system.
+in_host atomic install --name demo localhost/layout:latest
+in_host cat /etc/systemd/system/demo.service
+in_host atomic run demo
+sleep 1
+in_host journalctl -u demo --no-pager -o cat
+in_host atomic containers list
+in_host atomic stop demo
+in_host atomic uninstall demo
