@@ -4,39 +4,41 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
 use atomic_runtime::{Runner, caps::CapSet};
+use atomic_store::{Store, StoredImage};
 use oci_spec::runtime::PosixRlimitType;
 
 use super::{NativeEngine, native, rootfs};
 
 impl NativeEngine {
-    /// Create the container `request` describes (not started). `env` are the variables atomic
-    /// sets for a label command: a bare `-e NAME` takes its value from them, as it would from
-    /// the environment of a `docker` process.
+    /// Create the container `request` describes (not started), of `image`: what the caller
+    /// resolved `request.image` to (see [`NativeEngine::resolve`]). `env` are the variables
+    /// atomic sets for a label command: a bare `-e NAME` takes its value from them, as it would
+    /// from the environment of a `docker` process.
     pub fn create_container(
         &self,
         request: &RunRequest,
+        image: (Store, StoredImage),
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
-        let created = create(&runner, self, request, env).map_err(native)?;
+        let created = create(&runner, image, request, env).map_err(native)?;
         Ok((runner, created))
     }
 }
 
 fn create(
     runner: &Runner,
-    engine: &NativeEngine,
+    (store, image): (Store, StoredImage),
     request: &RunRequest,
     env: &[(String, String)],
 ) -> Result<Record> {
-    let (store, image) = engine.require(&request.image).map_err(|e| anyhow!("{e}"))?;
     let id = new_id()?;
     let name = match &request.name {
         Some(name) => {
