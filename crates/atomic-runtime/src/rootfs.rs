@@ -129,7 +129,8 @@ pub fn is_mount_point(path: &Path) -> Result<bool> {
 
 /// Every mount point at or below `dir`, deepest first (the order to unmount them in).
 pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let info = read_mountinfo().context("reading mountinfo")?;
+    let info = String::from_utf8_lossy(&info);
     let mut found: Vec<PathBuf> = info
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -139,6 +140,16 @@ pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     found.dedup();
     Ok(found)
+}
+
+/// This mount namespace's mountinfo. A proc file has no size, so `read_to_string` starts
+/// from a 32-byte read and doubles: nine reads for a short table, each one making the kernel
+/// walk the mount list again. One buffer of the usual table's size takes two.
+fn read_mountinfo() -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    std::fs::File::open("/proc/self/mountinfo")?.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// mountinfo writes space, tab, newline and backslash in paths as `\ooo` octal escapes.
