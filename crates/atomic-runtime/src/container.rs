@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use atomic_store::Store;
 
-use crate::rootfs::{Rootfs, mounts_under};
+use crate::rootfs::Rootfs;
 use crate::runc::{ExecOptions, Runtime};
 use crate::signals::{exit_code, wait_forwarding};
 use crate::state::{Containers, Lifecycle, Record, Status, now};
@@ -114,8 +114,8 @@ impl Runner {
             runtime.delete(&record.id, true)?;
         }
         if record.auto_remove {
-            // Unmounts the root filesystem with everything else under the directory: one
-            // read of the mount table fewer than unmounting it first.
+            // Unmounts the root filesystem with everything else under the directory: the
+            // mount table is read once.
             return self.remove_files(record);
         }
         self.rootfs(record).unmount()?;
@@ -225,11 +225,6 @@ impl Runner {
 
     /// Unmount everything under the container's directory, delete it and unpin its image.
     fn remove_files(&self, record: &Record) -> Result<()> {
-        let dir = self.containers.dir(&record.id);
-        for mount in mounts_under(&dir)? {
-            rustix::mount::unmount(&mount, rustix::mount::UnmountFlags::DETACH)
-                .with_context(|| format!("unmounting {}", mount.display()))?;
-        }
         self.containers.remove_dir(&record.id)?;
         self.store.unpin(&record.id)
     }

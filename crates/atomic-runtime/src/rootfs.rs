@@ -122,9 +122,18 @@ impl Rootfs {
     }
 }
 
-/// Whether `path` is itself a mount point (listed in this mount namespace's mountinfo).
+/// Whether `path` is itself a mount point. statx answers in one call (Linux 5.8+); the
+/// mount table, which the kernel prints out whole for every read, is the fallback.
 pub fn is_mount_point(path: &Path) -> Result<bool> {
-    Ok(mounts_under(path)?.iter().any(|m| m == path))
+    use rustix::fs::{AtFlags, CWD, StatxAttributes, StatxFlags, statx};
+    let flags = AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW;
+    match statx(CWD, path, flags, StatxFlags::empty()) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            Ok(st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT))
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        _ => Ok(mounts_under(path)?.iter().any(|m| m == path)),
+    }
 }
 
 /// Every mount point at or below `dir`, deepest first (the order to unmount them in).
@@ -186,6 +195,18 @@ mod tests {
         assert_eq!(unescape_mountinfo(r"/a\134b"), r"/a\b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
         assert_eq!(unescape_mountinfo(r"/end\04"), r"/end\04");
+    }
+
+    #[test]
+    fn mount_points_are_told_as_the_mount_table_tells_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        for path in [Path::new("/"), Path::new("/proc"), dir.path(), &missing] {
+            let listed = mounts_under(path).unwrap().iter().any(|m| m == path);
+            assert_eq!(is_mount_point(path).unwrap(), listed, "{}", path.display());
+        }
+        assert!(is_mount_point(Path::new("/")).unwrap());
+        assert!(!is_mount_point(&missing).unwrap());
     }
 
     #[test]
