@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 
 use atomic_store::Store;
 
-use crate::rootfs::{Rootfs, mounts_under};
+use crate::rootfs::Rootfs;
 use crate::runc::{ExecOptions, Runtime};
 use crate::signals::{exit_code, wait_forwarding};
 use crate::state::{Containers, Lifecycle, Record, Status, now};
@@ -113,10 +113,12 @@ impl Runner {
         if runtime.knows(&record.id) {
             runtime.delete(&record.id, true)?;
         }
-        self.rootfs(record).unmount()?;
         if record.auto_remove {
+            // Unmounts the root filesystem with everything else under the directory: the
+            // mount table is read once.
             return self.remove_files(record);
         }
+        self.rootfs(record).unmount()?;
         if code.is_some() || !matches!(record.state, Lifecycle::Created) {
             record.state = Lifecycle::Exited {
                 code,
@@ -223,11 +225,6 @@ impl Runner {
 
     /// Unmount everything under the container's directory, delete it and unpin its image.
     fn remove_files(&self, record: &Record) -> Result<()> {
-        let dir = self.containers.dir(&record.id);
-        for mount in mounts_under(&dir)? {
-            rustix::mount::unmount(&mount, rustix::mount::UnmountFlags::DETACH)
-                .with_context(|| format!("unmounting {}", mount.display()))?;
-        }
         self.containers.remove_dir(&record.id)?;
         self.store.unpin(&record.id)
     }

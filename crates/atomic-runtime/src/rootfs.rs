@@ -122,14 +122,24 @@ impl Rootfs {
     }
 }
 
-/// Whether `path` is itself a mount point (listed in this mount namespace's mountinfo).
+/// Whether `path` is itself a mount point. statx answers in one call (Linux 5.8+); the
+/// mount table, which the kernel prints out whole for every read, is the fallback.
 pub fn is_mount_point(path: &Path) -> Result<bool> {
-    Ok(mounts_under(path)?.iter().any(|m| m == path))
+    use rustix::fs::{AtFlags, CWD, StatxAttributes, StatxFlags, statx};
+    let flags = AtFlags::NO_AUTOMOUNT | AtFlags::SYMLINK_NOFOLLOW;
+    match statx(CWD, path, flags, StatxFlags::empty()) {
+        Ok(st) if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) => {
+            Ok(st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT))
+        }
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        _ => Ok(mounts_under(path)?.iter().any(|m| m == path)),
+    }
 }
 
 /// Every mount point at or below `dir`, deepest first (the order to unmount them in).
 pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+    let info = read_mountinfo().context("reading mountinfo")?;
+    let info = String::from_utf8_lossy(&info);
     let mut found: Vec<PathBuf> = info
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -139,6 +149,16 @@ pub fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>> {
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     found.dedup();
     Ok(found)
+}
+
+/// This mount namespace's mountinfo. A proc file has no size, so `read_to_string` starts
+/// from a 32-byte read and doubles: nine reads for a short table, each one making the kernel
+/// walk the mount list again. One buffer of the usual table's size takes two.
+fn read_mountinfo() -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    std::fs::File::open("/proc/self/mountinfo")?.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// mountinfo writes space, tab, newline and backslash in paths as `\ooo` octal escapes.
@@ -175,6 +195,18 @@ mod tests {
         assert_eq!(unescape_mountinfo(r"/a\134b"), r"/a\b");
         assert_eq!(unescape_mountinfo("/plain"), "/plain");
         assert_eq!(unescape_mountinfo(r"/end\04"), r"/end\04");
+    }
+
+    #[test]
+    fn mount_points_are_told_as_the_mount_table_tells_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        for path in [Path::new("/"), Path::new("/proc"), dir.path(), &missing] {
+            let listed = mounts_under(path).unwrap().iter().any(|m| m == path);
+            assert_eq!(is_mount_point(path).unwrap(), listed, "{}", path.display());
+        }
+        assert!(is_mount_point(Path::new("/")).unwrap());
+        assert!(!is_mount_point(&missing).unwrap());
     }
 
     #[test]

@@ -277,15 +277,20 @@ impl Containers {
         Ok(first)
     }
 
-    /// Remove a container's directory. Refuses while anything is mounted inside it: deleting
-    /// through a mount would delete what the mount shows.
+    /// Remove a container's directory, unmounting first whatever is mounted inside it
+    /// (deepest first, lazily): deleting through a mount would delete what the mount shows.
+    /// Nothing is deleted unless every unmount succeeded.
     pub fn remove_dir(&self, id: &str) -> Result<()> {
         let dir = self.dir(id);
-        if let Some(mp) = crate::rootfs::mounts_under(&dir)?.first() {
-            bail!(
-                "{} is still mounted; not removing the container directory",
-                mp.display()
-            );
+        for mount in crate::rootfs::mounts_under(&dir)? {
+            rustix::mount::unmount(&mount, rustix::mount::UnmountFlags::DETACH).with_context(
+                || {
+                    format!(
+                        "unmounting {}; not removing the container directory",
+                        mount.display()
+                    )
+                },
+            )?;
         }
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),

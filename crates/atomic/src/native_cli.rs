@@ -86,11 +86,18 @@ pub async fn execute(
 }
 
 async fn run(request: &RunRequest, env: &[(String, String)], native: &NativeEngine) -> Result<i32> {
-    if native.resolve(&request.image)?.is_none() {
-        eprintln!("Unable to find image '{}' locally", request.image);
-        pull(native, &request.image).await?;
-    }
-    let (runner, mut record) = native.create_container(request, env)?;
+    // One resolution decides the pull and makes the container: resolving the name again
+    // costs a read of the index, manifest and config, and could find another image if the
+    // name moved in between.
+    let image = match native.resolve(&request.image)? {
+        Some(found) => found,
+        None => {
+            eprintln!("Unable to find image '{}' locally", request.image);
+            let pulled = pull(native, &request.image).await?;
+            (native.store()?, pulled.image)
+        }
+    };
+    let (runner, mut record) = native.create_container(request, image, env)?;
     if request.create_only {
         output::line(&record.id);
         return Ok(0);
@@ -301,12 +308,11 @@ fn render_template(format: &str, value: &serde_json::Value) -> Result<String> {
     Ok(out)
 }
 
-async fn pull(native: &NativeEngine, image: &str) -> Result<()> {
+async fn pull(native: &NativeEngine, image: &str) -> Result<atomic_store::Pulled> {
     let source = atomic_store::Source::parse(image)?;
-    native
+    Ok(native
         .pull(&source, &atomic_store::PullOptions::default())
-        .await?;
-    Ok(())
+        .await?)
 }
 
 fn require(native: &NativeEngine, name: &str) -> Result<(Runner, Record)> {

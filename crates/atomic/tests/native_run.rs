@@ -380,6 +380,29 @@ fn an_image_a_container_uses_keeps_its_layers() {
 }
 
 #[test]
+fn a_container_whose_config_cannot_be_made_leaves_nothing() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    labelled(
+        &world,
+        "baddevice",
+        "docker run --rm -v ${PWD}/new:/new --device /dev/atomic-no-such-device ${IMAGE} true",
+    );
+    let out = native(&world, &["run", "-q", "baddevice"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/dev/atomic-no-such-device"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(leftovers(&world), (0, 0));
+    // Not even the -v source a started container would have had.
+    assert!(!world.path().join("new").exists());
+}
+
+#[test]
 fn a_taken_name_is_refused() {
     if !usable() {
         return;

@@ -4,39 +4,41 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
 use atomic_runtime::{Runner, caps::CapSet};
+use atomic_store::{Store, StoredImage};
 use oci_spec::runtime::PosixRlimitType;
 
 use super::{NativeEngine, native, rootfs};
 
 impl NativeEngine {
-    /// Create the container `request` describes (not started). `env` are the variables atomic
-    /// sets for a label command: a bare `-e NAME` takes its value from them, as it would from
-    /// the environment of a `docker` process.
+    /// Create the container `request` describes (not started), of `image`: what the caller
+    /// resolved `request.image` to (see [`NativeEngine::resolve`]). `env` are the variables
+    /// atomic sets for a label command: a bare `-e NAME` takes its value from them, as it would
+    /// from the environment of a `docker` process.
     pub fn create_container(
         &self,
         request: &RunRequest,
+        image: (Store, StoredImage),
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
-        let created = create(&runner, self, request, env).map_err(native)?;
+        let created = create(&runner, image, request, env).map_err(native)?;
         Ok((runner, created))
     }
 }
 
 fn create(
     runner: &Runner,
-    engine: &NativeEngine,
+    (store, image): (Store, StoredImage),
     request: &RunRequest,
     env: &[(String, String)],
 ) -> Result<Record> {
-    let (store, image) = engine.require(&request.image).map_err(|e| anyhow!("{e}"))?;
     let id = new_id()?;
     let name = match &request.name {
         Some(name) => {
@@ -46,7 +48,7 @@ fn create(
         None => format!("atomic-{}", &id[..12]),
     };
     let config = image.config.config().clone();
-    let record = Record {
+    let mut record = Record {
         id: id.clone(),
         name,
         image: request.image.clone(),
@@ -73,6 +75,17 @@ fn create(
         runtime: runner.runtime.name(),
         state: Lifecycle::Created,
     };
+    // The bundle is made in memory first (its paths are known from the ID): the record is
+    // then complete when it is first written, and written once; a container whose config
+    // cannot be made leaves nothing behind.
+    let bundle = Bundle::new(
+        &runner.containers.dir(&id),
+        &record,
+        request,
+        config.as_ref(),
+        env,
+    )?;
+    record.command = bundle.command();
 
     // The image is pinned before the record exists: a prune between the two could otherwise
     // take the layers of a container about to use them.
@@ -81,106 +94,120 @@ fn create(
         let _names = runner.containers.names_lock()?;
         runner.containers.create(&record)
     };
-    let dir = match created {
-        Ok(dir) => dir,
-        Err(e) => {
-            store.unpin(&id).ok();
-            return Err(e);
-        }
-    };
-    match bundle(&dir, &record, request, config.as_ref(), env) {
-        Ok(command) => {
-            let mut record = record;
-            record.command = command;
-            runner.containers.save(&record)?;
-            Ok(record)
-        }
-        Err(e) => {
-            // Nothing of a container that cannot run is kept.
-            runner.containers.remove_dir(&id).ok();
-            store.unpin(&id).ok();
-            Err(e)
-        }
+    if let Err(e) = created.and_then(|_| bundle.write(request)) {
+        // Nothing of a container that cannot run is kept.
+        runner.containers.remove_dir(&id).ok();
+        store.unpin(&id).ok();
+        return Err(e);
     }
+    Ok(record)
 }
 
-/// Write the container's /etc files and its config.json; returns the process's argv.
-fn bundle(
-    dir: &Path,
-    record: &Record,
-    request: &RunRequest,
-    image: Option<&oci_spec::image::Config>,
-    env: &[(String, String)],
-) -> Result<Vec<String>> {
-    let host_net = matches!(
-        request.network,
-        atomic_runtime::dockercli::NetworkMode::Host
-    );
-    let hostname = match (&request.hostname, host_net) {
-        (Some(h), _) => h.clone(),
-        (None, true) => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "localhost".to_string()),
-        (None, false) => record.id[..12].to_string(),
-    };
-    let files = etc_files(dir, &hostname, host_net)?;
-    for source in request.sources_to_create() {
-        // docker's -v creates a missing host directory (a file, a symlink — even a dangling
-        // one — is used as it is); --mount does not.
-        if std::fs::symlink_metadata(source).is_ok() {
-            continue;
-        }
-        std::fs::create_dir_all(source)
-            .with_context(|| format!("creating the volume source {}", source.display()))?;
-    }
-    let mut layers = record.layers.clone();
-    layers.reverse();
-    let read_image_file = |path: &str| rootfs::read_file(&layers, path).ok().flatten();
-    let host = LabelHost { env };
-    let input = SpecInput {
-        request,
-        image,
-        rootfs: &dir.join("rootfs"),
-        hostname: &hostname,
-        files,
-        read_image_file: &read_image_file,
-        extra_env: &[],
-    };
-    let spec = spec::build(&input, &host)?;
-    let command = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.args().clone())
-        .unwrap_or_default();
-    spec.save(dir.join("config.json"))
-        .context("writing the container's config.json")?;
-    Ok(command)
+/// What goes into a container's directory besides its record: the files it sees at
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf, and its OCI config.
+struct Bundle {
+    files: ContainerFiles,
+    hosts: String,
+    hostname: String,
+    resolv_conf: String,
+    spec: oci_spec::runtime::Spec,
+    config_path: PathBuf,
 }
 
-/// /etc/hosts, /etc/hostname and /etc/resolv.conf for the container: with the host's network
-/// the host's own, else loopback only.
-fn etc_files(dir: &Path, hostname: &str, host_net: bool) -> Result<ContainerFiles> {
-    let hosts = dir.join("hosts");
-    let hostname_file = dir.join("hostname");
-    let resolv = dir.join("resolv.conf");
-    let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let hosts_text = if host_net {
-        host_hosts
-    } else {
-        format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        )
-    };
-    std::fs::write(&hosts, hosts_text)?;
-    std::fs::write(&hostname_file, format!("{hostname}\n"))?;
-    // Without a network there is no server to ask, but programs still read the file.
-    let resolv_text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    std::fs::write(&resolv, resolv_text)?;
-    Ok(ContainerFiles {
-        hosts: Some(hosts),
-        hostname: Some(hostname_file),
-        resolv_conf: Some(resolv),
-    })
+impl Bundle {
+    /// The bundle of a container to be created in `dir` (nothing is written).
+    fn new(
+        dir: &Path,
+        record: &Record,
+        request: &RunRequest,
+        image: Option<&oci_spec::image::Config>,
+        env: &[(String, String)],
+    ) -> Result<Bundle> {
+        let host_net = matches!(
+            request.network,
+            atomic_runtime::dockercli::NetworkMode::Host
+        );
+        let hostname = match (&request.hostname, host_net) {
+            (Some(h), _) => h.clone(),
+            (None, true) => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".to_string()),
+            (None, false) => record.id[..12].to_string(),
+        };
+        let files = ContainerFiles {
+            hosts: Some(dir.join("hosts")),
+            hostname: Some(dir.join("hostname")),
+            resolv_conf: Some(dir.join("resolv.conf")),
+        };
+        let mut layers = record.layers.clone();
+        layers.reverse();
+        let read_image_file = |path: &str| rootfs::read_file(&layers, path).ok().flatten();
+        let host = LabelHost { env };
+        let input = SpecInput {
+            request,
+            image,
+            rootfs: &dir.join("rootfs"),
+            hostname: &hostname,
+            files: files.clone(),
+            read_image_file: &read_image_file,
+            extra_env: &[],
+        };
+        let spec = spec::build(&input, &host)?;
+        let hosts = if host_net {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+            )
+        };
+        // Without a network there is no server to ask, but programs still read the file.
+        let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        Ok(Bundle {
+            files,
+            hosts,
+            hostname: format!("{hostname}\n"),
+            resolv_conf,
+            spec,
+            config_path: dir.join("config.json"),
+        })
+    }
+
+    /// The process's argv.
+    fn command(&self) -> Vec<String> {
+        self.spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().clone())
+            .unwrap_or_default()
+    }
+
+    /// Write the bundle into the container's directory (which exists), and create the missing
+    /// sources of its `-v` volumes.
+    fn write(&self, request: &RunRequest) -> Result<()> {
+        let texts = [
+            (&self.files.hosts, &self.hosts),
+            (&self.files.hostname, &self.hostname),
+            (&self.files.resolv_conf, &self.resolv_conf),
+        ];
+        for (path, text) in texts {
+            if let Some(path) = path {
+                std::fs::write(path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        for source in request.sources_to_create() {
+            // docker's -v creates a missing host directory (a file, a symlink — even a
+            // dangling one — is used as it is); --mount does not.
+            if std::fs::symlink_metadata(source).is_ok() {
+                continue;
+            }
+            std::fs::create_dir_all(source)
+                .with_context(|| format!("creating the volume source {}", source.display()))?;
+        }
+        self.spec
+            .save(&self.config_path)
+            .context("writing the container's config.json")
+    }
 }
 
 /// docker's rule for container names.
