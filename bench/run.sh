@@ -7,7 +7,8 @@
 #     vs  docker run --rm IMG /bin/true
 #   atomic run --spc IMG2 /bin/true (native)  vs  podman run --rm with the same SPC flags
 #
-# Prints the median wall time of each (hyperfine, one run of this script) and the ratios the
+# Prints the median wall time of each (hyperfine, one run of this script; atomic and runc
+# interleaved, see ROUNDS) and the ratios the
 # issue names (anchors: atomic/runc <= 1.5, podman/atomic >= 4). Needs what scripts/setup.sh
 # installs and starts. Usage: bash bench/run.sh [RUNS]   (default 30)
 set -euo pipefail
@@ -75,10 +76,20 @@ json.dump(spec, open(sys.argv[2], "w"))
 PY
 
 SPC_FLAGS="--privileged --net=host --pid=host --ipc=host -v /:/host -v /run:/run -e HOST=/host"
+# atomic and the two runc floors are a few ms apart, less than the drift of a shared machine's
+# load over one hyperfine block; so they alternate in ROUNDS blocks and each median is taken
+# over all of a command's runs (as bench/host.sh does). podman and docker are far slower and
+# run in one block.
+ROUNDS=5
+for round in $(seq "$ROUNDS"); do
+    hyperfine -N -w 2 -r "$(( (RUNS + ROUNDS - 1) / ROUNDS ))" \
+        --export-json "$work/close-$round.json" \
+        -n atomic "$ATOMIC run --storage native $IMG" \
+        -n runc "runc --root $work/runc run --bundle $work/bundle bench" \
+        -n "runc (atomic's config)" "runc --root $work/runc run --bundle $work/bundle-atomic bench" \
+        >/dev/null
+done
 hyperfine -N -w 3 -r "$RUNS" --export-json "$work/run.json" \
-    -n atomic "$ATOMIC run --storage native $IMG" \
-    -n runc "runc --root $work/runc run --bundle $work/bundle bench" \
-    -n "runc (atomic's config)" "runc --root $work/runc run --bundle $work/bundle-atomic bench" \
     -n podman "podman run --rm $IMG /bin/true" \
     -n docker "docker run --rm $IMG /bin/true" >/dev/null
 # The SPC container keeps its name (the original's default command has no --rm): each timed
@@ -89,12 +100,14 @@ hyperfine -N -w 3 -r "$RUNS" --export-json "$work/spc.json" \
     -n "podman spc" "podman run --rm $SPC_FLAGS $SPC /bin/true" >/dev/null
 
 python3 - "$work" <<'PY'
-import json, sys
+import glob, json, statistics, sys
 work = sys.argv[1]
-med = {}
-for name in ("run", "spc"):
-    for r in json.load(open(f"{work}/{name}.json"))["results"]:
-        med[r["command"]] = r["median"] * 1000
+times = {}
+files = sorted(glob.glob(f"{work}/close-*.json")) + [f"{work}/run.json", f"{work}/spc.json"]
+for path in files:
+    for r in json.load(open(path))["results"]:
+        times.setdefault(r["command"], []).extend(r["times"])
+med = {name: statistics.median(t) * 1000 for name, t in times.items()}
 print(f"{'command':24} {'median ms':>10}")
 for name, ms in med.items():
     print(f"{name:24} {ms:10.2f}")
