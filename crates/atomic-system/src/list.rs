@@ -1,7 +1,5 @@
 //! The installed system containers, for `containers list`.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, Result};
 
 use crate::info::Info;
@@ -19,7 +17,6 @@ pub struct SystemContainer {
     pub runtime: String,
     /// The process's argv from config.json.
     pub command: Vec<String>,
-    pub deployment: PathBuf,
 }
 
 impl SystemContainer {
@@ -67,7 +64,6 @@ pub fn list(ctx: &Context) -> Result<Vec<SystemContainer>> {
             created: info.created,
             state,
             runtime: info.runtime,
-            deployment: slot,
         });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
