@@ -183,9 +183,8 @@ fn chown(dir: BorrowedFd, name: &CStr, st: &Stat, flags: AtFlags) -> Result<()> 
 }
 
 fn is_opaque(dir: &OwnedFd) -> bool {
-    let file = std::fs::File::from(dir.try_clone().expect("dup of a directory descriptor"));
-    use xattr::FileExt;
-    matches!(file.get_xattr(OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
+    let mut value = [0u8; 1];
+    matches!(rustix::fs::fgetxattr(dir, OPAQUE_XATTR, &mut value), Ok(1) if value == *b"y")
 }
 
 /// Remove `name` from `dir`, recursively when it is a directory.

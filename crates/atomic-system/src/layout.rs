@@ -49,8 +49,9 @@ impl Layout {
         }
     }
 
-    /// A `--user` install for the invoking (non-root) user, in XDG locations.
-    pub fn user(store_root: &Path) -> Result<Layout> {
+    /// A `--user` install for the invoking (non-root) user, in XDG locations; the user's own
+    /// image store is `store_root`, else `$XDG_DATA_HOME/containers/atomic`.
+    pub fn user(store_root: Option<&Path>) -> Result<Layout> {
         let uid = rustix::process::getuid().as_raw();
         if uid == 0 {
             bail!("--user installs a container for a non-root user; as root, use --system");
@@ -67,7 +68,7 @@ impl Layout {
             .unwrap_or_else(|| PathBuf::from(format!("/run/user/{uid}")));
         let name = std::env::var("USER").unwrap_or_else(|_| uid.to_string());
         Ok(Layout {
-            checkouts: store_root.to_path_buf(),
+            checkouts: store_root.map_or_else(|| data.join("containers/atomic"), Path::to_path_buf),
             units: config.join("systemd/user"),
             tmpfiles: data.join("containers/tmpfiles"),
             host_root: PathBuf::from("/"),

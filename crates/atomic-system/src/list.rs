@@ -44,13 +44,13 @@ pub fn list(ctx: &Context) -> Result<Vec<SystemContainer>> {
         let Some(slot) = ctx.active(&name) else {
             continue;
         };
-        let is_slot = [0, 1].iter().any(|i| slot == ctx.layout.slot(&name, *i));
+        // Another symlink in C is not ours.
+        if ![0, 1].iter().any(|i| slot == ctx.layout.slot(&name, *i)) {
+            continue;
+        }
         let Ok(info) = Info::read(&slot) else {
             continue;
         };
-        if !is_slot {
-            continue;
-        }
         let state = if info.has_container_service {
             ctx.systemd.state(&name).as_str().to_string()
         } else {

@@ -7,6 +7,8 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
+use atomic_runtime::signals::exit_code;
+
 use crate::deploy::{self, Deployment, Image};
 use crate::fsutil::remove_any;
 use crate::info::Info;
@@ -33,23 +35,12 @@ fn require(ctx: &Context, name: &str) -> Result<Info> {
     Info::read(&slot)
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-fn stdin_is_tty() -> bool {
-    rustix::termios::isatty(std::io::stdin())
-}
-
 /// `atomic run NAME CMD…`: in the running container (`runtime exec`), else in a one-off
 /// container from the same deployment. Returns the command's exit code.
 pub fn exec(ctx: &Context, name: &str, cmd: &[String], detach: bool) -> Result<i32> {
     let info = require(ctx, name)?;
     let slot = ctx.active(name).context("deployment vanished")?;
-    let tty = stdin_is_tty();
+    let tty = rustix::termios::isatty(std::io::stdin());
     if ctx.systemd.is_active(name) {
         let mut argv = vec!["exec".to_string()];
         if tty {

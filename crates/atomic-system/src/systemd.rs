@@ -29,7 +29,7 @@ pub trait Systemd {
     fn systemctl(&self, args: &[&str]) -> Result<()>;
     /// `systemd-tmpfiles [--user] ARGS…`, printed first.
     fn tmpfiles(&self, args: &[&str]) -> Result<()>;
-    /// Is the unit active (running or starting)?
+    /// Is the unit active (running, or reloading)?
     fn is_active(&self, unit: &str) -> bool;
     /// The unit's state for listings.
     fn state(&self, unit: &str) -> UnitState;
@@ -80,24 +80,16 @@ impl SystemdCli {
         Ok(())
     }
 
+    /// `systemctl is-active UNIT`'s word: active, activating, failed, inactive…
     fn active_state(&self, unit: &str) -> String {
-        Command::new("systemctl")
-            .args(self.argv("systemctl", &["is-active", unit]).iter().skip(1))
+        let argv = self.argv("systemctl", &["is-active", unit]);
+        Command::new(argv[0])
+            .args(&argv[1..])
             .stdin(Stdio::null())
             .stderr(Stdio::null())
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
-    }
-
-    fn query(&self, args: &[&str]) -> bool {
-        Command::new("systemctl")
-            .args(self.argv("systemctl", args).iter().skip(1))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
     }
 }
 
@@ -111,7 +103,7 @@ impl Systemd for SystemdCli {
     }
 
     fn is_active(&self, unit: &str) -> bool {
-        self.query(&["is-active", "--quiet", unit])
+        self.state(unit) == UnitState::Running
     }
 
     fn stays_active(&self, unit: &str) -> bool {
@@ -127,12 +119,10 @@ impl Systemd for SystemdCli {
     }
 
     fn state(&self, unit: &str) -> UnitState {
-        if self.is_active(unit) {
-            UnitState::Running
-        } else if self.query(&["is-failed", "--quiet", unit]) {
-            UnitState::Failed
-        } else {
-            UnitState::Inactive
+        match self.active_state(unit).as_str() {
+            "active" | "reloading" => UnitState::Running,
+            "failed" => UnitState::Failed,
+            _ => UnitState::Inactive,
         }
     }
 }

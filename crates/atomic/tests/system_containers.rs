@@ -3,24 +3,28 @@
 //! runc. Install → start → the container's output in the journal → update to a new image →
 //! rollback → uninstall, which must leave the host's file tree as it was.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use atomic_testsupport::{Bind, FileEntry, SystemdHost};
 use atomic_testsupport::{ImageSpec, LayerSpec, write_oci_layout};
-use std::collections::BTreeMap;
 
-/// A service that says which version it is, and ends cleanly on SIGTERM (a shell as PID 1
-/// of its namespace has no default action for it).
-fn service(tag: &str) -> ImageSpec {
-    ImageSpec::new("svc")
-        .tag(tag)
-        .env(format!("GREETING=hello from {tag}"))
+/// A service that prints `greeting` and runs until SIGTERM, on which it ends cleanly (a shell
+/// as PID 1 of its namespace has no default action for it).
+fn greeter(name: &str, greeting: &str) -> ImageSpec {
+    ImageSpec::new(name)
+        .env(format!("GREETING={greeting}"))
         .cmd([
             "/bin/sh",
             "-c",
             "trap 'exit 0' TERM; echo \"$GREETING\"; sleep 1000 & wait",
         ])
+}
+
+/// Version `tag` of the service `svc`, which says which version it is.
+fn service(tag: &str) -> ImageSpec {
+    greeter("svc", &format!("hello from {tag}")).tag(tag)
 }
 
 /// A service with its own templates, manifest and host files.
@@ -315,10 +319,10 @@ fn templates_manifest_and_host_files_under_systemd() {
     assert_same(&before, &host.tree());
 }
 
-/// Put a `systemctl` in /opt/fault that sends `signal` to its parent (atomic) when asked to
-/// enable — when the unit, link and deployment are written and systemd reloaded, the worst
-/// moment — and otherwise does what it is asked; returns the PATH that finds it first.
-fn faulty_systemctl(host: &Host, signal: &str) -> &'static str {
+/// `atomic install --system localhost/svc:v1` with a `systemctl` first on PATH that sends
+/// `signal` to atomic when asked to enable — when the unit, link and deployment are written and
+/// systemd reloaded, the worst moment — and otherwise does what it is asked.
+fn install_with_faulty_systemctl(host: &Host, signal: &str) -> std::process::Output {
     let script = format!(
         "#!/bin/sh\n[ \"$1\" = enable ] && kill -{signal} $PPID\nexec /usr/bin/systemctl \"$@\"\n"
     );
@@ -328,18 +332,8 @@ fn faulty_systemctl(host: &Host, signal: &str) -> &'static str {
         "mkdir -p /opt/fault && printf '%s' \"$0\" > /opt/fault/systemctl && chmod +x /opt/fault/systemctl",
         &script,
     ]);
-    "PATH=/opt/fault:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-}
-
-#[test]
-fn an_interrupted_install_undoes_itself() {
-    let Some(host) = boot(&[service("v1")]) else {
-        return;
-    };
-    let before = host.tree();
-    let path = faulty_systemctl(&host, "INT");
-    let out = host
-        .host
+    let path = "PATH=/opt/fault:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    host.host
         .exec(&[
             "env",
             path,
@@ -348,7 +342,16 @@ fn an_interrupted_install_undoes_itself() {
             "--system",
             "localhost/svc:v1",
         ])
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn an_interrupted_install_undoes_itself() {
+    let Some(host) = boot(&[service("v1")]) else {
+        return;
+    };
+    let before = host.tree();
+    let out = install_with_faulty_systemctl(&host, "INT");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("interrupted by a signal"), "{stderr}");
@@ -370,20 +373,7 @@ fn a_killed_install_is_undone_and_can_be_run_again() {
         return;
     };
     let before = host.tree();
-    let path = faulty_systemctl(&host, "KILL");
-    let killed = host
-        .host
-        .exec(&[
-            "env",
-            path,
-            "atomic",
-            "install",
-            "--system",
-            "--name",
-            "svc",
-            "localhost/svc:v1",
-        ])
-        .unwrap();
+    let killed = install_with_faulty_systemctl(&host, "KILL");
     assert!(!killed.status.success(), "atomic was killed");
     host.ok(&["test", "-e", "/etc/systemd/system/svc.service"]);
 
@@ -405,16 +395,6 @@ fn a_killed_install_is_undone_and_can_be_run_again() {
     ]);
     host.ok(&["atomic", "uninstall", "svc"]);
     assert_same(&before, &host.tree());
-}
-
-fn greeter(name: &str, greeting: &str) -> ImageSpec {
-    ImageSpec::new(name)
-        .env(format!("GREETING={greeting}"))
-        .cmd([
-            "/bin/sh",
-            "-c",
-            "trap 'exit 0' TERM; echo \"$GREETING\"; sleep 1000 & wait",
-        ])
 }
 
 #[test]

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 
+use atomic_engine::EngineKind;
 use atomic_store::{PullOptions, Source};
 use atomic_system::systemd::SystemdCli;
 use atomic_system::{Context, Image, Layout};
-
-use atomic_engine::EngineKind;
 
 use crate::config::Config;
 use crate::storage::Selection;
@@ -52,19 +51,8 @@ pub fn parse_set(pairs: &[String]) -> Result<BTreeMap<String, String>> {
 /// else the system's.
 pub fn layout(config: &Config, user: bool) -> Result<Layout> {
     if user {
-        let root = match std::env::var_os("ATOMIC_STORE_ROOT") {
-            Some(root) if !root.is_empty() => PathBuf::from(root),
-            _ => {
-                let data = std::env::var_os("XDG_DATA_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| {
-                        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share"))
-                    })
-                    .context("--user needs $HOME")?;
-                data.join("containers/atomic")
-            }
-        };
-        Layout::user(&root)
+        let root = std::env::var_os("ATOMIC_STORE_ROOT").filter(|root| !root.is_empty());
+        Layout::user(root.as_deref().map(Path::new))
     } else {
         Ok(Layout::system(&config.store_root()))
     }
@@ -81,13 +69,24 @@ pub fn with_context<T>(
     quiet: bool,
     f: impl FnOnce(&Context) -> Result<T>,
 ) -> Result<T> {
-    let layout = layout(config, user)?;
-    let systemd = SystemdCli { user, quiet };
+    with_layout(&layout(config, user)?, quiet, f)
+}
+
+/// The context for system-container operations in `layout`.
+fn with_layout<T>(
+    layout: &Layout,
+    quiet: bool,
+    f: impl FnOnce(&Context) -> Result<T>,
+) -> Result<T> {
+    let systemd = SystemdCli {
+        user: layout.user.is_some(),
+        quiet,
+    };
     let atomic = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "atomic".to_string());
     let ctx = Context {
-        layout: &layout,
+        layout,
         systemd: &systemd,
         atomic,
         quiet,
@@ -173,11 +172,11 @@ pub async fn install(
     };
     let runtime = runtime_path(&runtime)?;
     if image.labels().get("atomic.run").map(String::as_str) == Some("once") {
-        return with_context(config, user, quiet, |ctx| {
+        return with_layout(&layout, quiet, |ctx| {
             atomic_system::run::run_once(ctx, name, &image, &set, &runtime)
         });
     }
-    with_context(config, user, quiet, |ctx| {
+    with_layout(&layout, quiet, |ctx| {
         let req = atomic_system::ops::InstallRequest {
             name,
             image: &image,
@@ -232,7 +231,7 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
     if args.all {
         let store = atomic_store::Store::open(&store_root)?;
         let resolve = |query: &str| Image::resolve(&store, query);
-        let rows = with_context(config, user, args.quiet, |ctx| {
+        let rows = with_layout(&layout, args.quiet, |ctx| {
             atomic_system::update::update_all(ctx, &resolve, runtime.as_deref())
         })?;
         print_summary(&rows);
@@ -249,7 +248,7 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
     let image = match &args.rebase {
         Some(rebase) => image(&store_root, rebase, args.quiet).await?,
         None => {
-            let active = with_context(config, user, true, |ctx| {
+            let active = with_layout(&layout, true, |ctx| {
                 ctx.active(name)
                     .with_context(|| format!("system container '{name}' is not installed"))
             })?;
@@ -264,7 +263,7 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
             })?
         }
     };
-    with_context(config, user, args.quiet, |ctx| {
+    with_layout(&layout, args.quiet, |ctx| {
         let req = atomic_system::update::UpdateRequest {
             name,
             set,
