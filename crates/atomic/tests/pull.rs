@@ -30,7 +30,12 @@ fn pull_puts_the_image_in_the_engine(kind: Kind) {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(kind.image_exists(&reference));
     let out = world.on(kind, &["info"], &[&reference]).output().unwrap();
-    assert!(stdout(&out).contains("Pulled: yes"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Pulled: yes"),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
 }
 
 fn run_pulls_a_missing_image(kind: Kind) {
