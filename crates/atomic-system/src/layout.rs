@@ -126,20 +126,34 @@ pub const STORE_ENTRIES: &[&str] = &[
 /// `[A-Za-z0-9][A-Za-z0-9_.-]*`, not ending in `.0`/`.1` (the slots' names) and not one of the
 /// store's own directories.
 pub fn check_name(name: &str) -> Result<()> {
-    let mut chars = name.chars();
-    let ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-        && name.len() <= 200;
-    if !ok {
+    if !is_name_valid(name) {
         bail!(
             "invalid system container name '{name}': use letters, digits, '_', '.' and '-', \
              starting with a letter or digit"
         );
     }
-    if name.ends_with(".0") || name.ends_with(".1") || STORE_ENTRIES.contains(&name) {
+    if is_name_reserved(name) {
         bail!("invalid system container name '{name}': it is reserved for atomic's own files");
     }
     Ok(())
+}
+
+/// Whether `name` could be a system container's, as [`check_name`] decides, without making an
+/// error: `atomic run IMAGE` asks this of every image name, and an error captures a backtrace
+/// when `RUST_BACKTRACE` is set (about a millisecond).
+pub fn is_name(name: &str) -> bool {
+    is_name_valid(name) && !is_name_reserved(name)
+}
+
+fn is_name_valid(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+        && name.len() <= 200
+}
+
+fn is_name_reserved(name: &str) -> bool {
+    name.ends_with(".0") || name.ends_with(".1") || STORE_ENTRIES.contains(&name)
 }
 
 #[cfg(test)]
@@ -150,11 +164,13 @@ mod tests {
     fn names() {
         for good in ["etcd", "flannel-1", "a.b_c", "X9"] {
             check_name(good).unwrap();
+            assert!(is_name(good), "{good}");
         }
         for bad in [
             "", "-x", ".hidden", "a/b", "..", "a b", "etcd.0", "etcd.1", "layers", "a$b", "é",
         ] {
             assert!(check_name(bad).is_err(), "{bad}");
+            assert!(!is_name(bad), "{bad}");
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn list(ctx: &Context) -> Result<Vec<SystemContainer>> {
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !entry.file_type()?.is_symlink() || crate::layout::check_name(&name).is_err() {
+        if !entry.file_type()?.is_symlink() || !crate::layout::is_name(&name) {
             continue;
         }
         let Some(slot) = ctx.active(&name) else {

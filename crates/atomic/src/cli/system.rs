@@ -98,7 +98,7 @@ fn with_layout<T>(
 /// the storage choice allow it (none, or native)?
 pub fn installed(config: &Config, selection: &Selection, name: &str) -> bool {
     if matches!(selection.explicit, Some(kind) if kind != EngineKind::Native)
-        || atomic_system::layout::check_name(name).is_err()
+        || !atomic_system::layout::is_name(name)
     {
         return false;
     }
