@@ -129,23 +129,80 @@ pub fn container_name(given: Option<&str>, image: &str, spc: bool) -> Result<Str
     Ok(name)
 }
 
+/// A verb's arguments, added to its command only when that verb is the one on the command line
+/// (clap's `Command::defer`): building every verb's arguments first was most of what parsing
+/// cost, ~0.4 ms of each `atomic run` (bench/run.sh). Help, completions and man pages build
+/// them all as before.
+#[derive(Debug)]
+struct Lazy<T>(T);
+
+impl<T: Args> Args for Lazy<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(augment_keeping_about::<T, false>)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(augment_keeping_about::<T, true>)
+    }
+}
+
+/// `T`'s arguments added late must not replace the verb's description: derive(Args) sets an
+/// argument struct's doc comment as `about`, which the verb's own used to follow and override.
+fn augment_keeping_about<T: Args, const UPDATE: bool>(cmd: clap::Command) -> clap::Command {
+    let (about, long_about) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let cmd = if UPDATE {
+        T::augment_args_for_update(cmd)
+    } else {
+        T::augment_args(cmd)
+    };
+    let cmd = match about {
+        Some(about) => cmd.about(about),
+        None => cmd,
+    };
+    match long_about {
+        Some(long_about) => cmd.long_about(long_about),
+        None => cmd.long_about(None),
+    }
+}
+
+impl<T: clap::FromArgMatches> clap::FromArgMatches for Lazy<T> {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Lazy)
+    }
+
+    fn from_arg_matches_mut(matches: &mut clap::ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Lazy)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(
+        &mut self,
+        matches: &mut clap::ArgMatches,
+    ) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Verb {
     /// Run a container as its image's RUN label says
-    Run(run::RunArgs),
+    Run(Lazy<run::RunArgs>),
     /// Run an image's INSTALL label
-    Install(install::InstallArgs),
+    Install(Lazy<install::InstallArgs>),
     /// Run an image's UNINSTALL label, or remove it
-    Uninstall(uninstall::UninstallArgs),
+    Uninstall(Lazy<uninstall::UninstallArgs>),
     /// Stop a container (its STOP label, else the engine's stop)
-    Stop(stop::StopArgs),
+    Stop(Lazy<stop::StopArgs>),
     /// Pull an image into an engine (registries; archives and layouts into native)
-    Pull(pull::PullArgs),
+    Pull(Lazy<pull::PullArgs>),
     /// Mount an image of the native storage read-only on a directory
-    Mount(mount::MountArgs),
+    Mount(Lazy<mount::MountArgs>),
     /// Unmount what 'atomic mount' mounted
     #[command(alias = "umount")]
-    Unmount(mount::UnmountArgs),
+    Unmount(Lazy<mount::UnmountArgs>),
     /// Operate on images
     #[command(subcommand)]
     Images(ImagesVerb),
@@ -153,109 +210,115 @@ enum Verb {
     #[command(subcommand)]
     Containers(ContainersVerb),
     /// Show the processes of running containers (every engine)
-    Top(top::TopArgs),
+    Top(Lazy<top::TopArgs>),
     /// Operate on the OSTree-based host
     #[command(subcommand)]
     Host(HostVerb),
     /// atomic 1.x's spelling of 'host status'
     #[command(name = "host-status", hide = true)]
-    HostStatus(host::StatusArgs),
+    HostStatus(Lazy<host::StatusArgs>),
     /// atomic 1.x's spelling of 'host upgrade'
     #[command(name = "host-upgrade", hide = true)]
-    HostUpgrade(host::UpgradeArgs),
+    HostUpgrade(Lazy<host::UpgradeArgs>),
     /// atomic 1.x's spelling of 'host rollback'
     #[command(name = "host-rollback", hide = true)]
-    HostRollback(host::RollbackArgs),
+    HostRollback(Lazy<host::RollbackArgs>),
     /// Show an image's labels
     #[command(hide = true)]
-    Info(info::InfoArgs),
+    Info(Lazy<info::InfoArgs>),
     /// Show an image's name, version and release
     #[command(hide = true)]
-    Version(info::VersionArgs),
+    Version(Lazy<info::VersionArgs>),
     /// Show an image's help
     #[command(hide = true)]
-    Help(help::HelpArgs),
+    Help(Lazy<help::HelpArgs>),
     /// Check an image of the native storage against its digests
     #[command(hide = true)]
-    Verify(images::verify::VerifyArgs),
+    Verify(Lazy<images::verify::VerifyArgs>),
     /// Print a shell completion script
-    Completion(docs::CompletionArgs),
+    Completion(Lazy<docs::CompletionArgs>),
     /// Write man pages generated from this command line
     #[command(hide = true)]
-    GenerateMan(docs::ManArgs),
+    GenerateMan(Lazy<docs::ManArgs>),
     /// Carry out a docker command line on the native engine, as a label's would be
     #[command(hide = true)]
-    NativeDocker(crate::native_cli::NativeDockerArgs),
+    NativeDocker(Lazy<crate::native_cli::NativeDockerArgs>),
     /// Supervise a detached container of the native engine (started by atomic itself)
     #[command(hide = true, name = crate::native_cli::SUPERVISE_VERB)]
-    SuperviseContainer(crate::native_cli::SuperviseArgs),
+    SuperviseContainer(Lazy<crate::native_cli::SuperviseArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 enum ImagesVerb {
     /// List images of every engine (or of --storage)
-    List(images::list::ListArgs),
+    List(Lazy<images::list::ListArgs>),
     /// Delete images (after asking; -y answers yes)
-    Delete(images::delete::DeleteArgs),
+    Delete(Lazy<images::delete::DeleteArgs>),
     /// Remove dangling images (native: and every blob and layer no image needs)
-    Prune(images::delete::PruneArgs),
+    Prune(Lazy<images::delete::PruneArgs>),
     /// Give an image another name
-    Tag(images::tag::TagArgs),
+    Tag(Lazy<images::tag::TagArgs>),
     /// Check an image of the native storage against its digests (and, with --remote, its
     /// registry)
-    Verify(images::verify::VerifyArgs),
+    Verify(Lazy<images::verify::VerifyArgs>),
     /// Show an image's labels
-    Info(info::InfoArgs),
+    Info(Lazy<info::InfoArgs>),
     /// Show an image's name, version and release
-    Version(info::VersionArgs),
+    Version(Lazy<info::VersionArgs>),
     /// Show an image's help (help.1, README.md or its HELP label)
-    Help(help::HelpArgs),
+    Help(Lazy<help::HelpArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 enum ContainersVerb {
     /// List containers of every engine (or of --storage); running ones unless -a
-    List(containers::ListArgs),
+    List(Lazy<containers::ListArgs>),
     /// Delete containers (after asking; -y answers yes)
-    Delete(containers::DeleteArgs),
+    Delete(Lazy<containers::DeleteArgs>),
     /// Update a system container to its image's newest version (or --rebase to another)
-    Update(system::UpdateArgs),
+    Update(Lazy<system::UpdateArgs>),
     /// Switch a system container back to its previous deployment
-    Rollback(system::RollbackArgs),
+    Rollback(Lazy<system::RollbackArgs>),
 }
 
 #[derive(Subcommand, Debug)]
 enum HostVerb {
     /// Show the host's deployments in boot order, the booted one marked
-    Status(host::StatusArgs),
+    Status(Lazy<host::StatusArgs>),
     /// Make the previous deployment the default (the next boot's)
-    Rollback(host::RollbackArgs),
+    Rollback(Lazy<host::RollbackArgs>),
     /// Deploy the newest commit of the default deployment's origin, /etc merged
-    Upgrade(host::UpgradeArgs),
+    Upgrade(Lazy<host::UpgradeArgs>),
     /// Deploy a given commit or version of the origin's ref as the new default
-    Deploy(host::DeployArgs),
+    Deploy(Lazy<host::DeployArgs>),
     /// Switch the origin to another ref (or bootc image), pull it and deploy it
-    Rebase(host::RebaseArgs),
+    Rebase(Lazy<host::RebaseArgs>),
     /// Make /usr writable through an overlay (rpm-ostree only)
-    Unlock(host::UnlockArgs),
+    Unlock(Lazy<host::UnlockArgs>),
     /// Layer packages on the host (rpm-ostree only)
-    Install(host::PackagesArgs),
+    Install(Lazy<host::PackagesArgs>),
     /// Remove layered packages (rpm-ostree only)
-    Uninstall(host::PackagesArgs),
+    Uninstall(Lazy<host::PackagesArgs>),
 }
 
 /// Run a `host` verb (synchronous, no atomic.conf): `Ok(its result)`; any other verb is given
 /// back for [`dispatch`].
 pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
     Ok(match cli.verb {
-        Verb::Host(HostVerb::Status(args)) | Verb::HostStatus(args) => host::status(args),
-        Verb::Host(HostVerb::Rollback(args)) | Verb::HostRollback(args) => host::rollback(args),
-        Verb::Host(HostVerb::Upgrade(args)) | Verb::HostUpgrade(args) => host::upgrade(args),
-        Verb::Host(HostVerb::Deploy(args)) => host::deploy(args),
-        Verb::Host(HostVerb::Rebase(args)) => host::rebase(args),
-        Verb::Host(HostVerb::Unlock(args)) => host::unlock(args),
-        Verb::Host(HostVerb::Install(args)) => host::install(args),
-        Verb::Host(HostVerb::Uninstall(args)) => host::uninstall(args),
+        Verb::Host(HostVerb::Status(Lazy(args))) | Verb::HostStatus(Lazy(args)) => {
+            host::status(args)
+        }
+        Verb::Host(HostVerb::Rollback(Lazy(args))) | Verb::HostRollback(Lazy(args)) => {
+            host::rollback(args)
+        }
+        Verb::Host(HostVerb::Upgrade(Lazy(args))) | Verb::HostUpgrade(Lazy(args)) => {
+            host::upgrade(args)
+        }
+        Verb::Host(HostVerb::Deploy(Lazy(args))) => host::deploy(args),
+        Verb::Host(HostVerb::Rebase(Lazy(args))) => host::rebase(args),
+        Verb::Host(HostVerb::Unlock(Lazy(args))) => host::unlock(args),
+        Verb::Host(HostVerb::Install(Lazy(args))) => host::install(args),
+        Verb::Host(HostVerb::Uninstall(Lazy(args))) => host::uninstall(args),
         verb => {
             return Err(Box::new(Cli {
                 global: cli.global,
@@ -270,41 +333,45 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
     let global = &cli.global;
     match cli.verb {
-        Verb::Run(args) => run::run(args, global, &config).await,
-        Verb::Install(args) => install::install(args, global, &config).await,
-        Verb::Uninstall(args) => uninstall::uninstall(args, global, &config).await,
-        Verb::Stop(args) => stop::stop(args, &config).await,
-        Verb::Pull(args) => pull::pull(args, &config).await,
-        Verb::Mount(args) => mount::mount(args, &config).await,
-        Verb::Unmount(args) => mount::unmount(args, &config).await,
-        Verb::Images(ImagesVerb::List(args)) => images::list::list(args, &config).await,
-        Verb::Images(ImagesVerb::Delete(args)) => {
+        Verb::Run(Lazy(args)) => run::run(args, global, &config).await,
+        Verb::Install(Lazy(args)) => install::install(args, global, &config).await,
+        Verb::Uninstall(Lazy(args)) => uninstall::uninstall(args, global, &config).await,
+        Verb::Stop(Lazy(args)) => stop::stop(args, &config).await,
+        Verb::Pull(Lazy(args)) => pull::pull(args, &config).await,
+        Verb::Mount(Lazy(args)) => mount::mount(args, &config).await,
+        Verb::Unmount(Lazy(args)) => mount::unmount(args, &config).await,
+        Verb::Images(ImagesVerb::List(Lazy(args))) => images::list::list(args, &config).await,
+        Verb::Images(ImagesVerb::Delete(Lazy(args))) => {
             images::delete::delete(args, global, &config).await
         }
-        Verb::Images(ImagesVerb::Prune(args)) => images::delete::prune(args, &config).await,
-        Verb::Images(ImagesVerb::Tag(args)) => images::tag::tag(args, &config).await,
-        Verb::Verify(args) | Verb::Images(ImagesVerb::Verify(args)) => {
+        Verb::Images(ImagesVerb::Prune(Lazy(args))) => images::delete::prune(args, &config).await,
+        Verb::Images(ImagesVerb::Tag(Lazy(args))) => images::tag::tag(args, &config).await,
+        Verb::Verify(Lazy(args)) | Verb::Images(ImagesVerb::Verify(Lazy(args))) => {
             images::verify::verify(args, &config).await
         }
-        Verb::Info(args) | Verb::Images(ImagesVerb::Info(args)) => info::info(args, &config).await,
-        Verb::Version(args) | Verb::Images(ImagesVerb::Version(args)) => {
+        Verb::Info(Lazy(args)) | Verb::Images(ImagesVerb::Info(Lazy(args))) => {
+            info::info(args, &config).await
+        }
+        Verb::Version(Lazy(args)) | Verb::Images(ImagesVerb::Version(Lazy(args))) => {
             info::version(args, &config).await
         }
-        Verb::Help(args) | Verb::Images(ImagesVerb::Help(args)) => help::help(args, &config).await,
-        Verb::Containers(ContainersVerb::List(args)) => containers::list(args, &config).await,
-        Verb::Containers(ContainersVerb::Delete(args)) => {
+        Verb::Help(Lazy(args)) | Verb::Images(ImagesVerb::Help(Lazy(args))) => {
+            help::help(args, &config).await
+        }
+        Verb::Containers(ContainersVerb::List(Lazy(args))) => containers::list(args, &config).await,
+        Verb::Containers(ContainersVerb::Delete(Lazy(args))) => {
             containers::delete(args, global, &config).await
         }
-        Verb::Containers(ContainersVerb::Update(args)) => system::update(args, &config).await,
-        Verb::Containers(ContainersVerb::Rollback(args)) => system::rollback(args, &config),
-        Verb::Top(args) => top::top(args, &config).await,
+        Verb::Containers(ContainersVerb::Update(Lazy(args))) => system::update(args, &config).await,
+        Verb::Containers(ContainersVerb::Rollback(Lazy(args))) => system::rollback(args, &config),
+        Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
         }
-        Verb::Completion(args) => docs::completion(args),
-        Verb::GenerateMan(args) => docs::man(args),
-        Verb::SuperviseContainer(args) => crate::native_cli::supervise(args),
-        Verb::NativeDocker(args) => crate::native_cli::native_docker(args, &config).await,
+        Verb::Completion(Lazy(args)) => docs::completion(args),
+        Verb::GenerateMan(Lazy(args)) => docs::man(args),
+        Verb::SuperviseContainer(Lazy(args)) => crate::native_cli::supervise(args),
+        Verb::NativeDocker(Lazy(args)) => crate::native_cli::native_docker(args, &config).await,
     }
 }
 
