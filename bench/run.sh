@@ -3,6 +3,8 @@
 #
 #   atomic run IMG (RUN label `docker run --rm ${IMAGE} /bin/true`, native storage)
 #     vs  runc run of a prepared bundle of the same image (bare runc: the floor)
+#     vs  runc run of the same image with atomic's own config.json, with and without its seccomp
+#         filter (what atomic adds over runc; what compiling the filter costs runc)
 #     vs  podman run --rm IMG /bin/true
 #     vs  docker run --rm IMG /bin/true
 #   atomic run --spc IMG2 /bin/true (native)  vs  podman run --rm with the same SPC flags
