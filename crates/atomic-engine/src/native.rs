@@ -7,6 +7,7 @@
 
 mod containers;
 mod create;
+mod initlayer;
 mod rootfs;
 
 use std::path::{Path, PathBuf};

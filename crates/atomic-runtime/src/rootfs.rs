@@ -65,7 +65,9 @@ impl Rootfs {
         })
     }
 
-    fn options(&self) -> Result<String> {
+    /// overlayfs's mount options for these directories; an error when a layer is missing or
+    /// they do not fit in one mount's options.
+    pub fn options(&self) -> Result<String> {
         if self.layers.is_empty() {
             bail!("the image has no layers");
         }

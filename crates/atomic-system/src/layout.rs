@@ -113,6 +113,7 @@ impl Layout {
 pub const STORE_ENTRIES: &[&str] = &[
     "blobs",
     "layers",
+    "init",
     "tmp",
     "containers",
     "pins",

@@ -471,3 +471,66 @@ fn a_container_keeps_the_runtime_it_was_created_with() {
     assert_eq!(leftovers(&world), (0, 0));
     assert_eq!(mounts_under(&world.store_root()), Vec::<String>::new());
 }
+
+#[test]
+fn mount_points_the_image_lacks_come_from_a_shared_init_layer() {
+    if !usable() {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let world = World::new();
+    let image = pull_oci(&world, &ImageSpec::new("initlayer"));
+    let image_etc =
+        std::fs::metadata(common::native::layer_with(&world, "etc").join("etc")).unwrap();
+    assert!(
+        common::native::layer_dirs(&world)
+            .iter()
+            .all(|l| !l.join("etc/hosts").exists()),
+        "the test image must lack /etc/hosts"
+    );
+    for name in ["first", "second"] {
+        let out = docker(
+            &world,
+            &[
+                "run",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                &image.name,
+                "/bin/sh",
+                "-c",
+                "stat -c '%a %u %g %Y' /etc; cat /etc/hostname",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        // /etc as the image has it, with the container's own /etc/hostname mounted on it.
+        assert_eq!(
+            stdout(&out),
+            format!(
+                "{:o} {} {} {}\n{name}\n",
+                image_etc.mode() & 0o7777,
+                image_etc.uid(),
+                image_etc.gid(),
+                image_etc.mtime()
+            )
+        );
+    }
+    // runc made nothing in the containers' own directories: one init layer serves both.
+    for entry in std::fs::read_dir(world.store_root().join("containers")).unwrap() {
+        let upper = entry.unwrap().path().join("upper");
+        if upper.is_dir() {
+            let made: Vec<_> = std::fs::read_dir(&upper).unwrap().collect();
+            assert!(made.is_empty(), "{} holds {made:?}", upper.display());
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(world.store_root().join("init"))
+            .unwrap()
+            .count(),
+        1
+    );
+    for name in ["first", "second"] {
+        assert!(docker(&world, &["rm", name]).status.success());
+    }
+}

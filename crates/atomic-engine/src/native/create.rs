@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
+use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
 use atomic_runtime::{Runner, caps::CapSet};
@@ -86,6 +87,31 @@ fn create(
         env,
     )?;
     record.command = bundle.command();
+    // The mount points the image lacks, from a layer shared by its containers (initlayer.rs).
+    // Without one, runc makes them in this container's upper directory as it always could.
+    let destinations: Vec<String> = bundle
+        .spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().to_string_lossy().into_owned())
+        .collect();
+    match super::initlayer::ensure(&store.root().join("init"), &record.layers, &destinations) {
+        Ok(Some(init)) => {
+            let mut layers = record.layers.clone();
+            layers.push(init);
+            // One layer more must still fit overlayfs's options, or the image could not run.
+            let dir = runner.containers.dir(&id);
+            if Rootfs::in_dir(&dir, layers.clone(), false)
+                .options()
+                .is_ok()
+            {
+                record.layers = layers;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!("no init layer for {}: {e:#}", record.image),
+    }
 
     // The image is pinned before the record exists: a prune between the two could otherwise
     // take the layers of a container about to use them.

@@ -81,7 +81,10 @@ fn components(path: &str) -> impl Iterator<Item = String> + '_ {
 
 /// The topmost visible entry for `rel`, whose every proper prefix is a directory in the merged
 /// view (the caller resolved them): its path on disk and metadata (not following symlinks).
-fn top_entry(layers: &[PathBuf], rel: &[String]) -> io::Result<Option<(PathBuf, fs::Metadata)>> {
+pub(super) fn top_entry(
+    layers: &[PathBuf],
+    rel: &[String],
+) -> io::Result<Option<(PathBuf, fs::Metadata)>> {
     let mut visible: Vec<&PathBuf> = layers.iter().collect();
     for depth in 1..=rel.len() {
         let sub: PathBuf = rel[..depth].iter().collect();
