@@ -87,31 +87,12 @@ fn create(
         env,
     )?;
     record.command = bundle.command();
-    // The mount points the image lacks, from a layer shared by its containers (initlayer.rs).
-    // Without one, runc makes them in this container's upper directory as it always could.
-    let destinations: Vec<String> = bundle
-        .spec
-        .mounts()
-        .iter()
-        .flatten()
-        .map(|m| m.destination().to_string_lossy().into_owned())
-        .collect();
-    match super::initlayer::ensure(&store.root().join("init"), &record.layers, &destinations) {
-        Ok(Some(init)) => {
-            let mut layers = record.layers.clone();
-            layers.push(init);
-            // One layer more must still fit overlayfs's options, or the image could not run.
-            let dir = runner.containers.dir(&id);
-            if Rootfs::in_dir(&dir, layers.clone(), false)
-                .options()
-                .is_ok()
-            {
-                record.layers = layers;
-            }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::debug!("no init layer for {}: {e:#}", record.image),
-    }
+    record.layers = with_init_layer(
+        &store,
+        &runner.containers.dir(&id),
+        &record.layers,
+        &bundle.spec,
+    );
 
     // The image is pinned before the record exists: a prune between the two could otherwise
     // take the layers of a container about to use them.
@@ -127,6 +108,35 @@ fn create(
         return Err(e);
     }
     Ok(record)
+}
+
+/// `layers` (bottom first) with the image's init layer on top (initlayer.rs): the mount points
+/// of `spec` the image lacks, shared by its containers. Without one (nothing missing, no room in
+/// overlayfs's options for another layer, or it could not be made) runc makes them in the
+/// container's upper directory, as it always could.
+fn with_init_layer(
+    store: &Store,
+    dir: &Path,
+    layers: &[PathBuf],
+    spec: &oci_spec::runtime::Spec,
+) -> Vec<PathBuf> {
+    let destinations: Vec<String> = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .map(|m| m.destination().to_string_lossy().into_owned())
+        .collect();
+    match super::initlayer::ensure(&store.root().join("init"), layers, &destinations) {
+        Ok(Some(init)) => {
+            let with: Vec<PathBuf> = layers.iter().cloned().chain([init]).collect();
+            if Rootfs::in_dir(dir, with.clone(), false).options().is_ok() {
+                return with;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!("no init layer: {e:#}"),
+    }
+    layers.to_vec()
 }
 
 /// What goes into a container's directory besides its record: the files it sees at

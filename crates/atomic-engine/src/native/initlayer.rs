@@ -96,8 +96,8 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
     match fs::rename(tmp.path(), &dir) {
         Ok(()) => {
-            // The directory is the layer now: nothing to delete.
-            std::mem::forget(tmp);
+            // Renamed into the layer: nothing is left to delete.
+            let _renamed = tmp.keep();
             Ok(Some(dir))
         }
         Err(_) if dir.is_dir() => Ok(Some(dir)),
