@@ -130,8 +130,8 @@ pub fn container_name(given: Option<&str>, image: &str, spc: bool) -> Result<Str
 }
 
 /// A verb's arguments, added to its command only when that verb is the one on the command line
-/// (clap's `Command::defer`): building every verb's arguments first was most of what parsing
-/// cost, ~0.4 ms of each `atomic run` (bench/run.sh). Help, completions and man pages build
+/// (clap's `Command::defer`): building every verb's arguments first was much of what parsing
+/// cost, ~0.2 ms of each `atomic run` (bench/run.sh). Help, completions and man pages build
 /// them all as before.
 #[derive(Debug)]
 struct Lazy<T>(T);
