@@ -10,6 +10,7 @@
 //! directory made here (/etc, to hold /etc/hosts) copies the image's. Only what is missing is
 //! made: an image's own /etc/hosts, or a symlink where a mount point would go, is left to runc.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -51,18 +52,20 @@ struct Missing {
 /// The init layer for a container of the image made of `layers` (bottom first) whose config
 /// mounts at `destinations`: under `root`, made the first time and shared afterwards. None when
 /// the image has every such mount point.
+///
+/// What an image lacks is decided once, so a later container pays a stat or two rather than a
+/// walk through the image's layers: the answer is the layer itself, or a `<key>.none` file.
 pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Result<Option<PathBuf>> {
-    let top_first: Vec<PathBuf> = layers.iter().rev().cloned().collect();
-    let mut missing = Vec::new();
-    for &(path, kind) in MOUNT_POINTS {
-        if destinations
-            .iter()
-            .any(|d| d.trim_start_matches('/') == path)
-        {
-            missing.extend(find_missing(&top_first, path, kind)?);
-        }
-    }
-    if missing.is_empty() {
+    let wanted: Vec<(&'static str, Kind)> = MOUNT_POINTS
+        .iter()
+        .copied()
+        .filter(|(path, _)| {
+            destinations
+                .iter()
+                .any(|d| d.trim_start_matches('/') == *path)
+        })
+        .collect();
+    if wanted.is_empty() {
         return Ok(None);
     }
     let mut key = Sha256::new();
@@ -71,15 +74,29 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
         key.update(b"\n");
         key.update(layer.as_os_str().as_encoded_bytes());
     }
-    for m in &missing {
+    for (path, _) in &wanted {
         key.update(b"\n+");
-        key.update(m.path);
+        key.update(path);
     }
     let dir = root.join(hex::encode(key.finalize()));
+    let nothing_missing = dir.with_extension("none");
     if dir.is_dir() {
         return Ok(Some(dir));
     }
+    if nothing_missing.exists() {
+        return Ok(None);
+    }
+    let top_first: Vec<PathBuf> = layers.iter().rev().cloned().collect();
+    let mut missing = Vec::new();
+    for (path, kind) in wanted {
+        missing.extend(find_missing(&top_first, path, kind)?);
+    }
     fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    if missing.is_empty() {
+        fs::File::create(&nothing_missing)
+            .with_context(|| format!("creating {}", nothing_missing.display()))?;
+        return Ok(None);
+    }
     // Made aside and renamed into place: a container never sees a half-made layer, and of two
     // atomics making the same one, the second keeps the first's.
     let tmp = tempfile::Builder::new()
@@ -89,8 +106,13 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
     for m in &missing {
         make(tmp.path(), m).with_context(|| format!("making the mount point /{}", m.path))?;
     }
-    // Times last: making a mount point changed its directory's.
-    for (rel, _, meta) in missing.iter().flat_map(|m| &m.parents) {
+    // Times last, once per directory: making a mount point changed its directory's.
+    let parents: BTreeMap<&String, &fs::Metadata> = missing
+        .iter()
+        .flat_map(|m| &m.parents)
+        .map(|(rel, _, meta)| (rel, meta))
+        .collect();
+    for (rel, meta) in parents {
         set_times(&tmp.path().join(rel), meta)?;
     }
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
@@ -238,8 +260,20 @@ mod tests {
         // image, as it did without an init layer.
         std::os::unix::fs::symlink("../run/resolv.conf", base.join("etc/resolv.conf")).unwrap();
         let root = store.path().join("init");
+        assert_eq!(
+            ensure(&root, std::slice::from_ref(&base), &destinations()).unwrap(),
+            None
+        );
+        // Only the answer is kept, for the next container of the image.
+        let kept: Vec<String> = fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            matches!(&kept[..], [one] if one.ends_with(".none") && fs::metadata(root.join(one)).unwrap().is_file()),
+            "{kept:?}"
+        );
         assert_eq!(ensure(&root, &[base], &destinations()).unwrap(), None);
-        assert!(!root.exists());
     }
 
     #[test]
