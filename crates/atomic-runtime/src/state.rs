@@ -292,11 +292,26 @@ impl Containers {
                 },
             )?;
         }
-        match fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
+        // Moved aside first: a process that still writes by the container's path (the
+        // supervisor of a container just killed, saving its exit) then fails to find it,
+        // instead of adding an entry while the tree is being deleted ("Directory not empty").
+        // The new name is not an ID, so listings skip it.
+        let aside = self.root.join(format!(".removing-{id}"));
+        remove_tree(&aside)?;
+        match fs::rename(&dir, &aside) {
+            Ok(()) => remove_tree(&aside),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+            Err(e) => Err(e).with_context(|| format!("moving {} aside", dir.display())),
         }
+    }
+}
+
+/// Delete a directory tree; one already gone is fine.
+fn remove_tree(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
     }
 }
 
@@ -368,6 +383,34 @@ mod tests {
         fs::write(c.dir(&bad.id).join(RECORD), "{not json").unwrap();
         let names: Vec<String> = c.list().unwrap().into_iter().map(|r| r.name).collect();
         assert_eq!(names, ["good"]);
+    }
+
+    #[test]
+    fn a_removal_is_not_undone_by_a_process_still_writing_there() {
+        // As the supervisor of a container just killed does: it saves the exit by the
+        // container's path while another atomic deletes the directory.
+        let dir = tempfile::tempdir().unwrap();
+        let c = Containers::new(dir.path());
+        let r = record("busy");
+        let path = c.create(&r).unwrap();
+        for i in 0..2000 {
+            fs::write(path.join(format!("old-{i}")), b"x").unwrap();
+        }
+        let writer = std::thread::spawn(move || {
+            let mut written = 0;
+            while fs::write(path.join(format!("new-{written}")), b"x").is_ok() {
+                written += 1;
+            }
+            written
+        });
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        c.remove_dir(&r.id).unwrap();
+        assert!(
+            writer.join().unwrap() > 0,
+            "the writer ran during the removal"
+        );
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
         }
         let code = pid.map(wait_for);
         reap_orphans();
-        // The container may have been removed meanwhile (`containers delete -f`).
+        // Under the container's lock, so a removal (which holds it) never sees us writing.
+        // The container may have been removed meanwhile (`containers delete -f`): then
+        // neither its lock nor its record opens.
+        let Ok(lock) = runner.containers.lock(id) else {
+            return Ok(());
+        };
         let Ok(mut current) = runner.containers.load(id) else {
             return Ok(());
         };
@@ -56,6 +61,7 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
             finished: now(),
         };
         runner.containers.save(&current)?;
+        drop(lock);
         record = current;
         let stopped = runner.containers.dir(id).join(STOPPED_MARKER).exists();
         if pid.is_some() && record.restart.again(code.unwrap_or(1), restarts, stopped) {
