@@ -153,6 +153,7 @@ fn malformed_atomic_conf_is_reported() {
 
 #[test]
 fn atomic_conf_default_storage_is_used() {
+    let _alone = common::podman_alone();
     if !Kind::Podman.usable() {
         return;
     }
@@ -211,6 +212,7 @@ fn default_docker_program_comes_from_atomic_conf() {
 
 #[test]
 fn an_image_in_two_engines_needs_storage() {
+    let _alone = common::podman_alone();
     if !(Kind::Docker.usable() && Kind::Podman.usable()) {
         return;
     }
@@ -240,6 +242,7 @@ fn an_image_in_two_engines_needs_storage() {
 
 #[test]
 fn an_image_in_one_engine_is_found_without_storage() {
+    let _alone = common::podman_alone();
     if !(Kind::Docker.usable() && Kind::Podman.usable()) {
         return;
     }

@@ -6,6 +6,7 @@ use common::{Containers, Kind, World, images, stderr, stdout};
 
 #[test]
 fn spc_on_podman_sees_host_pids_and_root() {
+    let _alone = common::podman_alone();
     let kind = Kind::Podman;
     if !kind.usable() {
         return;
@@ -52,6 +53,7 @@ fn spc_on_podman_sees_host_pids_and_root() {
 
 #[test]
 fn spc_quiet_prints_no_summary() {
+    let _alone = common::podman_alone();
     let kind = Kind::Podman;
     if !kind.usable() {
         return;

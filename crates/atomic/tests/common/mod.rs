@@ -318,6 +318,16 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Held by every test that uses podman, so a test binary's podman tests take turns. Podman
+/// 4.3 (Debian 12) loses updates to its image store when several podman processes write it at
+/// once: of ten `podman tag` run in parallel, five tags survive, and an image just pulled can
+/// vanish while another test removes its own. CI failed on that ("not found in storage
+/// 'podman'" right after a successful pull); atomic cannot mend podman's store from outside.
+pub fn podman_alone() -> std::sync::MutexGuard<'static, ()> {
+    static PODMAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    PODMAN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Generate `mod docker`, `mod podman` and `mod native`, each with one `#[test]` per listed
 /// function `fn NAME(kind: Kind)`, skipped (with a reason) when the engine is not usable.
 #[macro_export]
@@ -356,6 +366,7 @@ macro_rules! on_both_engines {
             $(
                 #[test]
                 fn $test() {
+                    let _alone = $crate::common::podman_alone();
                     if $crate::common::Kind::Podman.usable() {
                         super::$test($crate::common::Kind::Podman);
                     }
