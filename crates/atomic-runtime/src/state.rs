@@ -369,7 +369,10 @@ mod tests {
         assert_eq!(c.find("a").unwrap().unwrap().id, a.id);
         assert_eq!(c.find(&a.id).unwrap().unwrap().name, "a");
         assert_eq!(c.find(&a.id[..8]).unwrap().unwrap().name, "a");
-        assert!(c.find("b").unwrap().is_none());
+        assert!(c.find("other").unwrap().is_none());
+        // A hex name that is no one's name is an ID prefix: none here starts with it.
+        let not_a_prefix = if a.id.starts_with('b') { "c" } else { "b" };
+        assert!(c.find(not_a_prefix).unwrap().is_none());
         assert!(c.find("../etc").unwrap().is_none());
     }
 
