@@ -58,28 +58,18 @@ impl PodmanEngine {
     }
 
     /// Run an inspect-like command; "no such …" is an empty answer, other failures are errors.
-    /// A lookup that meets another podman removing an image that shares its layers can fail
-    /// with "layer not known" (containers/storage); it is asked again rather than taken for a
-    /// missing image.
     fn inspect(&self, action: &str, args: &[&str]) -> Result<Vec<serde_json::Value>> {
-        let mut tries = 0;
-        loop {
-            let out = self.output(action, args)?;
-            // With several names podman prints what it found and fails for the rest.
-            let found: Vec<serde_json::Value> =
-                serde_json::from_slice(&out.stdout).unwrap_or_default();
-            if out.status.success() || !found.is_empty() || is_not_found(&out) {
-                return Ok(found);
-            }
-            tries += 1;
-            if !is_storage_race(&out) || tries == 3 {
-                return Err(EngineError::failed(
-                    EngineKind::Podman,
-                    action,
-                    stderr_text(&out),
-                ));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+        let out = self.output(action, args)?;
+        // With several names podman prints what it found and fails for the rest.
+        let found: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if out.status.success() || !found.is_empty() || is_not_found(&out) {
+            Ok(found)
+        } else {
+            Err(EngineError::failed(
+                EngineKind::Podman,
+                action,
+                stderr_text(&out),
+            ))
         }
     }
 
@@ -421,20 +411,13 @@ fn stderr_text(out: &Output) -> String {
 }
 
 /// podman's answers for a name it does not have: "NAME: image not known", "no such
-/// container", "no such object", "no container with name or ID …".
+/// container", "no such object", "no container with name or ID …". Other "not known"s, such as
+/// containers/storage's "layer not known", are failures to report, not a missing name.
 fn is_not_found(out: &Output) -> bool {
     let text = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    !is_storage_race(out)
-        && ["no such", "image not known", "no container with name"]
-            .iter()
-            .any(|needle| text.contains(needle))
-}
-
-/// Storage that changed under a reader (another podman deleting): "layer not known".
-fn is_storage_race(out: &Output) -> bool {
-    String::from_utf8_lossy(&out.stderr)
-        .to_lowercase()
-        .contains("layer not known")
+    ["no such", "image not known", "no container with name"]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 #[derive(Deserialize, Default)]
@@ -550,7 +533,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_missing_name_is_told_from_storage_changing_underneath() {
+    fn a_missing_name_is_told_from_other_failures() {
         use std::os::unix::process::ExitStatusExt;
         let failed = |stderr: &str| Output {
             status: std::process::ExitStatus::from_raw(125 << 8),
@@ -565,8 +548,9 @@ mod tests {
         ] {
             assert!(is_not_found(&failed(missing)), "{missing}");
         }
-        let race = failed("Error: inspecting object: layer not known");
-        assert!(!is_not_found(&race) && is_storage_race(&race));
+        assert!(!is_not_found(&failed(
+            "Error: inspecting object: layer not known"
+        )));
         assert!(!is_not_found(&failed("Error: database is locked")));
     }
 

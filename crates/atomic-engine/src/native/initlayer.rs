@@ -68,17 +68,7 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
     if wanted.is_empty() {
         return Ok(None);
     }
-    let mut key = Sha256::new();
-    key.update(VERSION);
-    for layer in layers {
-        key.update(b"\n");
-        key.update(layer.as_os_str().as_encoded_bytes());
-    }
-    for (path, _) in &wanted {
-        key.update(b"\n+");
-        key.update(path);
-    }
-    let dir = root.join(hex::encode(key.finalize()));
+    let dir = root.join(key(layers, &wanted));
     let nothing_missing = dir.with_extension("none");
     if dir.is_dir() {
         return Ok(Some(dir));
@@ -97,13 +87,33 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
             .with_context(|| format!("creating {}", nothing_missing.display()))?;
         return Ok(None);
     }
+    make_layer(root, &missing, &dir).map(Some)
+}
+
+/// The name of the init layer of the image made of `layers` for the mount points `wanted`.
+fn key(layers: &[PathBuf], wanted: &[(&str, Kind)]) -> String {
+    let mut key = Sha256::new();
+    key.update(VERSION);
+    for layer in layers {
+        key.update(b"\n");
+        key.update(layer.as_os_str().as_encoded_bytes());
+    }
+    for (path, _) in wanted {
+        key.update(b"\n+");
+        key.update(path);
+    }
+    hex::encode(key.finalize())
+}
+
+/// Make the layer holding `missing` at `dir`, under `root`.
+fn make_layer(root: &Path, missing: &[Missing], dir: &Path) -> Result<PathBuf> {
     // Made aside and renamed into place: a container never sees a half-made layer, and of two
     // atomics making the same one, the second keeps the first's.
     let tmp = tempfile::Builder::new()
         .prefix(".making-")
         .tempdir_in(root)
         .with_context(|| format!("creating a directory in {}", root.display()))?;
-    for m in &missing {
+    for m in missing {
         make(tmp.path(), m).with_context(|| format!("making the mount point /{}", m.path))?;
     }
     // Times last, once per directory: making a mount point changed its directory's.
@@ -116,13 +126,13 @@ pub fn ensure(root: &Path, layers: &[PathBuf], destinations: &[String]) -> Resul
         set_times(&tmp.path().join(rel), meta)?;
     }
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755))?;
-    match fs::rename(tmp.path(), &dir) {
+    match fs::rename(tmp.path(), dir) {
         Ok(()) => {
             // Renamed into the layer: nothing is left to delete.
             let _renamed = tmp.keep();
-            Ok(Some(dir))
+            Ok(dir.to_path_buf())
         }
-        Err(_) if dir.is_dir() => Ok(Some(dir)),
+        Err(_) if dir.is_dir() => Ok(dir.to_path_buf()),
         Err(e) => Err(e).with_context(|| format!("saving the init layer {}", dir.display())),
     }
 }
