@@ -12,6 +12,12 @@ source scripts/env.sh
 # skipping, so a broken setup cannot pass as green.
 export ATOMIC_TEST_REQUIRE_ENGINES=1
 
+# The gate: formatting, lints and documentation are checked before any test runs, so a change
+# that breaks one fails CI as surely as a failing test.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # Build first, so a compile error is reported apart from test failures.
 cargo build --workspace --all-targets
 # The fuzz targets (a separate crate: cargo-fuzz needs its own workspace) must at least build.

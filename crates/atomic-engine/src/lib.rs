@@ -173,7 +173,8 @@ pub struct ContainerInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("'{0}' is not a storage atomic knows; choose docker, podman or native")]
+    /// `ostree`, the original's name for its daemonless storage, is accepted as native.
+    #[error("'{0}' is not a valid storage; choose docker, podman or native")]
     UnknownStorage(String),
     #[error("cannot connect to the Docker daemon at {socket}: {detail}; is dockerd running?")]
     DockerUnavailable { socket: String, detail: String },

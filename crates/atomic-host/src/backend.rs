@@ -100,13 +100,6 @@ impl Runner for SystemRunner {
     }
 }
 
-/// bootc's stable way to ask (`bootc status --format=json --format-version=1`).
-pub(crate) fn bootc_status_argv() -> Vec<String> {
-    ["bootc", "status", "--format=json", "--format-version=1"]
-        .map(String::from)
-        .to_vec()
-}
-
 /// Pick the backend: `requested` if given, else bootc on a booted bootc host, else rpm-ostree
 /// when it is installed, else libostree. bootc and rpm-ostree manage only the running system,
 /// so a `sysroot` other than `/` means libostree unless another backend is asked for (which is
@@ -150,7 +143,7 @@ pub fn choose(runner: &dyn Runner, requested: Option<Backend>, sysroot: &Path) -
 /// A bootc that fails (not root, not an OSTree host) or prints something else is not asked
 /// again: the next backend gets its turn.
 fn booted_bootc_host(runner: &dyn Runner) -> Result<bool> {
-    let out = runner.capture(&bootc_status_argv())?;
+    let out = runner.capture(&bootc::status_argv())?;
     if out.code != 0 {
         return Ok(false);
     }

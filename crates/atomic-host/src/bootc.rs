@@ -5,8 +5,7 @@
 use anyhow::{Result, bail};
 use serde::Deserialize;
 
-use crate::backend::bootc_status_argv;
-use crate::external::Request;
+use crate::request::{Request, needs_rpm_ostree};
 
 /// The parts of a `BootcHost` atomic reads; the rest passes through untouched.
 #[derive(Debug, Deserialize)]
@@ -65,6 +64,13 @@ fn unsupported(what: &str, instead: &str) -> anyhow::Error {
     anyhow::anyhow!("{what} is not supported by the bootc backend; {instead}")
 }
 
+/// bootc's stable way to ask (`bootc status --format=json --format-version=1`).
+pub(crate) fn status_argv() -> Vec<String> {
+    ["bootc", "status", "--format=json", "--format-version=1"]
+        .map(String::from)
+        .to_vec()
+}
+
 /// The bootc command line for a request (the arguments after `--` are appended by the caller).
 /// bootc reboots by itself with `--apply`, and only after the change succeeded.
 pub(crate) fn argv(request: &Request) -> Result<Vec<String>> {
@@ -73,7 +79,7 @@ pub(crate) fn argv(request: &Request) -> Result<Vec<String>> {
     match request {
         Request::Status { json, booted } => {
             if *json {
-                bootc_status_argv().iter().for_each(|a| push(a));
+                status_argv().iter().for_each(|a| push(a));
             } else {
                 ["bootc", "status", "--format=humanreadable"]
                     .iter()
@@ -138,7 +144,7 @@ pub(crate) fn argv(request: &Request) -> Result<Vec<String>> {
             ));
         }
         Request::Unlock { .. } | Request::Install { .. } | Request::Uninstall { .. } => {
-            return Err(crate::external::needs_rpm_ostree(request, "bootc"));
+            return Err(needs_rpm_ostree(request, "bootc"));
         }
     }
     Ok(argv)

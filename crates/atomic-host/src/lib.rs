@@ -17,6 +17,7 @@ mod gvariant;
 mod helper;
 mod keyfile;
 mod render;
+mod request;
 mod rpmostree;
 mod sysroot;
 
@@ -28,8 +29,9 @@ use serde::{Deserialize, Serialize};
 pub use helper::{Operation, serve};
 
 pub use backend::{Backend, Captured, Runner, SystemRunner, choose, reboot};
-pub use external::{Request, run};
+pub use external::run;
 pub use render::{describe_commit, to_json, to_text};
+pub use request::Request;
 
 /// The message (and the start of the error) for a root that has no OSTree sysroot.
 pub const NOT_OSTREE: &str = "this host is not an OSTree-based host";

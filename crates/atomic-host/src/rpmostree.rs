@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::external::Request;
+use crate::request::Request;
 
 /// The rpm-ostree command line for a request (the arguments after `--` are appended by the
 /// caller). rpm-ostree reboots by itself with `--reboot`, and only after a successful change.

@@ -10,7 +10,7 @@
 //! - [`command`]: parse a label into a [`Template`] and build the final argv, substituting
 //!   `NAME`, `IMAGE`, `$VAR`, `${VAR:-default}` per word, never re-splitting a value;
 //! - [`name`]: validate `NAME` and derive a default one from an image reference;
-//! - [`quote`]: shell-quote an argv for display, so it can be pasted back;
+//! - [`mod@quote`]: shell-quote an argv for display, so it can be pasted back;
 //! - [`runflags`]: read a `docker run`/`podman run` command line as data;
 //! - [`privilege`]: say which host access such a command line grants, before it runs.
 

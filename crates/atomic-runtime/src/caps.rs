@@ -78,7 +78,7 @@ pub type CapSet = u64;
 /// Every known capability.
 pub const ALL: CapSet = (1 << NAMES.len()) - 1;
 
-/// A capability name that is neither `ALL` nor one of [`NAMES`].
+/// A capability name that is neither `ALL` nor one the kernel defines.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown capability '{0}' (names look like CAP_SYS_ADMIN, SYS_ADMIN or ALL)")]
 pub struct UnknownCapability(pub String);

@@ -193,7 +193,7 @@ impl Containers {
         )
     }
 
-    /// Create the directory and record of a new container. The caller holds [`names_lock`].
+    /// Create the directory and record of a new container. The caller holds [`Self::names_lock`].
     pub fn create(&self, record: &Record) -> Result<PathBuf> {
         if let Some(other) = self.find_by_name(&record.name)? {
             bail!(

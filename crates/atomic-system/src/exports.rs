@@ -18,7 +18,7 @@ pub struct Exports {
     dir: Option<Dir>,
 }
 
-/// `exports/manifest.json` (reference §3.3 step 9).
+/// `exports/manifest.json`.
 /// `useLinks` is read and ignored: host files are always copied (see `hostfs.rs`).
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

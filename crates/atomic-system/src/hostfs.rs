@@ -1,4 +1,4 @@
-//! Files an image ships for the host itself, in `/exports/hostfs/` (reference §3.8): copied to
+//! Files an image ships for the host itself, in `/exports/hostfs/`: copied to
 //! the host on install, each recorded with its sha256, and removed on uninstall unless the
 //! user changed it since.
 //!

@@ -1,6 +1,6 @@
 //! The `info` file of a deployment (`C/NAME.N/info`): what was installed, from which image,
 //! with which values — everything update, rollback, uninstall and listings need later. JSON,
-//! with the original's key names so its tools and habits still read it (reference §3.1).
+//! with the original's key names so its tools and habits still read it.
 
 use std::collections::BTreeMap;
 use std::path::Path;

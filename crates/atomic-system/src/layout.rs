@@ -1,6 +1,6 @@
 //! Where a system container's pieces live on the host. Every path is a field, so tests (and
-//! `--user`) put them anywhere; [`Layout::system`] and [`Layout::user`] give the real ones
-//! (reference §3.1).
+//! `--user`) put them anywhere; [`Layout::system`] and [`Layout::user`] give the real ones,
+//! laid out as the original atomic laid them out.
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +18,9 @@ pub struct Layout {
     pub tmpfiles: PathBuf,
     /// Where `/exports/hostfs` is copied to (`/`).
     pub host_root: PathBuf,
-    /// `systemctl --user` and a user-namespaced container (reference §3.7).
+    /// `systemctl --user` and a user-namespaced container.
     pub user: Option<UserIds>,
-    /// `$RUN_DIRECTORY`, `$CONF_DIRECTORY`, `$STATE_DIRECTORY` (reference §3.4).
+    /// `$RUN_DIRECTORY`, `$CONF_DIRECTORY`, `$STATE_DIRECTORY`.
     pub run_directory: PathBuf,
     pub conf_directory: PathBuf,
     pub state_directory: PathBuf,

@@ -1,4 +1,4 @@
-//! System containers (reference §3): an image checked out into a deployment on the host and
+//! System containers: an image checked out into a deployment on the host and
 //! run by systemd through an OCI runtime, with two deployment slots for update and rollback.
 //!
 //! ```text

@@ -1,5 +1,5 @@
-//! install and uninstall of a system container, and the undo of interrupted operations
-//! (reference §3.3, §3.5). Each operation holds the container's lock for its whole run and
+//! install and uninstall of a system container, and the undo of interrupted operations.
+//! Each operation holds the container's lock for its whole run and
 //! records what it creates before creating it (`pending.rs`).
 
 use std::path::{Path, PathBuf};

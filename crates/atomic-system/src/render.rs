@@ -1,6 +1,6 @@
 //! The three files a system container is made of, rendered from the image's templates (or
 //! atomic's defaults) and the template values: the runtime's `config.json`, the systemd unit and
-//! the tmpfiles.d snippet (reference §3.3 steps 11-16, §3.4).
+//! the tmpfiles.d snippet.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use crate::exports::Exports;
 use crate::template::{self, substitute, variables};
 use crate::values::{ExecLines, Values};
 
-/// What the OCI runtime can do, read from its `--help` (reference §3.4).
+/// What the OCI runtime can do, read from its `--help`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RuntimeFeatures {
     /// `run --pid-file`: the unit can be Type=forking with a PIDFile.
@@ -50,7 +50,7 @@ pub struct StartMode {
     pub exec: ExecLines,
 }
 
-/// The Exec lines for the unit (reference §3.4). The forking form (`run -d --pid-file`) only
+/// The Exec lines for the unit. The forking form (`run -d --pid-file`) only
 /// for a unit template written for it — one that refers to both `$EXEC_STOPPOST` and
 /// `$PIDFILE`, as the original's were — and a runtime with `--pid-file`. Otherwise runc runs in
 /// the foreground, which is what puts the container's output in `journalctl -u NAME` (with `-d`
@@ -215,7 +215,7 @@ fn default_config(image: Option<&oci_spec::image::Config>, rootfs: &Path) -> Res
     serde_json::to_string_pretty(&spec).context("writing the default config.json")
 }
 
-/// Check a config.json (reference §3.3 step 13) and return the bind-mount sources that do not
+/// Check a config.json and return the bind-mount sources that do not
 /// exist on the host, for the default tmpfiles lines.
 pub fn check_config(text: &str, remote_rootfs: bool) -> Result<Vec<String>> {
     let config: serde_json::Value =

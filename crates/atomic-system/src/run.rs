@@ -1,4 +1,4 @@
-//! `atomic run` and `atomic stop` of a system container (reference §3.5, §3.6): start and stop
+//! `atomic run` and `atomic stop` of a system container: start and stop
 //! the unit, run a command in the running container or in a one-off one, and images that run
 //! once and keep nothing (`atomic.run=once`).
 

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
 
-/// What systemd tells about a unit, for listings (reference §3.5).
+/// What systemd tells about a unit, for listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnitState {
     Running,

@@ -1,4 +1,4 @@
-//! `containers update` and `containers rollback` (reference §3.5): a system container has two
+//! `containers update` and `containers rollback`: a system container has two
 //! slots, `C/NAME.0` and `C/NAME.1`; an update deploys into the one not in use and switches
 //! `C/NAME` to it, a rollback switches back. The service is restarted only if it was running.
 

@@ -1,4 +1,4 @@
-//! The config.json of a `--user` container (reference §3.7): a user namespace mapping the
+//! The config.json of a `--user` container: a user namespace mapping the
 //! invoking user to root in the container, plus the user's subordinate ranges, and nothing
 //! that needs real root (network namespace setup, device cgroup rules, device nodes, sysfs).
 

@@ -1,5 +1,5 @@
-//! The values of a system container's template variables, with the original's precedence
-//! (reference §3.4): `--set` first, then what atomic computes, then the image's
+//! The values of a system container's template variables, with the original's precedence:
+//! `--set` first, then what atomic computes, then the image's
 //! `manifest.json` `defaultValues`, and last the forced values, which nothing overrides.
 
 use std::collections::BTreeMap;

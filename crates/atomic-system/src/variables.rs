@@ -1,4 +1,4 @@
-//! The template variables an image's `/exports` asks for, for `atomic info` (reference §3.4):
+//! The template variables an image's `/exports` asks for, for `atomic info`:
 //! which have a value (from `manifest.json` or computed by atomic) and which must be given
 //! with `--set`.
 

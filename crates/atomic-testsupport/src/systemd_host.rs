@@ -120,7 +120,7 @@ impl SystemdHost {
         }
     }
 
-    /// Starts a container from [`SYSTEMD_HOST_IMAGE`] with `binds` and waits until systemd
+    /// Starts a container from `localhost/atomic-systemd-host:latest` with `binds` and waits until systemd
     /// says the system is `running` or `degraded` (a unit of the image failing is no reason
     /// to give up on the host; tests check their own units).
     pub fn boot(binds: &[Bind]) -> Result<SystemdHost> {

@@ -102,7 +102,7 @@ impl Config {
         self.default_storage
             .as_deref()
             .map(|s| {
-                crate::storage::parse_storage(s)
+                s.parse::<EngineKind>()
                     .with_context(|| format!("default_storage in {}", self.path.display()))
             })
             .transpose()

@@ -13,13 +13,6 @@ use atomic_engine::{
 
 use crate::config::Config;
 
-/// Parse a storage name as the user wrote it (`ostree`, the original's name for its daemonless
-/// storage, is the native store).
-pub fn parse_storage(name: &str) -> Result<EngineKind> {
-    name.parse::<EngineKind>()
-        .map_err(|_| anyhow!("'{name}' is not a valid storage; choose docker, podman or native"))
-}
-
 /// The user's storage choice, if any, and how to reach the engines.
 #[derive(Debug, Clone)]
 pub struct Selection {
@@ -31,7 +24,7 @@ impl Selection {
     /// `flag` carries `--storage` or, through clap's `env`, `$ATOMIC_STORAGE`.
     pub fn new(flag: Option<&str>, config: &Config) -> Result<Selection> {
         let explicit = match flag {
-            Some(name) => Some(parse_storage(name)?),
+            Some(name) => Some(name.parse::<EngineKind>()?),
             None => config.storage()?,
         };
         Ok(Selection {

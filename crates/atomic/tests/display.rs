@@ -1,5 +1,5 @@
-//! `--display` contracts: the exact command lines of the original's test_display.sh
-//! (reference §2.4, §2.6, §6.3), with the selected engine's program as argv[0].
+//! `--display` contracts: the exact command lines of the original's test_display.sh,
+//! with the selected engine's program as argv[0].
 
 mod common;
 

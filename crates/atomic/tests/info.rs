@@ -1,4 +1,4 @@
-//! `info`, `version` and `help` (reference §2.8, §4.4; the original's test_info.sh and
+//! `info`, `version` and `help` (the behaviours of the original's test_info.sh and
 //! test_help.sh).
 
 mod common;

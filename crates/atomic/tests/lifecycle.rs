@@ -1,5 +1,5 @@
 //! Install, run, stop, uninstall for real, and `atomic run` on an existing container
-//! (reference §2.4 step 5, §2.5-§2.7; the original's test_run.sh and issue #1217 flow).
+//! (the original's test_run.sh, and the flow of its issue #1217).
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The native storage through the binary: pulls from every transport, `images
-//! list|tag|delete|prune`, and the label verbs on native images (reference §3.2, §4.2, §4.4,
-//! §4.10). Each test has its own store (`World::store_root`).
+//! list|tag|delete|prune`, and the label verbs on native images.
+//! Each test has its own store (`World::store_root`).
 
 mod common;
 

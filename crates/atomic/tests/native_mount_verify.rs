@@ -1,5 +1,5 @@
 //! `mount`/`unmount` and `images verify` on the native store, and layer sharing between
-//! images (reference §4.4, §4.5). Mounting needs root: those tests skip with a reason
+//! images. Mounting needs root: those tests skip with a reason
 //! otherwise.
 
 mod common;

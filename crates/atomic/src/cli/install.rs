@@ -40,7 +40,7 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     }
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
 
-    // The original meant to refuse this but its check never fired (reference §2.5).
+    // The original meant to refuse this but its check never fired.
     if let Some(container) = &target.container {
         bail!(
             "A container '{}' is already present; remove it with 'atomic uninstall --name {} \

@@ -1,5 +1,9 @@
 //! The command line: one module per verb, each with its clap arguments and one function.
 
+// clap turns the doc comments of arguments into `--help` text, where `NAME[:TAG]` is the usual
+// notation for an optional part; rustdoc would read `[:TAG]` as a link.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod containers;
 mod docs;
 mod help;

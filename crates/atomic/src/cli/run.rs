@@ -171,7 +171,7 @@ fn read_run_opts(
     }
 }
 
-/// The original's argument lists for an image without a RUN label (reference §2.4).
+/// The original's argument lists for an image without a RUN label.
 fn default_command(
     program: &Program,
     args: &RunArgs,
@@ -235,7 +235,7 @@ fn spc_options(name: &str, image: &str) -> Vec<String> {
     options
 }
 
-/// A container called NAME exists: start it or exec into it (reference §2.4 step 5), with the
+/// A container called NAME exists: start it or exec into it, with the
 /// original's bug fixed: a stopped, non-interactive container gets the user's command.
 async fn existing_container(
     args: &RunArgs,
@@ -396,7 +396,7 @@ pub fn warn_case_variants(
 }
 
 /// `atomic run NAME [CMD…]` of an installed system container: start its service, or run the
-/// command in it (reference §3.5).
+/// command in it.
 fn run_system(args: &RunArgs, config: &Config, name: &str, command: &[String]) -> Result<i32> {
     if args.name.is_some() {
         bail!("--name is not supported by this backend (system container '{name}')");

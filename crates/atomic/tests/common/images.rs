@@ -1,4 +1,4 @@
-//! The test images, modelled on the original's `tests/test-images/` (reference §6.2) and rebuilt
+//! The test images, modelled on the original's `tests/test-images/` and rebuilt
 //! from busybox-static so they need no network. Each function returns the spec after making sure
 //! the engine holds the image.
 
