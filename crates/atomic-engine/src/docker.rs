@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 
+use atomic_store::docker_client::{Endpoint, ProcessEnvironment};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::errors::Error as BollardError;
@@ -19,40 +20,29 @@ use crate::{
     Result, file_from_tar, short_id,
 };
 
-const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
-/// The API version atomic speaks. Daemons accept any version between their minimum and maximum;
-/// 1.41 is the maximum of Debian 12's docker 20.10, which refuses bollard's newer default. A
-/// daemon whose minimum is above 1.41 (docker 29 wants 1.44) is not negotiated with here yet;
-/// the store's docker-daemon import does negotiate (atomic-store pull/archive/docker.rs).
-const FIRST_VERSION: bollard::ClientVersion = bollard::ClientVersion {
-    major_version: 1,
-    minor_version: 41,
-};
-
+/// The Docker engine, reached where the `docker` CLI would reach it (see
+/// `atomic_store::docker_client`).
 pub struct DockerEngine {
     client: Docker,
     socket: String,
 }
 
 impl DockerEngine {
+    /// Decide where the daemon is; nothing is sent until a request needs it.
     pub fn connect() -> Result<Self> {
-        let socket = match std::env::var("DOCKER_HOST") {
-            Ok(host) if host.starts_with("unix://") => host,
-            Ok(host) if !host.is_empty() => {
-                return Err(EngineError::DockerUnavailable {
-                    socket: host,
-                    detail: "only unix:// DOCKER_HOST addresses are supported".into(),
-                });
-            }
-            _ => format!("unix://{DEFAULT_SOCKET}"),
+        let unavailable = |socket: &str, e: anyhow::Error| EngineError::DockerUnavailable {
+            socket: socket.to_string(),
+            detail: format!("{e:#}"),
         };
-        let client = Docker::connect_with_unix(&socket, 120, &FIRST_VERSION).map_err(|e| {
-            EngineError::DockerUnavailable {
-                socket: socket.clone(),
-                detail: e.to_string(),
-            }
-        })?;
-        Ok(DockerEngine { client, socket })
+        let endpoint = Endpoint::resolve(&ProcessEnvironment)
+            .map_err(|e| unavailable("the Docker endpoint", e))?;
+        let client = endpoint
+            .client()
+            .map_err(|e| unavailable(&endpoint.host, e))?;
+        Ok(DockerEngine {
+            client,
+            socket: endpoint.host,
+        })
     }
 
     pub fn cli(&self) -> PathBuf {

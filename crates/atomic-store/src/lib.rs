@@ -6,6 +6,7 @@
 //! arrives and `unpack/` for how untrusted layers are written to disk.
 
 pub mod digest;
+pub mod docker_client;
 pub mod gc;
 pub mod image;
 pub mod lock;

@@ -195,13 +195,17 @@ async fn ask_every_engine(
     answers
 }
 
-/// Without a socket there is no daemon to ask (and no point in a connection error).
+/// Without a socket there is no daemon to ask (and no point in a connection error). A `tcp://`
+/// endpoint (DOCKER_HOST or a context) is always asked; a broken context is left to the
+/// engine, which then says what is wrong with it.
 pub fn docker_socket_exists() -> bool {
-    match std::env::var("DOCKER_HOST") {
-        Ok(host) if !host.is_empty() => host
+    use atomic_store::docker_client::{Endpoint, ProcessEnvironment};
+    match Endpoint::resolve(&ProcessEnvironment) {
+        Ok(endpoint) => endpoint
+            .host
             .strip_prefix("unix://")
             .is_none_or(|path| std::path::Path::new(path).exists()),
-        _ => std::path::Path::new("/var/run/docker.sock").exists(),
+        Err(_) => true,
     }
 }
 

@@ -34,6 +34,7 @@ use super::{
     store_layers, unchanged,
 };
 use crate::digest::Digest;
+use crate::docker_client::{Endpoint, ProcessEnvironment};
 use crate::image::StoredImage;
 use crate::pull::{PullOptions, Pulled, check_image, current, record};
 use crate::reference::{DEFAULT_TAG, ImageName};
@@ -481,14 +482,6 @@ fn copy_large(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<u64> {
 
 // ---- the Docker engine ----
 
-const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
-/// Docker 20.10 (Debian 12) speaks at most 1.41; daemons that dropped it (docker 29 needs
-/// 1.44) answer "too old", and then the version is negotiated from bollard's newest.
-const FIRST_VERSION: bollard::ClientVersion = bollard::ClientVersion {
-    major_version: 1,
-    minor_version: 41,
-};
-
 /// `docker-daemon:NAME`: export the image from Docker (`docker save`) into the store's temp
 /// space and import that archive, under NAME qualified.
 pub(super) async fn import_daemon(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled> {
@@ -561,39 +554,19 @@ fn sanitize_stem(repository: &str) -> String {
     super::sanitize_component(last)
 }
 
-/// A client for the local Docker engine (DOCKER_HOST or the default socket) that has answered.
+/// A client for the Docker engine the `docker` CLI would reach, that has answered.
 async fn connect() -> Result<(Docker, String)> {
-    let socket = match std::env::var("DOCKER_HOST") {
-        Ok(host) if host.starts_with("unix://") => host,
-        Ok(host) if !host.is_empty() => bail!(
-            "cannot connect to the Docker daemon at {host}: only unix:// DOCKER_HOST addresses \
-             are supported"
-        ),
-        _ => DEFAULT_SOCKET.to_string(),
-    };
-    let unavailable = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!("cannot connect to the Docker daemon at {socket}: {e}; is dockerd running?")
-    };
-    let docker =
-        Docker::connect_with_unix(&socket, 120, &FIRST_VERSION).map_err(|e| unavailable(&e))?;
-    match docker.version().await {
-        Ok(_) => Ok((docker, socket)),
-        Err(BollardError::DockerResponseServerError { message, .. })
-            if message.contains("too old") =>
-        {
-            let newest = Docker::connect_with_unix(&socket, 120, bollard::API_DEFAULT_VERSION)
-                .map_err(|e| unavailable(&e))?;
-            let docker = newest
-                .negotiate_version()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            Ok((docker, socket))
-        }
-        Err(BollardError::DockerResponseServerError { message, .. }) => {
-            bail!("the Docker daemon at {socket} refused the connection: {message}")
-        }
-        Err(e) => Err(unavailable(&e)),
+    let endpoint = Endpoint::resolve(&ProcessEnvironment)?;
+    let docker = endpoint
+        .client()
+        .map_err(|e| anyhow::anyhow!("{e:#}; is dockerd running?"))?;
+    if let Err(e) = docker.ping().await {
+        bail!(
+            "cannot connect to the Docker daemon at {}: {e}; is dockerd running?",
+            endpoint.host
+        );
     }
+    Ok((docker, endpoint.host))
 }
 
 fn export_error(e: BollardError, name: &str, socket: &str) -> anyhow::Error {
