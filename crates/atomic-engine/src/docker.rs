@@ -14,6 +14,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use crate::root::{RootKind, RootLayers, graph_driver_layers};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
     Result, file_from_tar, short_id,
@@ -386,6 +387,29 @@ impl DockerEngine {
             }
         }
         Ok(None)
+    }
+
+    /// The layer directories of a container, else an image (`crate::root`).
+    pub async fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        let r = self.client.inspect_container(name, None).await;
+        if let Some(c) = self.classify("container inspect", r)? {
+            let driver = c.graph_driver.unwrap_or_default();
+            return Ok(Some(RootLayers {
+                kind: RootKind::Container,
+                id: c.id.unwrap_or_default(),
+                layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+            }));
+        }
+        let r = self.client.inspect_image(name).await;
+        let Some(image) = self.classify("image inspect", r)? else {
+            return Ok(None);
+        };
+        let driver = image.graph_driver.unwrap_or_default();
+        Ok(Some(RootLayers {
+            kind: RootKind::Image,
+            id: short_id(image.id.as_deref().unwrap_or_default()),
+            layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+        }))
     }
 }
 

@@ -16,6 +16,7 @@ use anyhow::{Context, anyhow};
 
 use atomic_store::{ImageName, PullOptions, Pulled, Source, Store, StoredImage};
 
+use crate::root::{RootKind, RootLayers};
 use crate::{EngineError, ImageInfo, ImageSummary, Lookup, PruneReport, Removal, Result};
 
 pub struct NativeEngine {
@@ -215,6 +216,32 @@ impl NativeEngine {
             }
         }
         Ok(None)
+    }
+
+    /// The layer directories of a container, else an image (`crate::root`): a container's own
+    /// writes (`upper`) over its recorded layers, or the image's unpacked layers, top first.
+    pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        if let Some(runner) = self.runner()?
+            && let Some(record) = runner.containers.find(name).map_err(native)?
+        {
+            let mut layers = vec![runner.containers.dir(&record.id).join("upper")];
+            layers.extend(record.layers.iter().rev().cloned());
+            return Ok(Some(RootLayers {
+                kind: RootKind::Container,
+                id: record.id,
+                layers,
+            }));
+        }
+        let Some((store, img)) = self.resolve(name)? else {
+            return Ok(None);
+        };
+        let mut layers = img.layer_dirs(&store).map_err(native)?;
+        layers.reverse();
+        Ok(Some(RootLayers {
+            kind: RootKind::Image,
+            id: img.id().to_string(),
+            layers,
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde::Deserialize;
 
+use crate::root::{RootKind, RootLayers, graph_driver_layers};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
     Result, file_from_tar,
@@ -330,6 +331,48 @@ impl PodmanEngine {
         }
         Ok(None)
     }
+
+    /// The layer directories of a container, else an image (`crate::root`).
+    pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
+        if let Some(c) = containers.into_iter().next() {
+            return root_of(c, RootKind::Container).map(Some);
+        }
+        let images = self.inspect("image inspect", &["image", "inspect", name])?;
+        match images.into_iter().next() {
+            Some(i) => root_of(i, RootKind::Image).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The `GraphDriver` layers of one `podman inspect` object.
+fn root_of(object: serde_json::Value, kind: RootKind) -> Result<RootLayers> {
+    #[derive(Deserialize, Default)]
+    struct Driver {
+        #[serde(rename = "Name", default)]
+        name: String,
+        #[serde(rename = "Data", default)]
+        data: Option<std::collections::HashMap<String, String>>,
+    }
+    let id = object
+        .get("Id")
+        .and_then(|v| v.as_str())
+        .map(crate::short_id)
+        .unwrap_or_default();
+    let driver: Driver = object
+        .get("GraphDriver")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| EngineError::failed(EngineKind::Podman, "inspect", e))?
+        .unwrap_or_default();
+    let layers = graph_driver_layers(
+        EngineKind::Podman,
+        &driver.name,
+        &driver.data.unwrap_or_default(),
+    )?;
+    Ok(RootLayers { kind, id, layers })
 }
 
 /// A containers-auth.json holding one registry's credentials, for `podman pull --authfile`.

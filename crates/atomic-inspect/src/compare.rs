@@ -296,7 +296,8 @@ mod tests {
 
     #[test]
     fn keyword_parsing() {
-        let cases: Vec<(Vec<&str>, Result<Vec<Keyword>, ()>)> = vec![
+        type Case = (Vec<&'static str>, Result<Vec<Keyword>, ()>);
+        let cases: Vec<Case> = vec![
             (vec![], Ok(Keyword::DEFAULT.to_vec())),
             (vec!["all"], Ok(Keyword::ALL.to_vec())),
             (vec!["size", "mode"], Ok(vec![Keyword::Mode, Keyword::Size])),

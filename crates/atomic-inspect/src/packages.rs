@@ -275,7 +275,15 @@ Version: 1:2.0-1
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect()
         };
-        let cases: Vec<(&str, Packages, Packages, bool, Vec<&str>, Vec<&str>)> = vec![
+        type Case = (
+            &'static str,
+            Packages,
+            Packages,
+            bool,
+            Vec<&'static str>,
+            Vec<&'static str>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "same",
                 pk(&[("a", "1")]),

@@ -1,10 +1,11 @@
 //! The command line: one module per verb, each with its clap arguments and one function.
 
 mod containers;
+mod diff;
 mod docs;
 mod help;
 mod host;
-mod images;
+pub(crate) mod images;
 mod info;
 mod install;
 mod mount;
@@ -209,6 +210,8 @@ enum Verb {
     /// Operate on containers
     #[command(subcommand)]
     Containers(ContainersVerb),
+    /// Show the files and packages that differ between two images or containers (any engine)
+    Diff(Lazy<diff::DiffArgs>),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
     /// Operate on the OSTree-based host
@@ -364,6 +367,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Containers(ContainersVerb::Update(Lazy(args))) => system::update(args, &config).await,
         Verb::Containers(ContainersVerb::Rollback(Lazy(args))) => system::rollback(args, &config),
+        Verb::Diff(Lazy(args)) => diff::diff(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")

@@ -1,0 +1,301 @@
+//! `atomic diff` on every engine: files added, removed and changed between two images and
+//! between an image and a container, installed dpkg packages, JSON, and the errors.
+
+mod common;
+
+use atomic_testsupport::{ImageSpec, LayerSpec};
+use common::{Containers, Kind, World, stderr, stdout};
+
+const OS_RELEASE: &str = "PRETTY_NAME=\"i19b Linux 1\"\nID=i19b\n";
+
+fn status(packages: &[(&str, &str)]) -> String {
+    packages
+        .iter()
+        .map(|(name, version)| {
+            format!(
+                "Package: {name}\nStatus: install ok installed\nArchitecture: amd64\n\
+                 Version: {version}\nDescription: test package\n a continuation line\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The left image: a motd, a file the right one deletes, and three packages.
+fn left_spec() -> ImageSpec {
+    ImageSpec::new("i19b-diff-a")
+        .file("/etc/os-release", OS_RELEASE, 0o644)
+        .file("/etc/motd", "hello\n", 0o644)
+        .file("/etc/gone", "soon deleted\n", 0o644)
+        .file(
+            "/var/lib/dpkg/status",
+            status(&[("base", "1.0"), ("editor", "1.0"), ("shell", "5.2-1")]),
+            0o644,
+        )
+}
+
+/// The right image: the left one plus a layer that changes, adds and deletes.
+fn right_spec() -> ImageSpec {
+    let mut spec = left_spec().layer(
+        LayerSpec::new()
+            .file("/etc/motd", "hello, changed\n", 0o600)
+            .file("/etc/new", "new\n", 0o644)
+            .file(
+                "/var/lib/dpkg/status",
+                status(&[("base", "1.0"), ("shell", "5.2-2"), ("tool", "0.1")]),
+                0o644,
+            )
+            .delete("/etc/gone"),
+    );
+    spec.name = "i19b-diff-b".into();
+    spec
+}
+
+fn images(kind: Kind) {
+    kind.load(&left_spec());
+    kind.load(&right_spec());
+}
+
+fn diff(world: &World, kind: Kind, args: &[&str]) -> std::process::Output {
+    world.on(kind, &["diff"], args).output().unwrap()
+}
+
+fn two_images_files_and_packages(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(&world, kind, &["--rpms", "i19b-diff-a", "i19b-diff-b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("\nFiles only in i19b-diff-a:\n     etc/gone\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nFiles only in i19b-diff-b:\n     etc/new\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nCommon files that are different: (reason)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("     etc/motd (mode sha256digest size)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("     var/lib/dpkg/status (sha256digest size)\n"),
+        "{text}"
+    );
+    // Unchanged files (busybox, passwd) are not listed.
+    assert!(
+        !text.contains("bin/busybox") && !text.contains("etc/passwd"),
+        "{text}"
+    );
+    // The package table: changed, removed and added packages, common ones left out.
+    let row = |a: &str, b: &str| format!("{a:30} | {b:30}");
+    for line in [
+        row("i19b-diff-a", "i19b-diff-b"),
+        row("i19b Linux 1", "i19b Linux 1"),
+        row("editor-1.0", ""),
+        row("shell-5.2-1", ""),
+        row("", "shell-5.2-2"),
+        row("", "tool-0.1"),
+    ] {
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "no {line:?} in\n{text}"
+        );
+    }
+    assert!(!text.contains("base-1.0"), "{text}");
+}
+
+fn json_output(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(
+        &world,
+        kind,
+        &["--json", "--rpms", "i19b-diff-a", "i19b-diff-b"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["i19b-diff-a"]["unique_files"],
+        serde_json::json!(["etc/gone"])
+    );
+    assert_eq!(
+        doc["i19b-diff-b"]["unique_files"],
+        serde_json::json!(["etc/new"])
+    );
+    assert_eq!(
+        doc["i19b-diff-a"]["unique_rpms"],
+        serde_json::json!(["editor-1.0", "shell-5.2-1"])
+    );
+    assert_eq!(
+        doc["i19b-diff-b"]["unique_rpms"],
+        serde_json::json!(["shell-5.2-2", "tool-0.1"])
+    );
+    assert_eq!(
+        doc["i19b-diff-b"]["common_rpms"],
+        serde_json::json!(["base-1.0"])
+    );
+    assert_eq!(doc["i19b-diff-b"]["release"], "i19b Linux 1");
+    assert_eq!(doc["i19b-diff-b"]["package_db"], "dpkg");
+    let differ = doc["files_differ"].as_array().unwrap();
+    assert!(
+        differ.contains(&serde_json::json!({
+            "path": "etc/motd", "reasons": ["mode", "sha256digest", "size"]
+        })),
+        "{differ:?}"
+    );
+}
+
+/// A container's own writes and deletions, against its image.
+fn image_against_its_container(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let mut containers = Containers::new(kind);
+    let name = containers.name("i19b-diff-ctr");
+    kind.output(&[
+        "run",
+        "--name",
+        &name,
+        "i19b-diff-a",
+        "sh",
+        "-c",
+        "echo now > /var/date.txt && rm /etc/gone && chmod 600 /etc/motd",
+    ]);
+    let out = diff(&world, kind, &["i19b-diff-a", &name]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("\nFiles only in i19b-diff-a:\n     etc/gone\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\nFiles only in {name}:\n"))
+            && text.contains("     var/date.txt\n"),
+        "{text}"
+    );
+    assert!(text.contains("     etc/motd (mode)\n"), "{text}");
+    // Packages were not asked for.
+    assert!(!text.contains(" | "), "{text}");
+}
+
+fn same_image_has_no_differences(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(&world, kind, &["-r", "i19b-diff-a", "i19b-diff-a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("There are no file differences between i19b-diff-a and i19b-diff-a"),
+        "{text}"
+    );
+    assert!(
+        text.contains("i19b-diff-a and i19b-diff-a have no different packages"),
+        "{text}"
+    );
+}
+
+fn names_only_and_no_files(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(
+        &world,
+        kind,
+        &[
+            "--no-files",
+            "--rpms",
+            "--names-only",
+            "i19b-diff-a",
+            "i19b-diff-b",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("Files only"), "{text}");
+    let row = |a: &str, b: &str| format!("{a:30} | {b:30}");
+    assert!(text.contains(&row("editor", "")), "{text}");
+    assert!(text.contains(&row("", "tool")), "{text}");
+    assert!(
+        !text.contains("shell"),
+        "shell only changed version: {text}"
+    );
+    // -k narrows what makes a file different: by mode alone, the packages file is the same.
+    let out = diff(&world, kind, &["-k", "mode", "i19b-diff-a", "i19b-diff-b"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("     etc/motd (mode)\n"), "{text}");
+    assert!(!text.contains("dpkg/status"), "{text}");
+}
+
+fn errors(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(&world, kind, &["i19b-diff-a", "i19b-no-such-thing"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("Unable to associate 'i19b-no-such-thing' with an image or container"),
+        "{}",
+        stderr(&out)
+    );
+    let out = diff(&world, kind, &["-n", "i19b-diff-a", "i19b-diff-b"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("--rpms"), "{}", stderr(&out));
+    let out = diff(
+        &world,
+        kind,
+        &["-k", "colour", "i19b-diff-a", "i19b-diff-b"],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("sha256digest"), "{}", stderr(&out));
+}
+
+/// A root without a package database says so instead of failing.
+fn no_package_database_is_a_note(kind: Kind) {
+    let spec = ImageSpec::new("i19b-diff-nodb").file("/etc/motd", "x\n", 0o644);
+    kind.load(&spec);
+    images(kind);
+    let world = World::new();
+    let out = diff(&world, kind, &["-r", "-n", "i19b-diff-nodb", "i19b-diff-a"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("i19b-diff-nodb has no package database"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_name_in_two_engines_is_ambiguous() {
+    if !Kind::Docker.usable() || !Kind::Podman.usable() {
+        return;
+    }
+    let _alone = common::podman_alone();
+    images(Kind::Docker);
+    images(Kind::Podman);
+    let world = World::new();
+    let out = world
+        .atomic()
+        .args(["diff", "i19b-diff-a", "i19b-diff-b"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("Found more than one image or container with name 'i19b-diff-a'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+on_every_engine!(
+    two_images_files_and_packages,
+    json_output,
+    image_against_its_container,
+    same_image_has_no_differences,
+    names_only_and_no_files,
+    errors,
+    no_package_database_is_a_note,
+);
