@@ -15,5 +15,5 @@ pub mod compare;
 pub mod mount;
 pub mod packages;
 pub mod report;
-
+pub mod scanner;
 pub mod tree;

@@ -138,6 +138,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
     let mut rows = gather(&engines, selection.explicit.is_some()).await?;
     rows.extend(system_rows(config, &selection)?);
     rows.retain(|r| (args.all || r.info.running) && filters.iter().all(|f| f.matches(r)));
+    let vulnerable = super::scan::vulnerable_ids();
 
     if args.quiet {
         let text: String = rows
@@ -159,7 +160,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "state": r.info.state,
                     "backend": r.backend_name(),
                     "runtime": r.info.runtime,
-                    "vulnerable": false,
+                    "vulnerable": vulnerable.contains(&r.info.id),
                     "running": r.info.running,
                 })
             })
