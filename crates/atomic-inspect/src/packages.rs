@@ -31,9 +31,11 @@ pub const DPKG_STATUS: &str = "var/lib/dpkg/status";
 /// Where rpm keeps its database, newest layout first (Fedora 36+ moved it under /usr).
 pub const RPM_DB_DIRS: [&str; 2] = ["usr/lib/sysimage/rpm", "var/lib/rpm"];
 
-/// The files of an rpm database, whichever backend wrote it.
-pub const RPM_DB_FILES: [&str; 6] = [
+/// The files of an rpm database, whichever backend wrote it (SQLite's write-ahead log too: it
+/// may hold transactions not yet folded into the main file).
+pub const RPM_DB_FILES: [&str; 7] = [
     "rpmdb.sqlite",
+    "rpmdb.sqlite-wal",
     "Packages.db",
     "Packages",
     "Name",

@@ -268,6 +268,142 @@ fn no_package_database_is_a_note(kind: Kind) {
     );
 }
 
+/// An rpm database holding these packages (name, version; release 1), built with rpmbuild and
+/// `rpm --justdb` as a distribution's image build would leave it; `None` without rpm.
+fn rpmdb(packages: &[(&str, &str)]) -> Option<Vec<u8>> {
+    use std::process::Command;
+    let tmp = tempfile::tempdir().unwrap();
+    let top = tmp.path();
+    let db = top.join("db");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
+    std::fs::create_dir_all(&db).unwrap();
+    let ok = |cmd: &mut Command| cmd.output().map(|o| o.status.success()).unwrap_or(false);
+    if !ok(Command::new("rpm").arg("--dbpath").arg(&db).arg("--initdb")) {
+        return None;
+    }
+    for (name, version) in packages {
+        let spec = top.join("SPECS").join(format!("{name}.spec"));
+        std::fs::write(
+            &spec,
+            format!(
+                "Name: {name}\nVersion: {version}\nRelease: 1\nSummary: t\nLicense: MIT\n\
+                 BuildArch: noarch\n%description\nt\n%files\n"
+            ),
+        )
+        .unwrap();
+        let built = Command::new("rpmbuild")
+            .args(["-bb", "--define"])
+            .arg(format!("_topdir {}", top.display()))
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let rpm = top.join(format!("RPMS/noarch/{name}-{version}-1.noarch.rpm"));
+        let installed = Command::new("rpm")
+            .arg("--dbpath")
+            .arg(&db)
+            .args(["-i", "--justdb", "--nodeps", "--noscripts"])
+            .arg(&rpm)
+            .output()
+            .unwrap();
+        assert!(
+            installed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&installed.stderr)
+        );
+    }
+    Some(std::fs::read(db.join("rpmdb.sqlite")).unwrap())
+}
+
+/// rpm-based roots: packages read through the host's rpm (or, without rpm, a note).
+fn rpm_databases(kind: Kind) {
+    let release = "i19b Enterprise Linux release 9\n";
+    let left = rpmdb(&[("i19b-tool", "1.0"), ("i19b-lib", "2.0")]);
+    let right = rpmdb(&[("i19b-tool", "1.1"), ("i19b-lib", "2.0")]);
+    let have_rpm = left.is_some();
+    let junk = || b"not a database".to_vec();
+    let a = ImageSpec::new("i19b-diff-rpm-a")
+        .file("/etc/redhat-release", release, 0o644)
+        .file(
+            "/var/lib/rpm/rpmdb.sqlite",
+            left.unwrap_or_else(junk),
+            0o644,
+        );
+    let b = ImageSpec::new("i19b-diff-rpm-b")
+        .file("/etc/redhat-release", release, 0o644)
+        .file(
+            "/var/lib/rpm/rpmdb.sqlite",
+            right.unwrap_or_else(junk),
+            0o644,
+        );
+    kind.load(&a);
+    kind.load(&b);
+    let world = World::new();
+    let out = diff(
+        &world,
+        kind,
+        &["-r", "-n", "i19b-diff-rpm-a", "i19b-diff-rpm-b"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    if !have_rpm {
+        assert!(text.contains("rpm is not installed on this host"), "{text}");
+        return;
+    }
+    let row = |a: &str, b: &str| format!("{a:30} | {b:30}");
+    for line in [
+        row("i19b-diff-rpm-a", "i19b-diff-rpm-b"),
+        // The release is cut to the column's width less two, as the original cut it.
+        row(
+            "i19b Enterprise Linux releas",
+            "i19b Enterprise Linux releas",
+        ),
+        row("e 9", "e 9"),
+        row("i19b-tool-0-1.0-1", ""),
+        row("", "i19b-tool-0-1.1-1"),
+    ] {
+        assert!(
+            text.contains(&format!("{line}\n")),
+            "no {line:?} in\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("i19b-lib"),
+        "common packages are left out: {text}"
+    );
+    let out = diff(
+        &world,
+        kind,
+        &["-r", "-n", "--json", "i19b-diff-rpm-a", "i19b-diff-rpm-b"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["i19b-diff-rpm-a"]["package_db"], "rpm");
+    assert_eq!(
+        doc["i19b-diff-rpm-b"]["common_rpms"],
+        serde_json::json!(["i19b-lib-0-2.0-1"])
+    );
+    let out = diff(
+        &world,
+        kind,
+        &[
+            "-r",
+            "-n",
+            "--names-only",
+            "i19b-diff-rpm-a",
+            "i19b-diff-rpm-b",
+        ],
+    );
+    assert!(
+        stdout(&out).contains("has the same RPMs.  Versions may differ."),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn a_name_in_two_engines_is_ambiguous() {
     if !Kind::Docker.usable() || !Kind::Podman.usable() {
@@ -298,4 +434,5 @@ on_every_engine!(
     names_only_and_no_files,
     errors,
     no_package_database_is_a_note,
+    rpm_databases,
 );
