@@ -34,7 +34,15 @@ pub fn mount_layers(layers: &[PathBuf], target: &Path) -> Result<()> {
                 }
                 lower.push(s);
             }
-            let data = std::ffi::CString::new(format!("lowerdir={}", lower.join(":")))?;
+            let options = format!("lowerdir={}", lower.join(":"));
+            // The kernel takes mount options as one page.
+            if options.len() >= 4000 {
+                bail!(
+                    "{} layers are too many for one overlay mount (their paths exceed a page)",
+                    layers.len()
+                );
+            }
+            let data = std::ffi::CString::new(options)?;
             mount(
                 "overlay",
                 target,

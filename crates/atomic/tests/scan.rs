@@ -21,7 +21,7 @@ for dir in /scanin/*; do
     else
         vulns="[]"
     fi
-    echo "{\"Scanner\": \"i19b-scanner\", \"Time\": \"$(date +%Y-%m-%dT%H:%M:%S)\", \"Scan Type\": \"$1\", \"Finished Time\": \"now\", \"UUID\": \"/scanin/$id\", \"Successful\": \"true\", \"Custom\": {\"read-only\": \"$ro\"}, \"Vulnerabilities\": $vulns}" > /scanout/$id/json
+    echo "{\"Scanner\": \"i19b-scanner\", \"Time\": \"$(date +%Y-%m-%dT%H:%M:%S)\", \"Scan Type\": \"$1\", \"Finished Time\": \"now\", \"UUID\": \"/scanin/$id\", \"Successful\": \"true\", \"Custom\": {\"read-only\": \"$ro\", \"args\": \"$*\"}, \"Vulnerabilities\": $vulns}" > /scanout/$id/json
 done
 echo scanner stdout
 "#;
@@ -70,9 +70,16 @@ fn scan(world: &World, kind: Kind, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn nothing_left_mounted() {
+/// No scan mount of this root is left (other tests' scans may be mounted at the same time, so
+/// only this test's own container, whose ID no other test has, is looked for).
+fn nothing_left_mounted(id: &str) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains("atomic-scan-"), "{mounts}");
+    assert!(
+        !mounts
+            .lines()
+            .any(|l| l.contains("atomic-scan-") && l.contains(id)),
+        "{mounts}"
+    );
 }
 
 fn reports_findings_and_marks_vulnerable(kind: Kind) {
@@ -156,7 +163,6 @@ fn reports_findings_and_marks_vulnerable(kind: Kind) {
     let result: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join(&bad_id).join("json")).unwrap()).unwrap();
     assert_eq!(result["Scan Type"], "cve");
-    nothing_left_mounted();
 
     let images = list(&["images", "list"]);
     let vulnerable = |doc: &serde_json::Value, key: &str, value: &str| {
@@ -171,6 +177,20 @@ fn reports_findings_and_marks_vulnerable(kind: Kind) {
     assert_eq!(vulnerable(&images, "repo", "i19b-scan-good"), false);
     let containers_doc = list(&["containers", "list", "-a"]);
     assert_eq!(vulnerable(&containers_doc, "name", &ctr), true);
+    let ctr_id = containers_doc
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"].as_str().is_some_and(|n| n.ends_with(&ctr)))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains(&format!("\n{ctr} ({})\n", &ctr_id[..15])),
+        "{text}"
+    );
+    nothing_left_mounted(&ctr_id);
     let out = world
         .on(kind, &["images", "list"], &[])
         .env("ATOMIC_VAR_LIB", world.path().join("var"))
@@ -191,11 +211,21 @@ fn scan_type_and_json(kind: Kind) {
     let out = scan(
         &world,
         kind,
-        &["--scan_type", "list", "--json", "i19b-scan-good"],
+        &[
+            "--scan_type",
+            "list",
+            "--json",
+            "--scanner_args",
+            "profile=strict,fast",
+            "i19b-scan-good",
+            "i19b-scan-good",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let docs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(docs.as_array().unwrap().len(), 1, "scanned once: {docs}");
     assert_eq!(docs[0]["Scan Type"], "list");
+    assert_eq!(docs[0]["Custom"]["args"], "list --profile strict --fast");
     assert_eq!(docs[0]["Successful"], "true");
     let out = scan(&world, kind, &["--scan_type", "nope", "i19b-scan-good"]);
     assert_eq!(out.status.code(), Some(1));

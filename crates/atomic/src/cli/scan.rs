@@ -57,6 +57,13 @@ pub struct ScanArgs {
     /// Show the scanner's own output
     #[arg(long)]
     verbose: bool,
+    /// Extra arguments for the scanner: `k=v,k2` is passed as `--k v --k2`
+    #[arg(
+        long = "scanner_args",
+        visible_alias = "scanner-args",
+        value_name = "K=V,…"
+    )]
+    scanner_args: Option<String>,
     /// Images or containers (names or IDs)
     #[arg(value_name = "IMAGE|CONTAINER")]
     targets: Vec<String>,
@@ -164,7 +171,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
         binds.push((host, target.id.clone()));
     }
     let program = Program::for_engine(&engine, config);
-    let argv = scanner_argv(&program, chosen, scan_type, &binds, &results_dir);
+    let mut argv = scanner_argv(&program, chosen, scan_type, &binds, &results_dir);
+    argv.extend(scanner_args(args.scanner_args.as_deref().unwrap_or("")));
     if !args.json {
         output::line(&atomic_label::join(&argv));
     }
@@ -240,6 +248,10 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
     }
     for name in &args.targets {
         let found = crate::rootfs::find(selection, name).await?;
+        // One root is scanned once, however many names it was given by.
+        if out.iter().any(|t: &Target| t.id == found.root.id) {
+            continue;
+        }
         out.push(Target {
             detail: found.root.id[..15.min(found.root.id.len())].to_string(),
             id: found.root.id,
@@ -335,6 +347,18 @@ fn scanner_argv(
     argv.push(chosen.image_name.clone());
     argv.extend(scan_type.args.iter().cloned());
     argv
+}
+
+/// `--scanner_args k=v,k2` as the scanner's own options: `--k v --k2`.
+fn scanner_args(given: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in given.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.split_once('=') {
+            Some((k, v)) => out.extend([format!("--{k}"), v.to_string()]),
+            None => out.push(format!("--{item}")),
+        }
+    }
+    out
 }
 
 /// Run the scanner and wait; its stdout is shown only with `--verbose`. The native engine's
@@ -477,6 +501,24 @@ impl Drop for Mounts {
             if let Err(e) = atomic_inspect::mount::unmount_layers(target) {
                 eprintln!("warning: {e:#}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scanner_args_become_options() {
+        let cases: [(&str, &[&str]); 4] = [
+            ("", &[]),
+            ("profile=strict", &["--profile", "strict"]),
+            ("a=1, fast ,b=x=y", &["--a", "1", "--fast", "--b", "x=y"]),
+            (",,", &[]),
+        ];
+        for (given, want) in cases {
+            assert_eq!(scanner_args(given), want, "{given:?}");
         }
     }
 }
