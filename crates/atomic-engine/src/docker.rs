@@ -398,6 +398,7 @@ impl DockerEngine {
                 kind: RootKind::Container,
                 id: c.id.unwrap_or_default(),
                 layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+                mounted: false,
             }));
         }
         let r = self.client.inspect_image(name).await;
@@ -409,6 +410,7 @@ impl DockerEngine {
             kind: RootKind::Image,
             id: short_id(image.id.as_deref().unwrap_or_default()),
             layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+            mounted: false,
         }))
     }
 }

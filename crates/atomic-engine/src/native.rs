@@ -230,6 +230,7 @@ impl NativeEngine {
                 kind: RootKind::Container,
                 id: record.id,
                 layers,
+                mounted: false,
             }));
         }
         let Some((store, img)) = self.resolve(name)? else {
@@ -241,6 +242,7 @@ impl NativeEngine {
             kind: RootKind::Image,
             id: img.id().to_string(),
             layers,
+            mounted: false,
         }))
     }
 }

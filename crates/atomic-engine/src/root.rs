@@ -9,7 +9,9 @@
 //!   recorded layers (init layer included).
 //!
 //! Every engine writes deletions as overlayfs whiteouts, so one reader (`atomic-inspect`'s tree)
-//! serves all three.
+//! serves all three. Podman on another storage driver (vfs, btrfs…) has no such layers: its
+//! root is mounted with `podman image mount`/`podman mount` instead, and [`RootLayers::mounted`]
+//! says that [`Engine::release_root`] must unmount it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -31,6 +33,8 @@ pub struct RootLayers {
     pub id: String,
     /// Top layer first.
     pub layers: Vec<PathBuf>,
+    /// The engine mounted the root to give it (one merged directory in `layers`).
+    pub mounted: bool,
 }
 
 impl Engine {
@@ -44,6 +48,19 @@ impl Engine {
             Engine::Native(n) => n.root_layers(name),
         }
     }
+
+    /// Undo what [`root_layers`](Self::root_layers) mounted, if anything.
+    pub fn release_root(&self, root: &RootLayers) -> Result<()> {
+        match self {
+            Engine::Podman(p) if root.mounted => p.unmount_root(root),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Is this a storage driver whose layers [`graph_driver_layers`] reads?
+pub(crate) fn is_overlay(driver: &str) -> bool {
+    driver == "overlay2" || driver == "overlay"
 }
 
 /// The layers of a `GraphDriver` entry, or why the driver cannot be read.
@@ -52,7 +69,7 @@ pub(crate) fn graph_driver_layers(
     driver: &str,
     data: &HashMap<String, String>,
 ) -> Result<Vec<PathBuf>> {
-    if driver != "overlay2" && driver != "overlay" {
+    if !is_overlay(driver) {
         return Err(EngineError::failed(
             engine,
             "reading the root filesystem",

@@ -4,15 +4,31 @@
 
 use anyhow::{Result, bail};
 
-use atomic_engine::{EngineKind, RootLayers};
+use atomic_engine::{Engine, RootLayers};
 
 use crate::cli::images::engines;
 use crate::storage::Selection;
 
-/// A root filesystem and the engine that holds it.
+/// A root filesystem and the engine that holds it. Whatever the engine mounted to give it
+/// (Podman on a non-overlay driver) is unmounted when this is dropped, on every path out.
 pub struct Found {
-    pub engine: EngineKind,
+    pub engine: Engine,
     pub root: RootLayers,
+}
+
+impl Found {
+    /// Take over a root an engine gave.
+    pub fn new(engine: Engine, root: RootLayers) -> Found {
+        Found { engine, root }
+    }
+}
+
+impl Drop for Found {
+    fn drop(&mut self) {
+        if let Err(e) = self.engine.release_root(&self.root) {
+            eprintln!("warning: {e}");
+        }
+    }
 }
 
 /// The container, else the image, called `name`. Without `--storage` every engine is asked and
@@ -22,10 +38,7 @@ pub async fn find(selection: &Selection, name: &str) -> Result<Found> {
     let mut found: Vec<Found> = Vec::new();
     for engine in engines(selection)? {
         match engine.root_layers(name).await {
-            Ok(Some(root)) => found.push(Found {
-                engine: engine.kind(),
-                root,
-            }),
+            Ok(Some(root)) => found.push(Found::new(engine, root)),
             Ok(None) => {}
             Err(e) if explicit => return Err(e.into()),
             Err(e) => tracing::info!("{}: {e}", engine.kind()),
@@ -41,7 +54,7 @@ pub async fn find(selection: &Selection, name: &str) -> Result<Found> {
         ),
         1 => Ok(found.remove(0)),
         _ => {
-            let kinds: Vec<&str> = found.iter().map(|f| f.engine.as_str()).collect();
+            let kinds: Vec<&str> = found.iter().map(|f| f.engine.kind().as_str()).collect();
             bail!(
                 "Found more than one image or container with name '{name}' ({}); choose one \
                  with --storage {}",

@@ -404,6 +404,90 @@ fn rpm_databases(kind: Kind) {
     );
 }
 
+/// Podman on the vfs driver has no overlay layers: the roots are mounted by podman, compared,
+/// and unmounted again (a private store, so the shared one is untouched).
+#[test]
+fn podman_vfs_roots_are_mounted_and_released() {
+    if !Kind::Podman.usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("storage.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/graph\"\nrunroot = \"{0}/run\"\n",
+            tmp.path().display()
+        ),
+    )
+    .unwrap();
+    let podman = |args: &[&str]| {
+        let out = atomic_testsupport::podman_command()
+            .env("CONTAINERS_STORAGE_CONF", &conf)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "podman {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    for spec in [left_spec(), right_spec()] {
+        let archive = tmp.path().join(format!("{}.tar", spec.name));
+        atomic_testsupport::write_docker_archive(&spec, &archive).unwrap();
+        podman(&["load", "-q", "-i", &archive.display().to_string()]);
+    }
+    assert!(
+        podman(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.GraphDriver.Name}}",
+            "i19b-diff-a"
+        ])
+        .contains("vfs")
+    );
+    let world = World::new();
+    let out = world
+        .on(
+            Kind::Podman,
+            &["diff"],
+            &["-r", "i19b-diff-a", "i19b-diff-b"],
+        )
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("\nFiles only in i19b-diff-b:\n     etc/new\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("     etc/motd (mode sha256digest size)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{:30} | {:30}", "", "tool-0.1")),
+        "{text}"
+    );
+    assert_eq!(podman(&["image", "mount"]).trim(), "", "left mounted");
+    let out = world
+        .on(
+            Kind::Podman,
+            &["diff"],
+            &["i19b-diff-a", "i19b-no-such-thing"],
+        )
+        .env("CONTAINERS_STORAGE_CONF", &conf)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        podman(&["image", "mount"]).trim(),
+        "",
+        "left mounted on error"
+    );
+    podman(&["rmi", "-a", "-f"]);
+}
+
 #[test]
 fn a_name_in_two_engines_is_ambiguous() {
     if !Kind::Docker.usable() || !Kind::Podman.usable() {

@@ -80,7 +80,8 @@ struct Target {
 }
 
 enum Source {
-    Layers(Vec<PathBuf>),
+    /// An image's or container's root, held (and released when dropped) by its engine.
+    Root(crate::rootfs::Found),
     Dir(PathBuf),
 }
 
@@ -164,8 +165,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
     for target in &targets {
         let host = match &target.source {
             Source::Dir(dir) => dir.clone(),
-            Source::Layers(layers) => mounts
-                .mount(&target.id, layers)
+            Source::Root(found) => mounts
+                .mount(&target.id, &found.root.layers)
                 .with_context(|| format!("mounting '{}' to scan it", target.name))?,
         };
         binds.push((host, target.id.clone()));
@@ -221,7 +222,7 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
         for engine in super::images::engines(selection)? {
             if args.containers || args.all {
                 for c in engine.list_containers().await? {
-                    out.push(every(&engine, &c.id, &c.name).await?);
+                    out.push(every(selection, engine.kind(), &c.id, &c.name).await?);
                 }
             }
             if args.images || args.all {
@@ -231,7 +232,7 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
                     } else {
                         i.repo_tags.join(", ")
                     };
-                    out.push(every(&engine, &i.id, &names).await?);
+                    out.push(every(selection, engine.kind(), &i.id, &names).await?);
                 }
             }
         }
@@ -254,25 +255,33 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
         }
         out.push(Target {
             detail: found.root.id[..15.min(found.root.id.len())].to_string(),
-            id: found.root.id,
+            id: found.root.id.clone(),
             name: name.clone(),
-            source: Source::Layers(found.root.layers),
+            source: Source::Root(found),
         });
     }
     Ok(out)
 }
 
 /// A target of `--images`/`--containers`/`--all`: named by its ID, detailed by its names.
-async fn every(engine: &Engine, id: &str, names: &str) -> Result<Target> {
-    let root = engine
+async fn every(
+    selection: &crate::storage::Selection,
+    kind: EngineKind,
+    id: &str,
+    names: &str,
+) -> Result<Target> {
+    // The root is held with an engine of its own, which releases it when the scan ends.
+    let holder = selection.connect(kind)?;
+    let root = holder
         .root_layers(id)
         .await?
         .with_context(|| format!("'{id}' disappeared while listing what to scan"))?;
+    let found = crate::rootfs::Found::new(holder, root);
     Ok(Target {
-        name: root.id[..15.min(root.id.len())].to_string(),
-        id: root.id,
+        name: found.root.id[..15.min(found.root.id.len())].to_string(),
+        id: found.root.id.clone(),
         detail: names.to_string(),
-        source: Source::Layers(root.layers),
+        source: Source::Root(found),
     })
 }
 
