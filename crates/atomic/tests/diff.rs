@@ -488,6 +488,42 @@ fn podman_vfs_roots_are_mounted_and_released() {
     podman(&["rmi", "-a", "-f"]);
 }
 
+/// A running container's root is read while it runs (Docker, whose `rm -f` is immediate).
+#[test]
+fn a_running_container() {
+    if !Kind::Docker.usable() {
+        return;
+    }
+    let kind = Kind::Docker;
+    images(kind);
+    let mut containers = Containers::new(kind);
+    let name = containers.name("i19b-diff-live");
+    kind.output(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "i19b-diff-a",
+        "sh",
+        "-c",
+        "echo up > /var/live.txt; sleep 60",
+    ]);
+    let world = World::new();
+    let mut text = String::new();
+    // The container writes its file just after it starts.
+    for _ in 0..50 {
+        let out = diff(&world, kind, &["i19b-diff-a", &name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        text = stdout(&out);
+        if text.contains("     var/live.txt\n") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(text.contains("     var/live.txt\n"), "{text}");
+    assert_eq!(kind.container_state(&name), "running");
+}
+
 #[test]
 fn a_name_in_two_engines_is_ambiguous() {
     if !Kind::Docker.usable() || !Kind::Podman.usable() {
