@@ -11,6 +11,7 @@ use common::{Containers, Kind, World, stderr, stdout};
 
 /// For each /scanin/<id>: /scanout/<id>/json. The scan type ("cve" or "list") is $1.
 const SCANNER_SCRIPT: &str = r#"#!/bin/sh
+[ "$1" = fail ] && { echo "scanner broke" >&2; exit 3; }
 for dir in /scanin/*; do
     id=${dir##*/}
     mkdir -p /scanout/$id
@@ -227,6 +228,33 @@ fn scan_type_and_json(kind: Kind) {
     assert_eq!(docs[0]["Scan Type"], "list");
     assert_eq!(docs[0]["Custom"]["args"], "list --profile strict --fast");
     assert_eq!(docs[0]["Successful"], "true");
+    // A scanner that fails: its exit status and stderr make the error.
+    std::fs::write(
+        world.path().join("atomic.d/failing"),
+        "type: scanner\nscanner_name: i19b-failing\nimage_name: i19b-scanner\n\
+         default_scan: cve\nscans:\n  - name: cve\n    args: ['fail']\n    description: x\n",
+    )
+    .unwrap();
+    let out = scan(
+        &world,
+        kind,
+        &["--scanner", "i19b-failing", "i19b-scan-good"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("the scanner 'i19b-failing' failed (exit status 3)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("scanner broke"), "{}", stderr(&out));
+    // With two scanners and no default, one must be chosen.
+    let out = scan(&world, kind, &["i19b-scan-good"]);
+    assert!(
+        stderr(&out).contains("You must specify a scanner (--scanner)"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(world.path().join("atomic.d/failing")).unwrap();
     let out = scan(&world, kind, &["--scan_type", "nope", "i19b-scan-good"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
