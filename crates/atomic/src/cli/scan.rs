@@ -85,6 +85,11 @@ enum Source {
     Dir(PathBuf),
 }
 
+/// The first `n` characters of an ID, as the original shortened them.
+fn short(id: &str, n: usize) -> String {
+    id.chars().take(n).collect()
+}
+
 /// The directory that holds scanner plugin definitions.
 fn confd() -> PathBuf {
     std::env::var_os("ATOMIC_CONFD")
@@ -228,7 +233,7 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
             if args.images || args.all {
                 for i in engine.list_images(false).await? {
                     let names = if i.repo_tags.is_empty() {
-                        i.id[..12.min(i.id.len())].to_string()
+                        short(&i.id, 12)
                     } else {
                         i.repo_tags.join(", ")
                     };
@@ -254,7 +259,7 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
             continue;
         }
         out.push(Target {
-            detail: found.root.id[..15.min(found.root.id.len())].to_string(),
+            detail: short(&found.root.id, 15),
             id: found.root.id.clone(),
             name: name.clone(),
             source: Source::Root(found),
@@ -278,7 +283,7 @@ async fn every(
         .with_context(|| format!("'{id}' disappeared while listing what to scan"))?;
     let found = crate::rootfs::Found::new(holder, root);
     Ok(Target {
-        name: found.root.id[..15.min(found.root.id.len())].to_string(),
+        name: short(&found.root.id, 15),
         id: found.root.id.clone(),
         detail: names.to_string(),
         source: Source::Root(found),
