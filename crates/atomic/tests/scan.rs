@@ -193,6 +193,17 @@ fn reports_findings_and_marks_vulnerable(kind: Kind) {
     );
     nothing_left_mounted(&ctr_id);
     let out = world
+        .on(kind, &["containers", "list"], &["-a"])
+        .env("ATOMIC_VAR_LIB", world.path().join("var"))
+        .output()
+        .unwrap();
+    let table = stdout(&out);
+    let row = table
+        .lines()
+        .find(|l| l.contains(&ctr_id[..12]))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(row.starts_with('\u{2620}'), "{table}");
+    let out = world
         .on(kind, &["images", "list"], &[])
         .env("ATOMIC_VAR_LIB", world.path().join("var"))
         .output()
