@@ -291,6 +291,22 @@ fn rootfs_directories(kind: Kind) {
         !dir.join(".written").exists(),
         "the scanner wrote into --rootfs"
     );
+    // A relative path is the directory, not a volume name.
+    let out = world
+        .on(kind, &["scan"], &["--rootfs", "tree"])
+        .current_dir(world.path())
+        .env("ATOMIC_CONFD", world.path().join("atomic.d"))
+        .env("ATOMIC_VAR_LIB", "var")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\ntree (tree)\n"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("CVE-2099-0001 in libfoo-2"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(world.path().join("var/scan_summary.json").exists());
     let missing = world.path().join("nope").display().to_string();
     let out = scan(&world, kind, &["--rootfs", &missing]);
     assert_eq!(out.status.code(), Some(1));

@@ -162,7 +162,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
     let time = chrono::Local::now()
         .format("%Y-%m-%d-%H-%M-%S-%6f")
         .to_string();
-    let results_dir = var_lib().join(&chosen.scanner_name).join(&time);
+    let results_dir = std::path::absolute(var_lib().join(&chosen.scanner_name).join(&time))
+        .context("resolving the results directory")?;
     std::fs::create_dir_all(&results_dir)
         .with_context(|| format!("creating the results directory {}", results_dir.display()))?;
     let mounts = Mounts::new()?;
@@ -213,12 +214,16 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
                     dir.display()
                 );
             }
+            // An engine takes a relative `-v` source for a volume name: bind the absolute path.
+            let absolute = dir
+                .canonicalize()
+                .with_context(|| format!("resolving {}", dir.display()))?;
             let shown = dir.display().to_string();
             out.push(Target {
-                id: shown.replace('/', "_"),
+                id: absolute.display().to_string().replace('/', "_"),
                 name: shown.clone(),
                 detail: shown,
-                source: Source::Dir(dir.clone()),
+                source: Source::Dir(absolute),
             });
         }
         return Ok(out);
