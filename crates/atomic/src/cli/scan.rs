@@ -218,6 +218,12 @@ async fn targets(args: &ScanArgs, selection: &crate::storage::Selection) -> Resu
             let absolute = dir
                 .canonicalize()
                 .with_context(|| format!("resolving {}", dir.display()))?;
+            if absolute.to_string_lossy().contains(':') {
+                bail!(
+                    "{} cannot be scanned: a ':' in its path cannot be passed to the scanner's -v",
+                    absolute.display()
+                );
+            }
             let shown = dir.display().to_string();
             out.push(Target {
                 id: absolute.display().to_string().replace('/', "_"),
