@@ -218,6 +218,18 @@ impl NativeEngine {
         Ok(None)
     }
 
+    /// A container's record, else an image's config (`Engine::inspect_json`).
+    pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let value = if let Some((record, _)) = self.find_container(name)? {
+            serde_json::to_value(record)
+        } else if let Some((_, img)) = self.resolve(name)? {
+            serde_json::to_value(&img.config)
+        } else {
+            return Ok(None);
+        };
+        value.map(Some).map_err(|e| native(e.into()))
+    }
+
     /// The layer directories of a container, else an image (`crate::root`): a container's own
     /// writes (`upper`) over its recorded layers, or the image's unpacked layers, top first.
     pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {

@@ -332,6 +332,18 @@ impl PodmanEngine {
         Ok(None)
     }
 
+    /// A container's, else an image's, inspect output (`Engine::inspect_json`).
+    pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
+        if let Some(c) = containers.into_iter().next() {
+            return Ok(Some(c));
+        }
+        Ok(self
+            .inspect("image inspect", &["image", "inspect", name])?
+            .into_iter()
+            .next())
+    }
+
     /// The layer directories of a container, else an image (`crate::root`).
     pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
         let containers = self.inspect("container inspect", &["container", "inspect", name])?;

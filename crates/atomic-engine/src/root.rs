@@ -49,6 +49,17 @@ impl Engine {
         }
     }
 
+    /// The engine's own description of the container, else the image, called `name`, as JSON
+    /// (Docker's and Podman's inspect output; the native store's image config or container
+    /// record): what `atomic diff -m` compares.
+    pub async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        match self {
+            Engine::Docker(d) => d.inspect_json(name).await,
+            Engine::Podman(p) => p.inspect_json(name),
+            Engine::Native(n) => n.inspect_json(name),
+        }
+    }
+
     /// Undo what [`root_layers`](Self::root_layers) mounted, if anything.
     pub fn release_root(&self, root: &RootLayers) -> Result<()> {
         match self {

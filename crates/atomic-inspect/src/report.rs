@@ -43,6 +43,8 @@ pub struct Report {
     pub right: String,
     pub files: Option<FileDiff>,
     pub packages: Option<PackageReport>,
+    /// What only each side's inspect output holds (`-m`).
+    pub metadata: Option<(Value, Value)>,
 }
 
 impl Report {
@@ -57,7 +59,27 @@ impl Report {
         if let Some(packages) = &self.packages {
             self.packages_text(packages, verbose, &mut out);
         }
+        if let Some((left, right)) = &self.metadata {
+            self.metadata_text(left, right, &mut out);
+        }
         out
+    }
+
+    /// The original printed this only with `--json`, as text (its output logic was inverted);
+    /// here it is the text form, and `--json` carries it as `unique_metadata`.
+    fn metadata_text(&self, left: &Value, right: &Value, out: &mut String) {
+        use crate::metadata::is_empty;
+        if is_empty(left) && is_empty(right) {
+            out.push_str(&format!(
+                "\n{} and {} have no differences in their metadata\n",
+                self.left, self.right
+            ));
+            return;
+        }
+        for (name, value) in [(&self.left, left), (&self.right, right)] {
+            let text = serde_json::to_string_pretty(value).unwrap_or_default();
+            out.push_str(&format!("\nMetadata only in {name}:\n{text}\n"));
+        }
     }
 
     fn files_text(&self, files: &FileDiff, out: &mut String) {
@@ -180,6 +202,10 @@ impl Report {
                 }
             }
         }
+        if let Some((a, b)) = &self.metadata {
+            left.insert("unique_metadata".into(), a.clone());
+            right.insert("unique_metadata".into(), b.clone());
+        }
         top.insert(self.left.clone(), Value::Object(left));
         top.insert(self.right.clone(), Value::Object(right));
         Value::Object(top)
@@ -219,6 +245,7 @@ mod tests {
             right: "ctr".into(),
             files: Some(files()),
             packages: None,
+            metadata: None,
         };
         assert_eq!(
             r.text(false),
@@ -269,6 +296,7 @@ mod tests {
                 &[("bash", "5")],
                 false,
             )),
+            metadata: None,
         };
         let text = r.text(false);
         let lines: Vec<&str> = text.lines().collect();
@@ -300,6 +328,7 @@ mod tests {
             right: "b".into(),
             files: None,
             packages: Some(packages(&[("x", "1")], &[("x", "1")], false)),
+            metadata: None,
         };
         assert_eq!(same.text(false), "\na and b have no different packages\n");
         let names = Report {
@@ -320,8 +349,31 @@ mod tests {
             right: "ctr".into(),
             files: Some(files()),
             packages: Some(packages(&[("x", "1")], &[("x", "2")], false)),
+            metadata: Some((json!({"Id": "1"}), json!({}))),
         };
         let j = r.json();
+        assert_eq!(j["img"]["unique_metadata"], json!({"Id": "1"}));
+        assert_eq!(j["ctr"]["unique_metadata"], json!({}));
+        let text = Report {
+            files: None,
+            packages: None,
+            ..r.clone()
+        }
+        .text(false);
+        assert_eq!(
+            text,
+            "\nMetadata only in img:\n{\n  \"Id\": \"1\"\n}\n\nMetadata only in ctr:\n{}\n"
+        );
+        let same = Report {
+            files: None,
+            packages: None,
+            metadata: Some((json!({}), json!({}))),
+            ..r.clone()
+        };
+        assert_eq!(
+            same.text(false),
+            "\nimg and ctr have no differences in their metadata\n"
+        );
         assert_eq!(j["img"]["unique_files"], json!(["etc/gone"]));
         assert_eq!(
             j["ctr"]["unique_files"],

@@ -48,7 +48,7 @@ fn right_spec() -> ImageSpec {
             .delete("/etc/gone"),
     );
     spec.name = "i19b-diff-b".into();
-    spec
+    spec.label("i19b.side", "b")
 }
 
 fn images(kind: Kind) {
@@ -251,6 +251,43 @@ fn errors(kind: Kind) {
     );
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("sha256digest"), "{}", stderr(&out));
+}
+
+/// `-m`: what only each side's inspect output holds.
+fn metadata(kind: Kind) {
+    images(kind);
+    let world = World::new();
+    let out = diff(
+        &world,
+        kind,
+        &["-m", "-n", "--json", "i19b-diff-a", "i19b-diff-b"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a = doc["i19b-diff-a"]["unique_metadata"].to_string();
+    let b = doc["i19b-diff-b"]["unique_metadata"].to_string();
+    assert!(b.contains("i19b.side"), "{b}");
+    assert!(!a.contains("i19b.side"), "{a}");
+    assert!(
+        !doc.to_string().contains("unique_files"),
+        "no file diff asked: {doc}"
+    );
+    let out = diff(&world, kind, &["-m", "-n", "i19b-diff-a", "i19b-diff-b"]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("\nMetadata only in i19b-diff-a:\n{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nMetadata only in i19b-diff-b:\n{"),
+        "{text}"
+    );
+    let out = diff(&world, kind, &["-m", "-n", "i19b-diff-a", "i19b-diff-a"]);
+    assert!(
+        stdout(&out).contains("i19b-diff-a and i19b-diff-a have no differences in their metadata"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// A root without a package database says so instead of failing.
@@ -555,4 +592,5 @@ on_every_engine!(
     errors,
     no_package_database_is_a_note,
     rpm_databases,
+    metadata,
 );

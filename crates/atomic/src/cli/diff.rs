@@ -39,7 +39,10 @@ pub struct DiffArgs {
     /// Compare package names only, not their versions
     #[arg(long)]
     names_only: bool,
-    /// Do not compare files (then --rpms is needed)
+    /// Compare the engines' descriptions (inspect output): what only each side has
+    #[arg(short = 'm', long)]
+    metadata: bool,
+    /// Do not compare files (then --rpms or --metadata is needed)
     #[arg(short = 'n', long)]
     no_files: bool,
     /// What makes a common file different: all, or any of type, mode, uid, gid, size,
@@ -53,8 +56,11 @@ pub struct DiffArgs {
 }
 
 pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
-    if args.no_files && !args.rpms {
-        bail!("When repressing a file diff, you must choose to diff packages (--rpms)");
+    if args.no_files && !args.rpms && !args.metadata {
+        bail!(
+            "When repressing a file diff, you must choose to diff packages (--rpms) or metadata \
+             (--metadata)"
+        );
     }
     let keywords = compare::parse_keywords(&args.keywords).map_err(|e| anyhow!(e))?;
     let [left_name, right_name] = &args.compares[..] else {
@@ -91,11 +97,19 @@ pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
     } else {
         None
     };
+    let metadata = if args.metadata {
+        let a = describe(&left, left_name).await?;
+        let b = describe(&right, right_name).await?;
+        Some(atomic_inspect::metadata::unique(&a, &b))
+    } else {
+        None
+    };
     let report = Report {
         left: left_name.clone(),
         right: right_name.clone(),
         files,
         packages,
+        metadata,
     };
     if args.json {
         output::line(&serde_json::to_string_pretty(&report.json())?);
@@ -103,6 +117,15 @@ pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
         output::text_out(&report.text(args.verbose));
     }
     Ok(0)
+}
+
+/// The engine's inspect output of one side (by ID, so it is the object the files came from).
+async fn describe(found: &crate::rootfs::Found, name: &str) -> Result<serde_json::Value> {
+    found
+        .engine
+        .inspect_json(&found.root.id)
+        .await?
+        .with_context(|| format!("'{name}' disappeared while it was compared"))
 }
 
 fn manifest(layers: &[PathBuf], name: &str, options: tree::Options) -> Result<Manifest> {
