@@ -8,7 +8,7 @@
 //!   `Time`, `Successful` ("true"/"false"), `UUID` (`/scanin/<id>`), `Scan Type`, and findings
 //!   in `Vulnerabilities: [{Title, Severity, Description, Custom}]` or `Results: [{Custom}]`.
 //! - `scan_summary.json` records, per ID, whether the latest scan found vulnerabilities: what
-//!   `images list` and `containers list` mark.
+//!   `images list` and `containers list` mark. Entries of deleted objects are pruned.
 //!
 //! Parsing and rendering only; running the scanner is the binary's business.
 
@@ -400,6 +400,17 @@ pub fn update_summary(
     }
 }
 
+/// Forget the entries of images and containers that no longer exist (`existing`: every ID the
+/// engines hold). Entries of `--rootfs` directories, whose IDs are paths rather than the 64 hex
+/// digits of an image or container, are kept.
+pub fn prune_summary(summary: &mut Summary, existing: &std::collections::HashSet<String>) {
+    summary.retain(|id, _| !is_object_id(id) || existing.contains(id));
+}
+
+fn is_object_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,6 +574,20 @@ scans:
         let text = serde_json::to_string(&summary).unwrap();
         assert_eq!(parse_summary(&text).unwrap(), summary);
         assert!(text.contains("\"Scan Type\":\"cve\""), "{text}");
+        let gone = "f".repeat(64);
+        let kept = "e".repeat(64);
+        for id in [&gone, &kept, &"_srv_tree".to_string()] {
+            summary.insert(
+                id.clone(),
+                SummaryEntry {
+                    uuid: id.clone(),
+                    ..summary["cafe"].clone()
+                },
+            );
+        }
+        prune_summary(&mut summary, &[kept.clone()].into_iter().collect());
+        let left: Vec<&str> = summary.keys().map(String::as_str).collect();
+        assert_eq!(left, ["_srv_tree", "b", "cafe", kept.as_str()]);
         std::fs::write(nested.join("json"), "{").unwrap();
         assert!(find_results(dir.path()).is_err());
     }

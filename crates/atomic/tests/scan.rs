@@ -108,6 +108,18 @@ fn reports_findings_and_marks_vulnerable(kind: Kind) {
         assert!(out.status.success(), "{}", stderr(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // An entry of an image that no longer exists is forgotten by the next scan.
+    let var = world.path().join("var");
+    std::fs::create_dir_all(&var).unwrap();
+    let gone = "0".repeat(64);
+    std::fs::write(
+        var.join("scan_summary.json"),
+        format!(
+            r#"{{"{gone}": {{"UUID": "{gone}", "Scanner": "x", "Time": "t", "Scan Type": "cve",
+                "Vulnerable": true, "json_file": "/nowhere/json"}}}}"#
+        ),
+    )
+    .unwrap();
     let out = scan(&world, kind, &["i19b-scan-bad", "i19b-scan-good", &ctr]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
@@ -161,6 +173,9 @@ fn reports_findings_and_marks_vulnerable(kind: Kind) {
     let runs: Vec<_> = std::fs::read_dir(&results).unwrap().collect();
     assert_eq!(runs.len(), 1);
     let run = runs.into_iter().next().unwrap().unwrap().path();
+    let summary = std::fs::read_to_string(var.join("scan_summary.json")).unwrap();
+    assert!(!summary.contains(&gone), "{summary}");
+    assert!(summary.contains(&bad_id), "{summary}");
     let result: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join(&bad_id).join("json")).unwrap()).unwrap();
     assert_eq!(result["Scan Type"], "cve");

@@ -195,7 +195,8 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
     let results = scanner::find_results(&results_dir)?;
     report(&args, &targets, &results, &results_dir)?;
     write_environment(&results_dir, &targets, chosen, &scan_type.name)?;
-    record_summary(&results, chosen, &scan_type.name)?;
+    let existing = existing_ids(&selection).await;
+    record_summary(&results, chosen, &scan_type.name, existing.as_ref())?;
     Ok(if results.iter().all(ScanResult::successful) {
         0
     } else {
@@ -463,8 +464,43 @@ fn write_environment(
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Add this scan to `scan_summary.json` (written to a temporary file, then renamed over it).
-fn record_summary(results: &[ScanResult], chosen: &Scanner, scan_type: &str) -> Result<()> {
+/// Every image and container ID of every engine; `None` if one could not answer (then nothing
+/// is pruned: an engine that is down has not lost its images).
+async fn existing_ids(selection: &crate::storage::Selection) -> Option<HashSet<String>> {
+    let everywhere = crate::storage::Selection {
+        explicit: None,
+        settings: selection.settings.clone(),
+    };
+    let mut ids = HashSet::new();
+    for engine in super::images::engines(&everywhere).ok()? {
+        ids.extend(
+            engine
+                .list_images(true)
+                .await
+                .ok()?
+                .into_iter()
+                .map(|i| i.id),
+        );
+        ids.extend(
+            engine
+                .list_containers()
+                .await
+                .ok()?
+                .into_iter()
+                .map(|c| c.id),
+        );
+    }
+    Some(ids)
+}
+
+/// Add this scan to `scan_summary.json` (written to a temporary file, then renamed over it),
+/// forgetting objects that no longer exist.
+fn record_summary(
+    results: &[ScanResult],
+    chosen: &Scanner,
+    scan_type: &str,
+    existing: Option<&HashSet<String>>,
+) -> Result<()> {
     let path = summary_path();
     let mut summary = match std::fs::read_to_string(&path) {
         Ok(text) => scanner::parse_summary(&text).unwrap_or_else(|e| {
@@ -475,6 +511,9 @@ fn record_summary(results: &[ScanResult], chosen: &Scanner, scan_type: &str) -> 
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     scanner::update_summary(&mut summary, results, &chosen.scanner_name, scan_type);
+    if let Some(existing) = existing {
+        scanner::prune_summary(&mut summary, existing);
+    }
     let parent = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(parent)
         .with_context(|| format!("writing {}", path.display()))?;
