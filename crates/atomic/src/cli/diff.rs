@@ -50,9 +50,12 @@ pub struct DiffArgs {
     /// and time)
     #[arg(short = 'k', long = "keywords", value_name = "KEYWORD")]
     keywords: Vec<String>,
-    /// The two images or containers to compare (names or IDs)
-    #[arg(num_args = 2, required = true, value_names = ["A", "B"])]
-    compares: Vec<String>,
+    /// The first image or container (name or ID)
+    #[arg(value_name = "A")]
+    left: String,
+    /// The second image or container (name or ID)
+    #[arg(value_name = "B")]
+    right: String,
 }
 
 pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
@@ -63,9 +66,7 @@ pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
         );
     }
     let keywords = compare::parse_keywords(&args.keywords).map_err(|e| anyhow!(e))?;
-    let [left_name, right_name] = &args.compares[..] else {
-        bail!("atomic diff compares exactly two images or containers");
-    };
+    let (left_name, right_name) = (&args.left, &args.right);
     let selection = args.storage.selection(config)?;
     let left = crate::rootfs::find(&selection, left_name).await?;
     let right = crate::rootfs::find(&selection, right_name).await?;
