@@ -19,6 +19,8 @@ PACKAGES=(
     ostree libostree-dev
     # builds the Debian root of the systemd host image (build_systemd_host_image)
     debootstrap
+    # `atomic diff --rpms` reads rpm databases with it; its tests build one with rpmbuild
+    rpm
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

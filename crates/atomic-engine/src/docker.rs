@@ -15,6 +15,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+use crate::root::{RootKind, RootLayers, graph_driver_layers};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
     Result, file_from_tar, short_id,
@@ -376,6 +377,49 @@ impl DockerEngine {
             }
         }
         Ok(None)
+    }
+
+    /// A container's, else an image's, inspect output (`Engine::inspect_json`).
+    pub async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let r = self.client.inspect_container(name, None).await;
+        let value = match self.classify("container inspect", r)? {
+            Some(c) => serde_json::to_value(c),
+            None => {
+                let r = self.client.inspect_image(name).await;
+                match self.classify("image inspect", r)? {
+                    Some(i) => serde_json::to_value(i),
+                    None => return Ok(None),
+                }
+            }
+        };
+        value
+            .map(Some)
+            .map_err(|e| EngineError::failed(EngineKind::Docker, "inspect", e))
+    }
+
+    /// The layer directories of a container, else an image (`crate::root`).
+    pub async fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        let r = self.client.inspect_container(name, None).await;
+        if let Some(c) = self.classify("container inspect", r)? {
+            let driver = c.graph_driver.unwrap_or_default();
+            return Ok(Some(RootLayers {
+                kind: RootKind::Container,
+                id: c.id.unwrap_or_default(),
+                layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+                mounted: false,
+            }));
+        }
+        let r = self.client.inspect_image(name).await;
+        let Some(image) = self.classify("image inspect", r)? else {
+            return Ok(None);
+        };
+        let driver = image.graph_driver.unwrap_or_default();
+        Ok(Some(RootLayers {
+            kind: RootKind::Image,
+            id: short_id(image.id.as_deref().unwrap_or_default()),
+            layers: graph_driver_layers(EngineKind::Docker, &driver.name, &driver.data)?,
+            mounted: false,
+        }))
     }
 }
 

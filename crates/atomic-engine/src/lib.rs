@@ -11,6 +11,7 @@
 mod docker;
 mod native;
 mod podman;
+mod root;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 pub use docker::DockerEngine;
 pub use native::NativeEngine;
 pub use podman::PodmanEngine;
+pub use root::{RootKind, RootLayers};
 
 /// Which engine a storage name selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -16,6 +16,7 @@ use anyhow::{Context, anyhow};
 
 use atomic_store::{ImageName, PullOptions, Pulled, Source, Store, StoredImage};
 
+use crate::root::{RootKind, RootLayers};
 use crate::{EngineError, ImageInfo, ImageSummary, Lookup, PruneReport, Removal, Result};
 
 pub struct NativeEngine {
@@ -215,6 +216,46 @@ impl NativeEngine {
             }
         }
         Ok(None)
+    }
+
+    /// A container's record, else an image's config (`Engine::inspect_json`).
+    pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let value = if let Some((record, _)) = self.find_container(name)? {
+            serde_json::to_value(record)
+        } else if let Some((_, img)) = self.resolve(name)? {
+            serde_json::to_value(&img.config)
+        } else {
+            return Ok(None);
+        };
+        value.map(Some).map_err(|e| native(e.into()))
+    }
+
+    /// The layer directories of a container, else an image (`crate::root`): a container's own
+    /// writes (`upper`) over its recorded layers, or the image's unpacked layers, top first.
+    pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        if let Some(runner) = self.runner()?
+            && let Some(record) = runner.containers.find(name).map_err(native)?
+        {
+            let mut layers = vec![runner.containers.dir(&record.id).join("upper")];
+            layers.extend(record.layers.iter().rev().cloned());
+            return Ok(Some(RootLayers {
+                kind: RootKind::Container,
+                id: record.id,
+                layers,
+                mounted: false,
+            }));
+        }
+        let Some((store, img)) = self.resolve(name)? else {
+            return Ok(None);
+        };
+        let mut layers = img.layer_dirs(&store).map_err(native)?;
+        layers.reverse();
+        Ok(Some(RootLayers {
+            kind: RootKind::Image,
+            id: img.id().to_string(),
+            layers,
+            mounted: false,
+        }))
     }
 }
 

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde::Deserialize;
 
+use crate::root::{RootKind, RootLayers, graph_driver_layers, is_overlay};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
     Result, file_from_tar,
@@ -330,6 +331,101 @@ impl PodmanEngine {
         }
         Ok(None)
     }
+
+    /// A container's, else an image's, inspect output (`Engine::inspect_json`).
+    pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
+        if let Some(c) = containers.into_iter().next() {
+            return Ok(Some(c));
+        }
+        Ok(self
+            .inspect("image inspect", &["image", "inspect", name])?
+            .into_iter()
+            .next())
+    }
+
+    /// The layer directories of a container, else an image (`crate::root`).
+    pub fn root_layers(&self, name: &str) -> Result<Option<RootLayers>> {
+        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
+        let (object, kind) = match containers.into_iter().next() {
+            Some(c) => (c, RootKind::Container),
+            None => match self
+                .inspect("image inspect", &["image", "inspect", name])?
+                .into_iter()
+                .next()
+            {
+                Some(i) => (i, RootKind::Image),
+                None => return Ok(None),
+            },
+        };
+        let (id, driver, data) = graph_driver_of(&object)?;
+        if is_overlay(&driver) {
+            let layers = graph_driver_layers(EngineKind::Podman, &driver, &data)?;
+            return Ok(Some(RootLayers {
+                kind,
+                id,
+                layers,
+                mounted: false,
+            }));
+        }
+        // Another driver's layers are not overlay directories: let podman mount the root.
+        let verb: &[&str] = match kind {
+            RootKind::Image => &["image", "mount"],
+            RootKind::Container => &["mount"],
+        };
+        let args: Vec<&str> = verb.iter().copied().chain([id.as_str()]).collect();
+        let out = self.checked("mount", &args)?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if path.is_empty() {
+            return Err(EngineError::failed(
+                EngineKind::Podman,
+                "mount",
+                format!("podman mounted {id} nowhere"),
+            ));
+        }
+        Ok(Some(RootLayers {
+            kind,
+            id,
+            layers: vec![PathBuf::from(path)],
+            mounted: true,
+        }))
+    }
+
+    /// Unmount what [`root_layers`](Self::root_layers) had podman mount.
+    pub fn unmount_root(&self, root: &RootLayers) -> Result<()> {
+        let verb: &[&str] = match root.kind {
+            RootKind::Image => &["image", "unmount"],
+            RootKind::Container => &["unmount"],
+        };
+        let args: Vec<&str> = verb.iter().copied().chain([root.id.as_str()]).collect();
+        self.checked("unmount", &args).map(drop)
+    }
+}
+
+/// The ID, storage driver and driver data of one `podman inspect` object.
+fn graph_driver_of(
+    object: &serde_json::Value,
+) -> Result<(String, String, std::collections::HashMap<String, String>)> {
+    #[derive(Deserialize, Default)]
+    struct Driver {
+        #[serde(rename = "Name", default)]
+        name: String,
+        #[serde(rename = "Data", default)]
+        data: Option<std::collections::HashMap<String, String>>,
+    }
+    let id = object
+        .get("Id")
+        .and_then(|v| v.as_str())
+        .map(crate::short_id)
+        .unwrap_or_default();
+    let driver: Driver = object
+        .get("GraphDriver")
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| EngineError::failed(EngineKind::Podman, "inspect", e))?
+        .unwrap_or_default();
+    Ok((id, driver.name, driver.data.unwrap_or_default()))
 }
 
 /// A containers-auth.json holding one registry's credentials, for `podman pull --authfile`.

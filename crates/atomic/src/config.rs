@@ -23,6 +23,8 @@ pub struct Config {
     pub checkout_path: Option<String>,
     /// `runtime`: the OCI runtime of the native engine's containers (runc by default).
     pub runtime: Option<String>,
+    /// `default_scanner`: the scanner `atomic scan` uses when several are configured.
+    pub default_scanner: Option<String>,
 }
 
 impl Config {
@@ -69,6 +71,7 @@ impl Config {
             default_docker: item("default_docker")?,
             checkout_path: item("checkout_path")?,
             runtime: item("runtime")?,
+            default_scanner: item("default_scanner")?,
             path,
         })
     }

@@ -6,6 +6,7 @@ mod config;
 mod installdb;
 mod native_cli;
 mod output;
+mod rootfs;
 mod storage;
 
 use std::process::ExitCode;

@@ -138,6 +138,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
     let mut rows = gather(&engines, selection.explicit.is_some()).await?;
     rows.extend(system_rows(config, &selection)?);
     rows.retain(|r| (args.all || r.info.running) && filters.iter().all(|f| f.matches(r)));
+    let vulnerable = super::scan::vulnerable_ids();
 
     if args.quiet {
         let text: String = rows
@@ -159,19 +160,25 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "state": r.info.state,
                     "backend": r.backend_name(),
                     "runtime": r.info.runtime,
-                    "vulnerable": false,
+                    "vulnerable": vulnerable.contains(&r.info.id),
                     "running": r.info.running,
                 })
             })
             .collect();
         output::line(&serde_json::to_string_pretty(&items)?);
     } else if !rows.is_empty() {
-        output::text_out(&table(&rows, !args.noheading, args.no_trunc));
+        output::text_out(&table(&rows, !args.noheading, args.no_trunc, &vulnerable));
     }
     Ok(0)
 }
 
-fn table(rows: &[Row], heading: bool, no_trunc: bool) -> String {
+/// `vulnerable`: IDs the latest `atomic scan` found vulnerable, marked with a skull.
+fn table(
+    rows: &[Row],
+    heading: bool,
+    no_trunc: bool,
+    vulnerable: &std::collections::HashSet<String>,
+) -> String {
     let cells: Vec<[String; 8]> = rows
         .iter()
         .map(|r| {
@@ -205,8 +212,8 @@ fn table(rows: &[Row], heading: bool, no_trunc: bool) -> String {
             *width = longest.unwrap_or(0).max(titles[col].len()).max(10);
         }
     }
-    let line = |values: [&str; 8]| {
-        let mut s = String::from("   ");
+    let line = |mark: &str, values: [&str; 8]| {
+        let mut s = format!("{mark:2} ");
         for (value, width) in values.iter().zip(widths) {
             let value: String = value.chars().take(width).collect();
             s.push_str(&format!("{value:width$} "));
@@ -217,10 +224,15 @@ fn table(rows: &[Row], heading: bool, no_trunc: bool) -> String {
     };
     let mut out = String::new();
     if heading {
-        out.push_str(&line(titles));
+        out.push_str(&line("", titles));
     }
-    for c in &cells {
-        out.push_str(&line(c.each_ref().map(String::as_str)));
+    for (c, r) in cells.iter().zip(rows) {
+        let mark = if vulnerable.contains(&r.info.id) {
+            "\u{2620}"
+        } else {
+            ""
+        };
+        out.push_str(&line(mark, c.each_ref().map(String::as_str)));
     }
     out
 }
@@ -399,12 +411,24 @@ mod tests {
 
     #[test]
     fn the_table_has_the_original_columns_and_widths() {
-        let text = table(&[row(&"a".repeat(64), "web", true)], true, false);
+        let text = table(
+            &[row(&"a".repeat(64), "web", true)],
+            true,
+            false,
+            &Default::default(),
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("   CONTAINER ID IMAGE"), "{text}");
         assert!(lines[1].starts_with(&format!("   {} docker.io/library/bu web", "a".repeat(12))));
         assert!(lines[1].contains("sleep 100  "), "{text}");
         assert!(lines[1].ends_with("running    native     runc"), "{text}");
+        let marked = table(
+            &[row(&"a".repeat(64), "web", true)],
+            false,
+            false,
+            &["a".repeat(64)].into_iter().collect(),
+        );
+        assert!(marked.starts_with("\u{2620}  aaaaaaaaaaaa "), "{marked}");
     }
 
     #[test]

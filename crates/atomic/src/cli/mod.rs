@@ -5,15 +5,17 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 mod containers;
+mod diff;
 mod docs;
 mod help;
 mod host;
-mod images;
+pub(crate) mod images;
 mod info;
 mod install;
 mod mount;
 mod pull;
 mod run;
+pub(crate) mod scan;
 mod stop;
 mod system;
 mod top;
@@ -213,6 +215,10 @@ enum Verb {
     /// Operate on containers
     #[command(subcommand)]
     Containers(ContainersVerb),
+    /// Show the files and packages that differ between two images or containers (any engine)
+    Diff(Lazy<diff::DiffArgs>),
+    /// Scan images, containers or directories with a scanner plugin (/etc/atomic.d)
+    Scan(Lazy<scan::ScanArgs>),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
     /// Operate on the OSTree-based host
@@ -368,6 +374,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Containers(ContainersVerb::Update(Lazy(args))) => system::update(args, &config).await,
         Verb::Containers(ContainersVerb::Rollback(Lazy(args))) => system::rollback(args, &config),
+        Verb::Diff(Lazy(args)) => diff::diff(args, &config).await,
+        Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")

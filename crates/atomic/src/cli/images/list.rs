@@ -58,6 +58,8 @@ pub struct Row {
     pub size: Option<u64>,
     pub dangling: bool,
     pub used: bool,
+    /// The latest `atomic scan` of it found vulnerabilities.
+    pub vulnerable: bool,
     pub backend: EngineKind,
 }
 
@@ -74,6 +76,10 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
             Err(e) if explicit => return Err(e.context(format!("listing {kind} images"))),
             Err(e) => eprintln!("warning: cannot list {kind} images: {e:#}"),
         }
+    }
+    let vulnerable = crate::cli::scan::vulnerable_ids();
+    for row in &mut rows {
+        row.vulnerable = vulnerable.contains(&row.id);
     }
     rows.retain(|row| filters.iter().all(|f| f.matches(row)));
 
@@ -153,6 +159,7 @@ pub fn rows(kind: EngineKind, mut images: Vec<ImageSummary>, used: &HashSet<Stri
             repo: None,
             tag: None,
             used: used.contains(&image.id),
+            vulnerable: false,
             id: image.id,
             created: image.created,
             size: image.size,
@@ -266,13 +273,22 @@ pub fn table(rows: &[Row], heading: bool, no_trunc: bool) -> String {
         ));
     }
     for row in rows {
-        let mark = if row.dangling {
+        // The original's marks: `*` dangling or `>` used, then a skull if vulnerable.
+        let mut mark = if row.dangling {
             "*"
         } else if row.used {
             ">"
         } else {
-            " "
-        };
+            ""
+        }
+        .to_string();
+        if row.vulnerable {
+            mark.push('\u{2620}');
+        }
+        if mark.is_empty() {
+            mark.push(' ');
+        }
+        let mark = mark.as_str();
         out.push_str(&line(
             mark,
             row.repo.as_deref().unwrap_or(none),
@@ -299,7 +315,7 @@ pub fn to_json(rows: &[Row]) -> serde_json::Value {
                 "virtual_size": r.size,
                 "is_dangling": r.dangling,
                 "used": r.used,
-                "vulnerable": false,
+                "vulnerable": r.vulnerable,
                 "type": "image",
                 "backend": r.backend.as_str(),
             })
@@ -378,6 +394,7 @@ mod tests {
             size: Some(4_260_000),
             dangling: repo.is_none(),
             used: false,
+            vulnerable: false,
             backend: kind,
         }
     }
