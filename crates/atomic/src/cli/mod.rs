@@ -30,9 +30,8 @@ use crate::storage::Selection;
     about = "Run, install and manage containers from the labels their images carry",
     long_about = "atomic reads an image's RUN, INSTALL, UNINSTALL, STOP and HELP labels, \
                   substitutes NAME, IMAGE, OPT1-3 and environment variables, and runs the \
-                  command they describe on Docker or Podman — never through a shell. Its own \
-                  image store (--storage native) pulls, lists, mounts and verifies images \
-                  with no daemon."
+                  command they describe — never through a shell — on Docker, Podman or its own \
+                  engine (--storage native: an image store and runc, no daemon)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -211,7 +210,8 @@ enum Verb {
     Containers(ContainersVerb),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
-    /// Operate on the OSTree-based host
+    /// Operate on the OSTree-based host (atomic 1.x's host-status, host-upgrade and
+    /// host-rollback are accepted too)
     #[command(subcommand)]
     Host(HostVerb),
     /// atomic 1.x's spelling of 'host status'
@@ -224,21 +224,16 @@ enum Verb {
     #[command(name = "host-rollback", hide = true)]
     HostRollback(Lazy<host::RollbackArgs>),
     /// Show an image's labels
-    #[command(hide = true)]
     Info(Lazy<info::InfoArgs>),
     /// Show an image's name, version and release
-    #[command(hide = true)]
     Version(Lazy<info::VersionArgs>),
     /// Show an image's help
-    #[command(hide = true)]
     Help(Lazy<help::HelpArgs>),
-    /// Check an image of the native storage against its digests
-    #[command(hide = true)]
+    /// Check an image against its digests (native) and its registry's newer versions
     Verify(Lazy<images::verify::VerifyArgs>),
     /// Print a shell completion script
     Completion(Lazy<docs::CompletionArgs>),
     /// Write man pages generated from this command line
-    #[command(hide = true)]
     GenerateMan(Lazy<docs::ManArgs>),
     /// Carry out a docker command line on the native engine, as a label's would be
     #[command(hide = true)]
