@@ -161,7 +161,7 @@ impl InstallDb {
     fn update<T: Default>(&self, change: impl FnOnce(&mut Records) -> T) -> Result<T> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let _lock = self.lock()?;
+        let _lock = lock_beside(&self.path)?;
         let mut records = match self.read()? {
             Loaded::Records(records) => records,
             Loaded::Malformed(why) => {
@@ -178,32 +178,34 @@ impl InstallDb {
             .with_context(|| format!("writing {}", self.path.display()))?;
         Ok(result)
     }
+}
 
-    fn lock(&self) -> Result<File> {
-        let mut lock_path = self.path.clone().into_os_string();
-        lock_path.push(".lock");
-        let lock_path = PathBuf::from(lock_path);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        let start = Instant::now();
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(file),
-                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(std::fs::TryLockError::WouldBlock) => bail!(
-                    "another atomic has held {} for {}s; try again when it is done",
-                    lock_path.display(),
-                    LOCK_WAIT.as_secs()
-                ),
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(e).with_context(|| format!("locking {}", lock_path.display()));
-                }
+/// An exclusive lock on `<path>.lock`, waited for as the original did; held while the returned
+/// file is open.
+pub(crate) fn lock_beside(path: &Path) -> Result<File> {
+    let mut lock_path = path.to_path_buf().into_os_string();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {}", lock_path.display()))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => bail!(
+                "another atomic has held {} for {}s; try again when it is done",
+                lock_path.display(),
+                LOCK_WAIT.as_secs()
+            ),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", lock_path.display()));
             }
         }
     }

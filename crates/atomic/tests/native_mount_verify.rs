@@ -152,17 +152,14 @@ fn mount_and_unmount_refuse_what_they_cannot_do() {
             &["mount", "-o", "rw", &image.name, empty],
             "does not support writeable mounts",
         ),
-        (
-            &["mount", "--live", &image.name, empty],
-            "not supported yet",
-        ),
+        (&["mount", "--live", &image.name, empty], "is an image"),
         (
             &["mount", "--storage", "docker", &image.name, empty],
-            "docker-daemon:",
+            "not found in storage 'docker'",
         ),
         (
             &["mount", "atomic-nt-missing", empty],
-            "not found in storage 'native'",
+            "'atomic-nt-missing' not found in",
         ),
         (&["unmount", empty], "is not an image mounted by atomic"),
     ];

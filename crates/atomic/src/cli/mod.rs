@@ -197,9 +197,9 @@ enum Verb {
     Stop(Lazy<stop::StopArgs>),
     /// Pull an image into an engine (registries; archives and layouts into native)
     Pull(Lazy<pull::PullArgs>),
-    /// Mount an image of the native storage read-only on a directory
+    /// Mount an image or a container of any engine on a directory (read-only unless --live)
     Mount(Lazy<mount::MountArgs>),
-    /// Unmount what 'atomic mount' mounted
+    /// Unmount what 'atomic mount' mounted, and give back what it took from the engine
     #[command(alias = "umount")]
     Unmount(Lazy<mount::UnmountArgs>),
     /// Operate on images
