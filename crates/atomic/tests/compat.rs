@@ -227,6 +227,7 @@ fn help_lists_every_verb_a_user_can_call() {
         "version",
         "help",
         "verify",
+        "update",
         "completion",
     ] {
         assert!(verbs.contains(&verb), "'{verb}' is not listed: {help}");

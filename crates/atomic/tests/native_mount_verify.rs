@@ -280,9 +280,23 @@ fn verify_all_and_its_refusals() {
             && out.contains("localhost/atomic-nt-vb:latest"),
         "{out}"
     );
-    let out = run(&world, &["images", "verify", "--storage", "docker", "x"]);
+    // Docker's images are checked against their registry; one it lacks is not found.
+    let out = run(
+        &world,
+        &["images", "verify", "--storage", "docker", "atomic-nt-none"],
+    );
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("checks atomic's own store"),
+        stderr(&out).contains("not found in storage 'docker'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &world,
+        &["images", "verify", "--all", "--storage", "docker"],
+    );
+    assert!(
+        stderr(&out).contains("--all verifies the native store"),
         "{}",
         stderr(&out)
     );

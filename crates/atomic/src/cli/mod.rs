@@ -229,6 +229,8 @@ enum Verb {
     Version(Lazy<info::VersionArgs>),
     /// Show an image's help
     Help(Lazy<help::HelpArgs>),
+    /// Pull newer versions of images from their registries (same as 'images update')
+    Update(Lazy<images::update::UpdateArgs>),
     /// Check an image against its digests (native) and its registry's newer versions
     Verify(Lazy<images::verify::VerifyArgs>),
     /// Print a shell completion script
@@ -253,6 +255,8 @@ enum ImagesVerb {
     Prune(Lazy<images::delete::PruneArgs>),
     /// Give an image another name
     Tag(Lazy<images::tag::TagArgs>),
+    /// Pull newer versions of images from their registries (any engine); say which changed
+    Update(Lazy<images::update::UpdateArgs>),
     /// Check an image of the native storage against its digests (and, with --remote, its
     /// registry)
     Verify(Lazy<images::verify::VerifyArgs>),
@@ -341,6 +345,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Images(ImagesVerb::Prune(Lazy(args))) => images::delete::prune(args, &config).await,
         Verb::Images(ImagesVerb::Tag(Lazy(args))) => images::tag::tag(args, &config).await,
+        Verb::Update(Lazy(args)) | Verb::Images(ImagesVerb::Update(Lazy(args))) => {
+            images::update::update(args, &config).await
+        }
         Verb::Verify(Lazy(args)) | Verb::Images(ImagesVerb::Verify(Lazy(args))) => {
             images::verify::verify(args, &config).await
         }
