@@ -150,11 +150,14 @@ impl Prepared {
 
     /// Said once, on stderr, so that what is shown is never silently not the label's text.
     fn note_replacement(&self) {
+        static SAID: std::sync::Once = std::sync::Once::new();
         if let (Some(written), Some(program)) = (&self.replaced, self.argv.first()) {
-            eprintln!(
-                "# note: the label's program '{written}' is replaced by '{program}', the \
-                 selected engine's"
-            );
+            SAID.call_once(|| {
+                eprintln!(
+                    "# note: the label's program '{written}' is replaced by '{program}', the \
+                     selected engine's"
+                );
+            });
         }
     }
 
@@ -286,7 +289,9 @@ impl Program {
         if !is_engine_program(first) || *first == self.path {
             return None;
         }
-        if self.keep_written && is_docker_program(first) && first != "docker" {
+        // A program this host does not have would only fail: the engine's own runs instead
+        // (and, as any replacement, is said).
+        if self.keep_written && is_docker_program(first) && first != "docker" && exists(first) {
             return None;
         }
         Some(std::mem::replace(first, self.path.clone()))
@@ -307,6 +312,15 @@ impl Program {
 pub fn is_engine_program(program: &str) -> bool {
     let base = program.rsplit('/').next().unwrap_or(program);
     matches!(base, "docker" | "docker-latest" | "podman")
+}
+
+/// An absolute path that exists, or a name found on PATH.
+fn exists(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 fn is_docker_program(program: &str) -> bool {
@@ -398,9 +412,17 @@ mod tests {
             path: "docker".into(),
             keep_written: true,
         };
-        for written in ["/usr/bin/docker", "docker-latest", "docker", "printenv"] {
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("docker");
+        std::fs::write(&installed, "").unwrap();
+        let installed = installed.to_str().unwrap();
+        for written in [installed, "docker", "printenv"] {
             assert_eq!(rewritten(&program, &[written, "run"]).0[0], written);
         }
+        // A program the host lacks would only fail: Docker's own runs, and that is said.
+        let (argv, replaced) = rewritten(&program, &["/nonexistent/bin/docker", "run"]);
+        assert_eq!(argv[0], "docker");
+        assert_eq!(replaced.as_deref(), Some("/nonexistent/bin/docker"));
         assert_eq!(rewritten(&program, &["podman", "run"]).0[0], "docker");
         let latest = Program {
             path: "docker-latest".into(),

@@ -98,15 +98,23 @@ pub async fn mount(args: MountArgs, config: &Config) -> Result<i32> {
         }
         return Err(explain_denied(e, &args.image, &mountpoint));
     }
-    MountDb::open().add(MountRecord {
-        mountpoint,
+    let recorded = MountDb::open().add(MountRecord {
+        mountpoint: mountpoint.clone(),
         engine: target.engine.kind().to_string(),
         object: object_kind.to_string(),
         id,
         name: args.image.clone(),
         live: args.live,
-        release,
-    })?;
+        release: release.clone(),
+    });
+    // A mount that unmount would not know is undone rather than left behind.
+    if let Err(e) = recorded {
+        let _ = atomic_store::mount::unmount_dir(&mountpoint);
+        if let Some(release) = &release {
+            let _ = target.engine.release(release);
+        }
+        return Err(e.context(format!("recording the mount at {}", mountpoint.display())));
+    }
     Ok(0)
 }
 
@@ -257,6 +265,9 @@ pub async fn unmount(args: UnmountArgs, config: &Config) -> Result<i32> {
     if atomic_runtime::rootfs::is_mount_point(&mountpoint)? {
         atomic_store::mount::unmount_dir(&mountpoint)?;
     }
+    // The directory is free now: forget it first, so that a failure to give the engine its
+    // mount back is reported once, not in every later unmount.
+    db.remove(&mountpoint)?;
     if let Some(release) = &record.release {
         let selection = storage::Selection::new(Some(&record.engine), config)?;
         selection
@@ -271,7 +282,6 @@ pub async fn unmount(args: UnmountArgs, config: &Config) -> Result<i32> {
                 )
             })?;
     }
-    db.remove(&mountpoint)?;
     Ok(0)
 }
 
