@@ -257,8 +257,8 @@ enum ImagesVerb {
     Tag(Lazy<images::tag::TagArgs>),
     /// Pull newer versions of images from their registries (any engine); say which changed
     Update(Lazy<images::update::UpdateArgs>),
-    /// Check an image of the native storage against its digests (and, with --remote, its
-    /// registry)
+    /// Check a native image against its digests (and, with --remote, its registry); a Docker
+    /// or Podman image against its registry
     Verify(Lazy<images::verify::VerifyArgs>),
     /// Show an image's labels
     Info(Lazy<info::InfoArgs>),
