@@ -101,6 +101,35 @@ impl DockerEngine {
         Ok(found)
     }
 
+    /// The graph driver's directories of an image or container (see `mount.rs`).
+    pub(crate) async fn mount_source(
+        &self,
+        object: crate::mount::Object<'_>,
+    ) -> Result<crate::mount::MountSource> {
+        use crate::mount::{Object, overlay2_source};
+        let missing = |what: &str| {
+            EngineError::failed(EngineKind::Docker, "mount", format!("{what} not found"))
+        };
+        match object {
+            Object::Image(id) => {
+                let r = self.client.inspect_image(id).await;
+                let image = self
+                    .classify("image inspect", r)?
+                    .ok_or_else(|| missing(&format!("image {id}")))?;
+                let driver = image.graph_driver.map(|d| (d.name, d.data));
+                overlay2_source(driver, false, &format!("image {id}"))
+            }
+            Object::Container { id, live } => {
+                let r = self.client.inspect_container(id, None).await;
+                let container = self
+                    .classify("container inspect", r)?
+                    .ok_or_else(|| missing(&format!("container {id}")))?;
+                let driver = container.graph_driver.map(|d| (d.name, d.data));
+                overlay2_source(driver, live, &format!("container {id}"))
+            }
+        }
+    }
+
     pub async fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         let filters = std::collections::HashMap::from([("ancestor", vec![image_id])]);
         let found = self.containers(Some(&filters)).await?;

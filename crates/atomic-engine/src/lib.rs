@@ -9,6 +9,7 @@
 //! backend maps its own JSON onto them.
 
 mod docker;
+pub mod mount;
 mod native;
 mod podman;
 mod root;

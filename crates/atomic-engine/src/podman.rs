@@ -135,6 +135,44 @@ impl PodmanEngine {
             .find_map(parse_image))
     }
 
+    /// `podman image mount` / `podman mount`: the merged root, which Podman counts as in use
+    /// until [`PodmanEngine::release`].
+    pub(crate) fn mount_source(
+        &self,
+        object: crate::mount::Object<'_>,
+    ) -> Result<(crate::mount::MountSource, Option<crate::mount::Release>)> {
+        use crate::mount::{MountSource, Object, Release};
+        let (args, release) = match object {
+            Object::Image(id) => (
+                vec!["image", "mount", id],
+                Release::PodmanImage(id.to_string()),
+            ),
+            Object::Container { id, .. } => {
+                (vec!["mount", id], Release::PodmanContainer(id.to_string()))
+            }
+        };
+        let out = self.checked("mount", &args)?;
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if path.is_empty() {
+            return Err(EngineError::failed(
+                EngineKind::Podman,
+                "mount",
+                format!("'podman {}' printed no path", args.join(" ")),
+            ));
+        }
+        Ok((MountSource::Merged(PathBuf::from(path)), Some(release)))
+    }
+
+    /// Give back a mount taken by [`PodmanEngine::mount_source`].
+    pub(crate) fn release(&self, release: &crate::mount::Release) -> Result<()> {
+        use crate::mount::Release;
+        match release {
+            Release::PodmanImage(id) => self.checked("image unmount", &["image", "unmount", id]),
+            Release::PodmanContainer(id) => self.checked("unmount", &["unmount", id]),
+        }
+        .map(drop)
+    }
+
     pub fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         let filter = format!("ancestor={image_id}");
         Ok(self

@@ -4,7 +4,7 @@
 //! so the mount is read-only by construction and whiteouts hide what upper layers deleted. A
 //! one-layer image is a read-only bind mount of its layer. Nothing is copied.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use rustix::mount::{MountFlags, UnmountFlags, mount, mount_remount, unmount};
@@ -26,26 +26,25 @@ pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<
             );
         }
     }
-    match layers.len() {
-        0 => bail!("the image has no layers to mount"),
-        1 => {
-            mount(&layers[0], target, "", MountFlags::BIND, None).with_context(|| {
-                format!(
-                    "bind-mounting {} at {}",
-                    layers[0].display(),
-                    target.display()
-                )
-            })?;
-            // A bind mount takes MS_RDONLY only on a remount.
-            if let Err(e) = mount_remount(target, MountFlags::BIND | MountFlags::RDONLY, "") {
-                let _ = unmount(target, UnmountFlags::DETACH);
-                return Err(e).context("making the mount read-only");
-            }
-        }
+    layers.reverse();
+    mount_layers(&layers, target, MountFlags::empty(), None)
+}
+
+/// Stack `layers` (top first) read-only at `target`: an overlay with no upper directory, so
+/// read-only by construction, or a read-only bind mount of a lone layer. `flags` adds
+/// `nosuid`, `nodev`, `noexec`; `context` is an SELinux label for every file.
+pub fn mount_layers(
+    layers: &[PathBuf],
+    target: &Path,
+    flags: MountFlags,
+    context: Option<&str>,
+) -> Result<()> {
+    match layers {
+        [] => bail!("the image has no layers to mount"),
+        [only] => bind(only, target, flags | MountFlags::RDONLY),
         _ => {
-            layers.reverse();
             let mut lower = Vec::with_capacity(layers.len());
-            for dir in &layers {
+            for dir in layers {
                 let s = dir.to_str().context("layer path is not UTF-8")?;
                 // overlayfs splits its options at ',' and its lower dirs at ':'.
                 if s.contains([',', ':']) {
@@ -53,18 +52,60 @@ pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<
                 }
                 lower.push(s);
             }
-            let data = std::ffi::CString::new(format!("lowerdir={}", lower.join(":")))?;
+            let mut data = format!("lowerdir={}", lower.join(":"));
+            if let Some(context) = context {
+                data.push_str(&format!(",context=\"{context}\""));
+            }
+            // The kernel takes one page of mount options.
+            if data.len() >= 4096 {
+                bail!(
+                    "the {} layers' paths take {} bytes, more than the page overlayfs reads its \
+                     options from",
+                    layers.len(),
+                    data.len()
+                );
+            }
+            let data = std::ffi::CString::new(data)?;
             mount(
                 "overlay",
                 target,
                 "overlay",
-                MountFlags::RDONLY,
+                flags | MountFlags::RDONLY,
                 data.as_c_str(),
             )
-            .with_context(|| format!("mounting an overlay at {}", target.display()))?;
+            .with_context(|| format!("mounting an overlay at {}", target.display()))
         }
     }
+}
+
+/// Bind `source` at `target`, with `flags` (`RDONLY`, `NOSUID`, …) applied.
+pub fn bind(source: &Path, target: &Path, flags: MountFlags) -> Result<()> {
+    mount(source, target, "", MountFlags::BIND, None)
+        .with_context(|| format!("bind-mounting {} at {}", source.display(), target.display()))?;
+    if flags.is_empty() {
+        return Ok(());
+    }
+    // A bind mount takes its flags only on a remount.
+    if let Err(e) = mount_remount(target, MountFlags::BIND | flags, "") {
+        let _ = unmount(target, UnmountFlags::DETACH);
+        return Err(e).context("making the bind mount read-only");
+    }
     Ok(())
+}
+
+/// Unmount `target`, retrying a moment while it is busy (a process that just left it, as the
+/// original retried for scanners' leftovers).
+pub fn unmount_dir(target: &Path) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match unmount(target, UnmountFlags::empty()) {
+            Err(rustix::io::Errno::BUSY) if tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            r => return r.with_context(|| format!("unmounting {}", target.display())),
+        }
+    }
 }
 
 /// Undo `mount_image`. Only a mount point that holds store layers is unmounted, so a typo

@@ -98,6 +98,8 @@ pub struct OptArgs {
 pub struct Prepared {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The label's own program, when atomic runs another in its place (see [`Program`]).
+    pub replaced: Option<String>,
 }
 
 impl Prepared {
@@ -117,8 +119,12 @@ impl Prepared {
             .with_context(|| format!("label {key} of image '{}' is malformed", values.image))?;
         let mut argv = label::build(&template, &values.vars(&lookup), extra)
             .with_context(|| format!("cannot build the command of label {key}"))?;
-        program.rewrite(&mut argv);
-        Ok(Prepared { argv, env })
+        let replaced = program.rewrite(&mut argv);
+        Ok(Prepared {
+            argv,
+            env,
+            replaced,
+        })
     }
 
     /// A command atomic composes itself (default run, start, exec): argv given element by
@@ -127,6 +133,7 @@ impl Prepared {
         Prepared {
             argv,
             env: values.environment(),
+            replaced: None,
         }
     }
 
@@ -137,7 +144,21 @@ impl Prepared {
             return;
         }
         output::line(&label::join(&self.argv));
+        self.note_replacement();
         self.warn_privileges();
+    }
+
+    /// Said once, on stderr, so that what is shown is never silently not the label's text.
+    fn note_replacement(&self) {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        if let (Some(written), Some(program)) = (&self.replaced, self.argv.first()) {
+            SAID.call_once(|| {
+                eprintln!(
+                    "# note: the label's program '{written}' is replaced by '{program}', the \
+                     selected engine's"
+                );
+            });
+        }
     }
 
     /// `--display`: the exact argv, shell-quoted so it can be pasted, on stdout; the variables
@@ -150,6 +171,7 @@ impl Prepared {
             .map(|(k, v)| format!("{k}={}", label::quote(v)))
             .collect();
         eprintln!("# environment: {}", vars.join(" "));
+        self.note_replacement();
         self.warn_privileges();
     }
 
@@ -225,9 +247,16 @@ impl Prepared {
 }
 
 /// The program that runs `docker …`-style commands for the selected engine.
+///
+/// On Docker a label's program runs as written, as the original ran it (`/usr/bin/docker run …`
+/// stays that), except that a bare `docker` becomes atomic.conf's `default_docker` when set and
+/// a `podman` label is pointed at Docker. On Podman and native, a `docker` program of any
+/// spelling is replaced by the engine's own (native: `docker`, which atomic carries out itself).
 #[derive(Debug, Clone)]
 pub struct Program {
     pub path: String,
+    /// Docker: keep a label's docker program as written.
+    pub keep_written: bool,
 }
 
 impl Program {
@@ -246,18 +275,26 @@ impl Program {
             }
             EngineKind::Podman => cli(),
         };
-        Program { path }
+        Program {
+            path,
+            keep_written: engine.kind() == EngineKind::Docker,
+        }
     }
 
-    /// A label written for `docker` (`docker`, `/usr/bin/docker`, any `…/docker`,
-    /// `docker-latest`) or `podman` runs with the selected engine's program; any other program
-    /// (`printenv`, a script) runs as written.
-    pub fn rewrite(&self, argv: &mut [String]) {
-        if let Some(first) = argv.first_mut()
-            && is_engine_program(first)
-        {
-            *first = self.path.clone();
+    /// Point a label written for `docker` (`docker`, `/usr/bin/docker`, any `…/docker`,
+    /// `docker-latest`) or `podman` at the selected engine's program, as the type says; any
+    /// other program (`printenv`, a script) runs as written. Returns the program replaced.
+    pub fn rewrite(&self, argv: &mut [String]) -> Option<String> {
+        let first = argv.first_mut()?;
+        if !is_engine_program(first) || *first == self.path {
+            return None;
         }
+        // A program this host does not have would only fail: the engine's own runs instead
+        // (and, as any replacement, is said).
+        if self.keep_written && is_docker_program(first) && first != "docker" && exists(first) {
+            return None;
+        }
+        Some(std::mem::replace(first, self.path.clone()))
     }
 
     /// `[program, args…]` as owned strings.
@@ -275,6 +312,19 @@ impl Program {
 pub fn is_engine_program(program: &str) -> bool {
     let base = program.rsplit('/').next().unwrap_or(program);
     matches!(base, "docker" | "docker-latest" | "podman")
+}
+
+/// An absolute path that exists, or a name found on PATH.
+fn exists(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+fn is_docker_program(program: &str) -> bool {
+    is_engine_program(program) && !program.ends_with("podman")
 }
 
 pub fn stdin_is_tty() -> bool {
@@ -333,16 +383,59 @@ mod tests {
         }
     }
 
+    fn rewritten(program: &Program, argv: &[&str]) -> (Vec<String>, Option<String>) {
+        let mut argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let replaced = program.rewrite(&mut argv);
+        (argv, replaced)
+    }
+
     #[test]
-    fn rewrite_only_touches_the_program() {
+    fn podman_and_native_replace_the_program_and_say_which() {
         let program = Program {
             path: "podman".into(),
+            keep_written: false,
         };
-        let mut argv = vec!["/usr/bin/docker".to_string(), "docker".to_string()];
-        program.rewrite(&mut argv);
+        let (argv, replaced) = rewritten(&program, &["/usr/bin/docker", "docker"]);
         assert_eq!(argv, ["podman", "docker"]);
-        let mut argv = vec!["printenv".to_string()];
-        program.rewrite(&mut argv);
-        assert_eq!(argv, ["printenv"]);
+        assert_eq!(replaced.as_deref(), Some("/usr/bin/docker"));
+        assert_eq!(rewritten(&program, &["podman", "ps"]).1, None);
+        assert_eq!(
+            rewritten(&program, &["printenv"]),
+            (vec!["printenv".to_string()], None)
+        );
+    }
+
+    /// Regression: `--display` on Docker showed `/usr/bin/docker run …` as `docker run …`.
+    #[test]
+    fn docker_keeps_the_program_as_written() {
+        let program = Program {
+            path: "docker".into(),
+            keep_written: true,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let installed = dir.path().join("docker");
+        std::fs::write(&installed, "").unwrap();
+        let installed = installed.to_str().unwrap();
+        for written in [installed, "docker", "printenv"] {
+            assert_eq!(rewritten(&program, &[written, "run"]).0[0], written);
+        }
+        // A program the host lacks would only fail: Docker's own runs, and that is said.
+        let (argv, replaced) = rewritten(&program, &["/nonexistent/bin/docker", "run"]);
+        assert_eq!(argv[0], "docker");
+        assert_eq!(replaced.as_deref(), Some("/nonexistent/bin/docker"));
+        assert_eq!(rewritten(&program, &["podman", "run"]).0[0], "docker");
+        let latest = Program {
+            path: "docker-latest".into(),
+            keep_written: true,
+        };
+        let (argv, replaced) = rewritten(&latest, &["docker", "run"]);
+        assert_eq!(
+            (argv[0].as_str(), replaced.as_deref()),
+            ("docker-latest", Some("docker"))
+        );
+        assert_eq!(
+            rewritten(&latest, &["/usr/bin/docker"]).0[0],
+            "/usr/bin/docker"
+        );
     }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod command;
 mod config;
 mod installdb;
+mod mountdb;
 mod native_cli;
 mod output;
 mod rootfs;

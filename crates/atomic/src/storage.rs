@@ -127,6 +127,34 @@ pub async fn find(
     Ok(found.swap_remove(pick))
 }
 
+/// Every engine (or the one chosen) that holds `name` as a container or an image, for verbs
+/// that take either and must not guess between engines (mount).
+pub async fn holders(selection: &Selection, name: &str) -> Result<Vec<Target>> {
+    if let Some(kind) = selection.explicit {
+        let engine = selection.connect(kind)?;
+        let Lookup { image, container } = engine.lookup(Some(name), Some(name)).await?;
+        if image.is_none() && container.is_none() {
+            return Ok(Vec::new());
+        }
+        return Ok(vec![Target {
+            engine,
+            image,
+            container,
+        }]);
+    }
+    Ok(ask_every_engine(selection, Some(name), Some(name))
+        .await
+        .into_iter()
+        .filter_map(|(_, answer)| answer.ok())
+        .filter(|(_, lookup)| lookup.image.is_some() || lookup.container.is_some())
+        .map(|(engine, lookup)| Target {
+            engine,
+            image: lookup.image,
+            container: lookup.container,
+        })
+        .collect())
+}
+
 fn ambiguous(what: &str, name: &str, found: &[Target], hits: &[usize]) -> String {
     let engines: Vec<&str> = hits
         .iter()

@@ -152,17 +152,14 @@ fn mount_and_unmount_refuse_what_they_cannot_do() {
             &["mount", "-o", "rw", &image.name, empty],
             "does not support writeable mounts",
         ),
-        (
-            &["mount", "--live", &image.name, empty],
-            "not supported yet",
-        ),
+        (&["mount", "--live", &image.name, empty], "is an image"),
         (
             &["mount", "--storage", "docker", &image.name, empty],
-            "docker-daemon:",
+            "not found in storage 'docker'",
         ),
         (
             &["mount", "atomic-nt-missing", empty],
-            "not found in storage 'native'",
+            "'atomic-nt-missing' not found in",
         ),
         (&["unmount", empty], "is not an image mounted by atomic"),
     ];
@@ -283,9 +280,23 @@ fn verify_all_and_its_refusals() {
             && out.contains("localhost/atomic-nt-vb:latest"),
         "{out}"
     );
-    let out = run(&world, &["images", "verify", "--storage", "docker", "x"]);
+    // Docker's images are checked against their registry; one it lacks is not found.
+    let out = run(
+        &world,
+        &["images", "verify", "--storage", "docker", "atomic-nt-none"],
+    );
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("checks atomic's own store"),
+        stderr(&out).contains("not found in storage 'docker'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(
+        &world,
+        &["images", "verify", "--all", "--storage", "docker"],
+    );
+    assert!(
+        stderr(&out).contains("--all verifies the native store"),
         "{}",
         stderr(&out)
     );

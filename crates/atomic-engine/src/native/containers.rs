@@ -52,6 +52,34 @@ impl NativeEngine {
         }
     }
 
+    /// An image's layers, or a container's upper directory above them, top first; a live
+    /// container's root is the overlay its runtime mounted.
+    pub(crate) fn mount_source(
+        &self,
+        object: crate::mount::Object<'_>,
+    ) -> Result<crate::mount::MountSource> {
+        use crate::mount::{MountSource, Object};
+        match object {
+            Object::Image(id) => {
+                let (store, image) = self.require(id)?;
+                let mut layers = image.layer_dirs(&store).map_err(native)?;
+                layers.reverse();
+                Ok(MountSource::Layers(layers))
+            }
+            Object::Container { id, live } => {
+                let (runner, record) = self.require_container(id)?;
+                let dir = runner.containers.dir(&record.id);
+                if live {
+                    return Ok(MountSource::Merged(dir.join("rootfs")));
+                }
+                // A container never started has no upper directory yet.
+                let upper = Some(dir.join("upper")).filter(|u| u.is_dir());
+                let layers = upper.into_iter().chain(record.layers.iter().rev().cloned());
+                Ok(MountSource::Layers(layers.collect()))
+            }
+        }
+    }
+
     /// Every container, with its true state.
     pub fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
         let Some(runner) = self.runner()? else {

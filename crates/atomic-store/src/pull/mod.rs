@@ -33,7 +33,8 @@ pub enum Source {
     OciArchive { file: PathBuf, tag: Option<String> },
     /// `docker-archive:FILE` (`docker save`), or the original's `dockertar:FILE`
     DockerArchive { file: PathBuf },
-    /// `docker-daemon:NAME`: an image in the local Docker engine.
+    /// `docker-daemon:NAME`, or the original's `docker:NAME`: an image in the local Docker
+    /// engine.
     DockerDaemon { name: String },
 }
 
@@ -74,10 +75,20 @@ impl Source {
             }
         } else if let Some(rest) = s.strip_prefix("docker://") {
             Source::Registry(rest.to_string())
+        } else if let Some(rest) = s.strip_prefix("docker:").filter(|r| !is_port_path(r)) {
+            Source::DockerDaemon {
+                name: rest.to_string(),
+            }
         } else {
             Source::Registry(s.to_string())
         })
     }
+}
+
+/// `5000/img` after `docker:` is a registry called `docker` on a port, not the daemon's image.
+fn is_port_path(rest: &str) -> bool {
+    rest.split_once('/')
+        .is_some_and(|(port, _)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Options for a pull.
@@ -316,6 +327,22 @@ mod tests {
                 Source::DockerDaemon {
                     name: "busybox:latest".into(),
                 },
+            ),
+            (
+                "docker:atomic-test-1",
+                Source::DockerDaemon {
+                    name: "atomic-test-1".into(),
+                },
+            ),
+            (
+                "docker:localhost:5000/a:b",
+                Source::DockerDaemon {
+                    name: "localhost:5000/a:b".into(),
+                },
+            ),
+            (
+                "docker:5000/a:b",
+                Source::Registry("docker:5000/a:b".into()),
             ),
         ];
         for (input, want) in cases {

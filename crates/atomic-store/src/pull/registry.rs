@@ -42,6 +42,8 @@ pub struct RemoteImage {
     pub name: String,
     /// The digest of the image manifest (for an index, the entry for this machine's platform).
     pub manifest_digest: Digest,
+    /// The digest of its config: the image ID an engine gives it once pulled.
+    pub config_digest: Digest,
     pub config: ImageConfiguration,
     /// The layer blobs and their compressed sizes, base first.
     pub layers: Vec<(Digest, u64)>,
@@ -114,6 +116,7 @@ pub async fn inspect(name: &str, opts: &PullOptions) -> Result<RemoteImage> {
     Ok(RemoteImage {
         name: remote.name.to_string(),
         manifest_digest: fetched.digest,
+        config_digest: digest,
         config,
         layers,
     })

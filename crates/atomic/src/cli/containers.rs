@@ -271,6 +271,10 @@ impl Filter {
             "created" => created(&row.info.created),
             "state" => row.info.state.clone(),
             "runtime" => row.info.runtime.clone(),
+            // `ostree`, the original's name for its storage: native and system containers.
+            "backend" if self.value == "ostree" => {
+                return matches!(row.backend_name(), "native" | "system");
+            }
             "backend" => row.backend_name().to_string(),
             _ => unreachable!("keys are checked when parsed"),
         };

@@ -36,9 +36,8 @@ use crate::storage::Selection;
     about = "Run, install and manage containers from the labels their images carry",
     long_about = "atomic reads an image's RUN, INSTALL, UNINSTALL, STOP and HELP labels, \
                   substitutes NAME, IMAGE, OPT1-3 and environment variables, and runs the \
-                  command they describe on Docker or Podman — never through a shell. Its own \
-                  image store (--storage native) pulls, lists, mounts and verifies images \
-                  with no daemon."
+                  command they describe — never through a shell — on Docker, Podman or its own \
+                  engine (--storage native: an image store and runc, no daemon)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -204,9 +203,9 @@ enum Verb {
     Stop(Lazy<stop::StopArgs>),
     /// Pull an image into an engine (registries; archives and layouts into native)
     Pull(Lazy<pull::PullArgs>),
-    /// Mount an image of the native storage read-only on a directory
+    /// Mount an image or a container of any engine on a directory (read-only unless --live)
     Mount(Lazy<mount::MountArgs>),
-    /// Unmount what 'atomic mount' mounted
+    /// Unmount what 'atomic mount' mounted, and give back what it took from the engine
     #[command(alias = "umount")]
     Unmount(Lazy<mount::UnmountArgs>),
     /// Operate on images
@@ -221,7 +220,8 @@ enum Verb {
     Scan(Lazy<scan::ScanArgs>),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
-    /// Operate on the OSTree-based host
+    /// Operate on the OSTree-based host (atomic 1.x's host-status, host-upgrade and
+    /// host-rollback are accepted too)
     #[command(subcommand)]
     Host(HostVerb),
     /// atomic 1.x's spelling of 'host status'
@@ -234,21 +234,18 @@ enum Verb {
     #[command(name = "host-rollback", hide = true)]
     HostRollback(Lazy<host::RollbackArgs>),
     /// Show an image's labels
-    #[command(hide = true)]
     Info(Lazy<info::InfoArgs>),
     /// Show an image's name, version and release
-    #[command(hide = true)]
     Version(Lazy<info::VersionArgs>),
     /// Show an image's help
-    #[command(hide = true)]
     Help(Lazy<help::HelpArgs>),
-    /// Check an image of the native storage against its digests
-    #[command(hide = true)]
+    /// Pull newer versions of images from their registries (same as 'images update')
+    Update(Lazy<images::update::UpdateArgs>),
+    /// Check an image against its digests (native) and its registry's newer versions
     Verify(Lazy<images::verify::VerifyArgs>),
     /// Print a shell completion script
     Completion(Lazy<docs::CompletionArgs>),
     /// Write man pages generated from this command line
-    #[command(hide = true)]
     GenerateMan(Lazy<docs::ManArgs>),
     /// Carry out a docker command line on the native engine, as a label's would be
     #[command(hide = true)]
@@ -268,8 +265,10 @@ enum ImagesVerb {
     Prune(Lazy<images::delete::PruneArgs>),
     /// Give an image another name
     Tag(Lazy<images::tag::TagArgs>),
-    /// Check an image of the native storage against its digests (and, with --remote, its
-    /// registry)
+    /// Pull newer versions of images from their registries (any engine); say which changed
+    Update(Lazy<images::update::UpdateArgs>),
+    /// Check a native image against its digests (and, with --remote, its registry); a Docker
+    /// or Podman image against its registry
     Verify(Lazy<images::verify::VerifyArgs>),
     /// Show an image's labels
     Info(Lazy<info::InfoArgs>),
@@ -356,6 +355,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Images(ImagesVerb::Prune(Lazy(args))) => images::delete::prune(args, &config).await,
         Verb::Images(ImagesVerb::Tag(Lazy(args))) => images::tag::tag(args, &config).await,
+        Verb::Update(Lazy(args)) | Verb::Images(ImagesVerb::Update(Lazy(args))) => {
+            images::update::update(args, &config).await
+        }
         Verb::Verify(Lazy(args)) | Verb::Images(ImagesVerb::Verify(Lazy(args))) => {
             images::verify::verify(args, &config).await
         }

@@ -2,9 +2,10 @@
 //!
 //! SOURCE is a registry name (`busybox`, `docker://quay.io/x/y:1`) or, for the native storage
 //! only, another transport: `oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`, `docker-archive:FILE`
-//! (the original's `dockertar:FILE` too) and `docker-daemon:NAME`. A transport other than a
-//! registry implies `--storage native`. Without any choice a registry name goes to Docker when
-//! its daemon answers, else to Podman — as before the native storage existed.
+//! (the original's `dockertar:FILE` too) and `docker-daemon:NAME` (the original's `docker:NAME`
+//! too). A transport other than a registry implies `--storage native`. Without any choice a
+//! registry name goes to Docker when its daemon answers, else to Podman — as before the native
+//! storage existed.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -35,7 +36,7 @@ pub struct PullArgs {
     #[arg(short = 'q', long)]
     quiet: bool,
     /// What to pull: NAME, docker://NAME, oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    /// docker-archive:FILE, dockertar:FILE or docker-daemon:NAME
+    /// docker-archive:FILE, dockertar:FILE or docker-daemon:NAME (docker:NAME)
     #[arg(value_name = "SOURCE")]
     image: String,
 }

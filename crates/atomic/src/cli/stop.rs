@@ -41,7 +41,8 @@ pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
         return Err(storage::container_not_found(name, &selection));
     };
     let program = Program::for_engine(&target.engine, config);
-    let values = Values::new(&container.name, &container.image_name, &args.common.opts);
+    // NAME is the container as the user gave it (a name or an ID), as the original kept it.
+    let values = Values::new(name, &container.image_name, &args.common.opts);
     if args.common.display {
         stop_command(container, &program, &values, extra)?.display();
         return Ok(0);
@@ -66,7 +67,7 @@ fn stop_command(
 ) -> Result<Prepared> {
     Ok(match label::find(&container.labels, "STOP") {
         Some((key, text)) => Prepared::from_label(key, text, values, extra, program)?,
-        None => Prepared::direct(program.argv(["stop", container.name.as_str()]), values),
+        None => Prepared::direct(program.argv(["stop", values.name.as_str()]), values),
     })
 }
 

@@ -352,6 +352,8 @@ pub fn parse_filters(specs: &[String]) -> Result<Vec<Filter>> {
                 "id" | "image" => Filter::Id(value),
                 "created" => Filter::Created(value),
                 "size" => Filter::Size(value),
+                // `ostree` was the original's name for its daemonless storage, atomic's native.
+                "type" | "backend" if value == "ostree" => Filter::Type("native".to_string()),
                 "type" | "backend" => Filter::Type(value),
                 "dangling" | "is_dangling" => Filter::Dangling(match value.as_str() {
                     "true" | "yes" | "1" => true,
@@ -498,6 +500,10 @@ mod tests {
         assert!(f("REPOSITORY=BUSY").matches(&r));
         assert!(!f("tag=v2").matches(&r));
         assert!(f("type=native").matches(&r));
+        assert!(
+            f("type=ostree").matches(&r),
+            "the original's name for native"
+        );
         assert!(f("id=sha256:aaa").matches(&r));
         assert!(f("dangling=false").matches(&r));
         assert!(!f("dangling=true").matches(&r));

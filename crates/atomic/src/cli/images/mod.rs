@@ -1,10 +1,11 @@
-//! `atomic images …`: listing, deleting, pruning, tagging and verifying images, on one engine
+//! `atomic images …`: listing, deleting, pruning, tagging, updating and verifying images, on one engine
 //! (`--storage`) or on every available one. (`images info|version|help` live in `info.rs` and
 //! `help.rs`, shared with their top-level forms.)
 
 pub mod delete;
 pub mod list;
 pub mod tag;
+pub mod update;
 pub mod verify;
 
 use anyhow::Result;

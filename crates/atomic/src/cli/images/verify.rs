@@ -1,6 +1,8 @@
 //! `atomic images verify [IMAGE | --all]`: check the native store's copy of an image against
 //! its digests (see `atomic_store::verify`) and, with `--remote`, its registry's current
-//! manifest. Exit 1 when anything is wrong, so scripts can act on it.
+//! manifest. A Docker or Podman image (which those engines keep to themselves) is checked
+//! against its registry: "newer version available" when the registry's image ID differs.
+//! Exit 1 when anything is wrong, so scripts can act on it.
 
 use anyhow::{Result, bail};
 use clap::Args;
@@ -12,6 +14,8 @@ use atomic_store::{Digest, ImageName, PullOptions, Store};
 use crate::cli::StorageArg;
 use crate::config::Config;
 use crate::output;
+
+mod engines;
 
 /// Changed paths shown per layer unless `--verbose`.
 const SHOWN_CHANGES: usize = 10;
@@ -42,12 +46,28 @@ pub struct VerifyArgs {
 pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
     let selection = args.storage.selection(config)?;
     if let Some(kind @ (EngineKind::Docker | EngineKind::Podman)) = selection.explicit {
-        bail!(
-            "images verify checks atomic's own store; {kind} keeps its images to itself. Pull the \
-             image into the native storage ('atomic pull --storage native ...') to verify it"
-        );
+        let Some(image) = args.image.as_deref() else {
+            bail!(
+                "--all verifies the native store; name the {kind} images to check against their \
+                 registries"
+            );
+        };
+        return engines::verify(&selection, image, args.tls.tls_verify).await;
     }
     let native = NativeEngine::new(&selection.settings.store_root);
+    let in_native = match (native.existing()?, args.image.as_deref()) {
+        (Some(store), Some(query)) => verify::find(&store, query)?.is_some(),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    // Not in the native store: the Docker or Podman image of that name, if there is one.
+    if !in_native
+        && selection.explicit.is_none()
+        && let Some(image) = args.image.as_deref()
+        && engines::holds(&selection, image).await
+    {
+        return engines::verify(&selection, image, args.tls.tls_verify).await;
+    }
     let Some(store) = native.existing()? else {
         bail!(
             "the native store at {} is empty; pull an image with 'atomic pull --storage native \
