@@ -343,7 +343,7 @@ async fn scanner_engine(selection: &crate::storage::Selection, chosen: &Scanner)
 }
 
 /// `docker run` for the scanner, in the engine's terms: host namespaces (a super-privileged
-/// container's), every target read-only at /scanin/<id>, the results directory at /scanout.
+/// container's), every target read-only at `/scanin/<id>`, the results directory at `/scanout`.
 /// No `--privileged`: the scanner only reads its inputs, and Docker cannot grant it on hosts
 /// whose capability bounding set is reduced; a plugin's `custom_args` can still ask for it.
 fn scanner_argv(
