@@ -62,9 +62,76 @@ pub fn volume_name(destination: &str, taken: &mut Vec<String>) -> String {
     name
 }
 
+/// An image reference as a node resolves it: registry host, repository and tag spelled out
+/// (`fedora` → `docker.io/library/fedora:latest`), since a cluster has no search list.
+pub fn qualified(image: &str) -> String {
+    let (first, rest) = image.split_once('/').unwrap_or(("", image));
+    let has_registry = first.contains('.') || first.contains(':') || first == "localhost";
+    let mut out = match (first, has_registry) {
+        ("", _) => format!("docker.io/library/{rest}"),
+        (_, true) => image.to_string(),
+        (_, false) => format!("docker.io/{image}"),
+    };
+    let last = out.rsplit('/').next().unwrap_or_default();
+    if !last.contains(':') && !out.contains('@') {
+        out.push_str(":latest");
+    }
+    out
+}
+
+/// The fully qualified name of `image` as the engine knows it: among the engine's names for
+/// the image (`repo_tags`), the one the short name resolved to (Podman's `localhost/x:latest`
+/// for `x`), else [`qualified`].
+pub fn image_reference(image: &str, repo_tags: &[String]) -> String {
+    let want = qualified(image);
+    if repo_tags.iter().any(|t| qualified(t) == want) {
+        return want;
+    }
+    let short = |s: &str| {
+        let q = qualified(s);
+        q.split_once('/').map(|(_, r)| r.to_string()).unwrap_or(q)
+    };
+    let tail = |s: &str| {
+        let s = short(s);
+        s.strip_prefix("library/").map(str::to_string).unwrap_or(s)
+    };
+    repo_tags
+        .iter()
+        .find(|t| !image.contains('/') && tail(t) == tail(image))
+        .map(|t| qualified(t))
+        .unwrap_or(want)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_are_qualified() {
+        let cases = [
+            ("fedora", "docker.io/library/fedora:latest"),
+            ("fedora:39", "docker.io/library/fedora:39"),
+            ("user/app", "docker.io/user/app:latest"),
+            ("quay.io/a/b:1", "quay.io/a/b:1"),
+            ("localhost/x", "localhost/x:latest"),
+            ("127.0.0.1:5000/x", "127.0.0.1:5000/x:latest"),
+            ("x@sha256:ab", "docker.io/library/x@sha256:ab"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(qualified(input), want, "{input}");
+        }
+        let podman = ["localhost/i18-x:latest".to_string()];
+        assert_eq!(image_reference("i18-x", &podman), "localhost/i18-x:latest");
+        let docker = ["i18-x:latest".to_string()];
+        assert_eq!(
+            image_reference("i18-x", &docker),
+            "docker.io/library/i18-x:latest"
+        );
+        assert_eq!(
+            image_reference("other", &podman),
+            "docker.io/library/other:latest"
+        );
+    }
 
     #[test]
     fn names_become_dns_labels() {

@@ -231,7 +231,9 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
             status: None,
         }),
     };
-    built.notes.push(format!("{name}: {}", object.kind()));
+    built
+        .notes
+        .push(format!("generated {} {name}", object.kind()));
     built.objects.push(object);
     if options.service {
         match service(&meta, &labels, &ports) {

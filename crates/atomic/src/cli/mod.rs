@@ -7,6 +7,7 @@ mod host;
 mod images;
 mod info;
 mod install;
+mod kube;
 mod mount;
 mod pull;
 mod run;
@@ -214,6 +215,9 @@ enum Verb {
     /// Operate on the OSTree-based host
     #[command(subcommand)]
     Host(HostVerb),
+    /// Kubernetes objects from labels, containers and system containers
+    #[command(subcommand)]
+    Kube(kube::KubeVerb),
     /// atomic 1.x's spelling of 'host status'
     #[command(name = "host-status", hide = true)]
     HostStatus(Lazy<host::StatusArgs>),
@@ -365,6 +369,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Containers(ContainersVerb::Update(Lazy(args))) => system::update(args, &config).await,
         Verb::Containers(ContainersVerb::Rollback(Lazy(args))) => system::rollback(args, &config),
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
+        Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
         }
