@@ -46,6 +46,14 @@ pub fn from_run_words(
     for opt in &args.options {
         state.apply(opt)?;
     }
+    if let Some(opt) = state.uts_host.take()
+        && state.draft.pod.host_network != Some(true)
+    {
+        state.warn(
+            &opt,
+            "a pod shares the host's UTS namespace only with hostNetwork (--net=host)",
+        );
+    }
     let image = args.image.ok_or(KubeError::NoImage)?;
     state.draft.container.image = Some(image);
     state.set_command(args.command);
@@ -57,6 +65,7 @@ pub(crate) struct State<'a> {
     pub warnings: Vec<Warning>,
     pub host: &'a dyn Host,
     entrypoint: Option<String>,
+    uts_host: Option<RunOpt>,
     pub volume_names: Vec<String>,
 }
 
@@ -87,6 +96,7 @@ impl<'a> State<'a> {
             warnings: Vec::new(),
             host,
             entrypoint: None,
+            uts_host: None,
             volume_names: Vec::new(),
         }
     }
@@ -136,11 +146,9 @@ impl<'a> State<'a> {
             },
             "--uts" => match value(opt)? {
                 "" | "private" => {}
-                "host" if self.draft.pod.host_network == Some(true) => {}
-                _ => self.warn(
-                    opt,
-                    "a pod shares the host's UTS namespace only with hostNetwork (--net=host)",
-                ),
+                // Checked once every option is read: `--net=host` may come later.
+                "host" => self.uts_host = Some(opt.clone()),
+                _ => self.warn(opt, "only host or private UTS namespaces exist in a pod"),
             },
             "--userns" => match value(opt)? {
                 "" | "host" => {}

@@ -161,6 +161,13 @@ async fn generate(args: GenerateArgs, config: &Config) -> Result<i32> {
 /// `kubectl [--kubeconfig F] [--context C] VERB -f - [--dry-run=M]` with the objects on its
 /// stdin; its stdout, stderr and exit code are the user's.
 async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> {
+    // Asked first, so a missing kubectl is said before any generating or warning.
+    let Some(kubectl) = on_path("kubectl") else {
+        bail!(
+            "kubectl is not installed (no 'kubectl' on PATH): install it, or write the objects \
+             with 'atomic kube generate' and apply them another way"
+        );
+    };
     let objects = objects(&args.source, config).await?;
     let text = atomic_kube::stream::to_yaml(&objects)?;
     let mut argv: Vec<String> = Vec::new();
@@ -174,18 +181,11 @@ async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> 
     if let Some(mode) = &args.dry_run {
         argv.push(format!("--dry-run={mode}"));
     }
-    let mut child = match Command::new("kubectl")
+    let mut child = Command::new(&kubectl)
         .args(&argv)
         .stdin(Stdio::piped())
         .spawn()
-    {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "kubectl is not installed (no 'kubectl' on PATH): install it, or write the objects \
-             with 'atomic kube generate' and apply them another way"
-        ),
-        Err(e) => return Err(e).context("starting kubectl"),
-    };
+        .with_context(|| format!("starting {}", kubectl.display()))?;
     if let Some(mut stdin) = child.stdin.take() {
         // kubectl may exit before reading everything (a bad kubeconfig): its own error and
         // exit code say why, so a broken pipe here is not another error.
@@ -198,6 +198,17 @@ async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> 
     }
     let status = child.wait().context("waiting for kubectl")?;
     Ok(atomic_runtime::signals::exit_code(status))
+}
+
+/// The executable `name` in a directory of PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// `podman kube play` of the stream, made playable on one host (DaemonSet and Job as Pods).
