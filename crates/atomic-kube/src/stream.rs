@@ -51,7 +51,16 @@ pub fn to_json(objects: &[Object]) -> Result<String, KubeError> {
 /// `kube play`): a DaemonSet's or Job's pod template becomes a Pod, as the one node this host
 /// is would run it; a Service is left out (this host has no cluster network to give it an
 /// address). Returns the new stream and what was changed.
-pub fn for_local_play(text: &str) -> Result<(String, Vec<String>), KubeError> {
+///
+/// Kubernetes expands `$(VAR)` in command, args and env values, so the generated objects
+/// write a literal `$(` as `$$(`. Podman expands neither env values (containers/podman#24181)
+/// nor, before 4.7 (containers/podman#19630), command and args: there the escape would reach
+/// the container as `$$(`, which a shell reads as its PID. `expands_commands` says whether the
+/// engine expands command and args; whatever it does not expand is unescaped here.
+pub fn for_local_play(
+    text: &str,
+    expands_commands: bool,
+) -> Result<(String, Vec<String>), KubeError> {
     let bad = |reason: String| KubeError::Record {
         what: "the YAML stream".into(),
         reason,
@@ -90,10 +99,38 @@ pub fn for_local_play(text: &str) -> Result<(String, Vec<String>), KubeError> {
             }
             _ => value,
         };
+        let mut value = value;
+        unescape(&mut value, expands_commands);
         out.push_str("---\n");
         out.push_str(&serde_norway::to_string(&value).map_err(|e| bad(e.to_string()))?);
     }
     Ok((out, notes))
+}
+
+/// `$$(` back to `$(` where the engine will not expand it.
+fn unescape(object: &mut serde_json::Value, expands_commands: bool) {
+    let spec = match object["kind"].as_str() {
+        Some("Pod") => object.pointer_mut("/spec"),
+        _ => object.pointer_mut("/spec/template/spec"),
+    };
+    let Some(spec) = spec else { return };
+    let fix = |v: &mut serde_json::Value| {
+        if let Some(s) = v.as_str() {
+            *v = serde_json::Value::String(s.replace("$$(", "$("));
+        }
+    };
+    for key in ["containers", "initContainers"] {
+        for c in spec[key].as_array_mut().into_iter().flatten() {
+            if !expands_commands {
+                for list in ["command", "args"] {
+                    c[list].as_array_mut().into_iter().flatten().for_each(fix);
+                }
+            }
+            for e in c["env"].as_array_mut().into_iter().flatten() {
+                fix(&mut e["value"]);
+            }
+        }
+    }
 }
 
 fn pod_of(
@@ -114,4 +151,33 @@ fn pod_of(
         status: None,
     };
     serde_json::to_value(pod)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOB: &str = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\nspec:\n  template:\n    metadata:\n      labels:\n        app: j\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: j\n        image: x\n        args: [sh, -c, 'echo $$(pwd)']\n        env:\n        - name: A\n          value: $$(x)\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: j\nspec:\n  ports:\n  - port: 80\n";
+
+    #[test]
+    fn jobs_become_pods_and_services_are_left_out() {
+        let (text, notes) = for_local_play(JOB, false).unwrap();
+        let docs: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(&text)
+            .map(|d| serde_json::Value::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(docs.len(), 1, "{text}");
+        assert_eq!(docs[0]["kind"], "Pod");
+        assert_eq!(docs[0]["metadata"]["name"], "j");
+        assert_eq!(docs[0]["metadata"]["labels"]["app"], "j");
+        assert_eq!(docs[0]["spec"]["containers"][0]["args"][2], "echo $(pwd)");
+        assert_eq!(docs[0]["spec"]["containers"][0]["env"][0]["value"], "$(x)");
+        assert_eq!(notes.len(), 2, "{notes:?}");
+    }
+
+    #[test]
+    fn commands_keep_their_escape_for_an_engine_that_expands_them() {
+        let (text, _) = for_local_play(JOB, true).unwrap();
+        assert!(text.contains("echo $$(pwd)"), "{text}");
+        assert!(!text.contains("$$(x)"), "{text}");
+    }
 }

@@ -576,13 +576,9 @@ fn labels_map_field_by_field() {
     let table = table();
     assert!(table.len() >= 40, "the table has {} labels", table.len());
     for case in &table {
-        let built = generate(case.label, &case.options)
-            .unwrap_or_else(|e| panic!("{}: {e}", case.label));
-        let objects: Vec<Value> = built
-            .objects
-            .iter()
-            .map(|o| o.to_json().unwrap())
-            .collect();
+        let built =
+            generate(case.label, &case.options).unwrap_or_else(|e| panic!("{}: {e}", case.label));
+        let objects: Vec<Value> = built.objects.iter().map(|o| o.to_json().unwrap()).collect();
         for (key, want) in &case.checks {
             let got = lookup(&objects, key).cloned().unwrap_or(Value::Null);
             assert_eq!(
@@ -629,7 +625,10 @@ fn unmappable_labels_are_errors() {
         ("docker ps", "not a docker or podman run command"),
         ("docker run -p abc IMAGE", "-p abc"),
         ("docker run -v relative:path IMAGE", "absolute"),
-        ("docker run --restart sometimes IMAGE", "--restart sometimes"),
+        (
+            "docker run --restart sometimes IMAGE",
+            "--restart sometimes",
+        ),
         ("docker run --rm", "names no image"),
     ];
     for (label, want) in cases {

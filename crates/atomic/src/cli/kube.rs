@@ -52,6 +52,9 @@ pub struct SourceArgs {
     /// Replicas of a Deployment
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..))]
     replicas: Option<i32>,
+    /// NAME for an image's label (default: the image's name, plus -spc with --spc)
+    #[arg(short = 'n', long)]
+    name: Option<String>,
     /// Use the super-privileged container defaults instead of the image's RUN label
     #[arg(long)]
     spc: bool,
@@ -232,7 +235,8 @@ fn play(args: PlayArgs, config: &Config) -> Result<i32> {
     } else {
         std::fs::read_to_string(&args.file).with_context(|| format!("reading {}", args.file))?
     };
-    let (stream, notes) = atomic_kube::stream::for_local_play(&text)
+    let program = engine.cli().unwrap_or_else(|| PathBuf::from("podman"));
+    let (stream, notes) = atomic_kube::stream::for_local_play(&text, expands_commands(&program))
         .with_context(|| format!("reading {}", args.file))?;
     for note in notes {
         eprintln!("note: {note}");
@@ -244,7 +248,6 @@ fn play(args: PlayArgs, config: &Config) -> Result<i32> {
         .context("creating a temporary file for podman")?;
     file.write_all(stream.as_bytes())
         .context("writing the objects for podman")?;
-    let program = engine.cli().unwrap_or_else(|| PathBuf::from("podman"));
     let mut argv = vec!["kube".to_string(), "play".to_string()];
     if args.down {
         argv.push("--down".into());
@@ -257,12 +260,28 @@ fn play(args: PlayArgs, config: &Config) -> Result<i32> {
     Ok(atomic_runtime::signals::exit_code(status))
 }
 
+/// Whether this podman expands `$(VAR)` in command and args as Kubernetes does (4.7 on).
+fn expands_commands(podman: &std::path::Path) -> bool {
+    let version = Command::new(podman)
+        .args(["version", "--format", "{{.Client.Version}}"])
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (4, 7)
+}
+
 /// The objects of every target, after the warnings, notes and privilege summary are told.
 async fn objects(args: &SourceArgs, config: &Config) -> Result<Vec<Object>> {
     if let Some(ns) = &args.namespace
         && !atomic_kube::names::is_valid(ns)
     {
         bail!("'{ns}' is not a valid namespace (lower-case letters, digits and '-')");
+    }
+    if args.name.is_some() && args.targets.len() > 1 {
+        bail!("--name names one object; give one target with it");
     }
     let selection = args.storage.selection(config)?;
     let options = Options {
@@ -373,7 +392,7 @@ fn image_draft(
     args: &SourceArgs,
     config: &Config,
 ) -> Result<(Draft, Vec<Warning>)> {
-    let name = super::container_name(None, image, args.spc)?;
+    let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let program = Program::for_engine(&target.engine, config);
     let mut values = Values::new(&name, image, &args.opts);
     let labels = &info.labels;
