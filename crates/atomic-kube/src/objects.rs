@@ -80,11 +80,11 @@ pub struct Options {
 /// One generated object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
-    Pod(Pod),
-    Deployment(Deployment),
-    DaemonSet(DaemonSet),
-    Job(Job),
-    Service(Service),
+    Pod(Box<Pod>),
+    Deployment(Box<Deployment>),
+    DaemonSet(Box<DaemonSet>),
+    Job(Box<Job>),
+    Service(Box<Service>),
 }
 
 impl Object {
@@ -185,12 +185,12 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
         ));
     }
     let object = match kind {
-        Kind::Pod => Object::Pod(Pod {
+        Kind::Pod => Object::Pod(Box::new(Pod {
             metadata: meta.clone(),
             spec: Some(spec),
             status: None,
-        }),
-        Kind::Deployment => Object::Deployment(Deployment {
+        })),
+        Kind::Deployment => Object::Deployment(Box::new(Deployment {
             metadata: meta.clone(),
             spec: DeploymentSpec {
                 replicas: Some(options.replicas.unwrap_or(1)),
@@ -199,7 +199,7 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
                 ..DeploymentSpec::default()
             },
             status: None,
-        }),
+        })),
         Kind::DaemonSet => {
             // A node agent runs on every node, tainted ones (control plane, not ready)
             // included, as kube-proxy and log shippers do.
@@ -207,7 +207,7 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
                 operator: Some("Exists".into()),
                 ..Toleration::default()
             }]);
-            Object::DaemonSet(DaemonSet {
+            Object::DaemonSet(Box::new(DaemonSet {
                 metadata: meta.clone(),
                 spec: DaemonSetSpec {
                     selector,
@@ -215,9 +215,9 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
                     ..DaemonSetSpec::default()
                 },
                 status: None,
-            })
+            }))
         }
-        Kind::Job => Object::Job(Job {
+        Kind::Job => Object::Job(Box::new(Job {
             metadata: meta.clone(),
             spec: Some(JobSpec {
                 backoff_limit: Some(match draft.hints.restart {
@@ -229,7 +229,7 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
                 ..JobSpec::default()
             }),
             status: None,
-        }),
+        })),
     };
     built
         .notes
@@ -237,7 +237,7 @@ pub fn build(mut draft: Draft, options: &Options) -> Built {
     built.objects.push(object);
     if options.service {
         match service(&meta, &labels, &ports) {
-            Some(s) => built.objects.push(Object::Service(s)),
+            Some(s) => built.objects.push(Object::Service(Box::new(s))),
             None => built.warnings.push(Warning::new(
                 "--service",
                 format!("'{name}' publishes no port (-p, --expose); no Service made"),

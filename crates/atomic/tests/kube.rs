@@ -496,3 +496,79 @@ fn kube_play_on_native_is_not_supported_yet() {
         stderr(&out)
     );
 }
+
+/// A deployment as `atomic install --system` leaves it (`C/NAME` → `C/NAME.0` with `info`,
+/// `config.json` and the checked-out root with its `/exports`), made by hand here: a real
+/// install writes units under /etc/systemd, which only the systemd-host tier may do.
+fn deployed_system_container(world: &World, name: &str) {
+    let store = world.store_root();
+    let slot = store.join(format!("{name}.0"));
+    std::fs::create_dir_all(slot.join("rootfs/exports")).unwrap();
+    let template = r#"{"ociVersion": "1.0.2",
+        "process": {"user": {"uid": 0, "gid": 0}, "cwd": "/",
+                    "args": ["/bin/etcd", "--port=$PORT"], "env": ["NAME=$NAME"]},
+        "root": {"path": "rootfs", "readonly": true},
+        "mounts": [{"destination": "/var/lib/etcd", "type": "bind",
+                    "source": "/var/lib/$NAME", "options": ["rbind", "rw"]}],
+        "linux": {"namespaces": [{"type": "mount"}]}}"#;
+    std::fs::write(slot.join("rootfs/exports/config.json.template"), template).unwrap();
+    let rendered = template.replace("$PORT", "2379").replace("$NAME", name);
+    std::fs::write(slot.join("config.json"), rendered).unwrap();
+    let info = serde_json::json!({
+        "image": "registry.example/etcd:3", "revision": "ab", "manifest-digest": "sha256:ab",
+        "created": 0, "values": {"PORT": "2379", "NAME": name},
+        "has-container-service": true, "installed-files": [], "installed-files-checksum": {},
+        "installed-files-template": [], "rename-installed-files": {}, "remote": null,
+        "runtime": "/usr/sbin/runc", "set-values": {}
+    });
+    std::fs::write(slot.join("info"), info.to_string()).unwrap();
+    std::os::unix::fs::symlink(&slot, store.join(name)).unwrap();
+}
+
+#[test]
+fn a_system_container_becomes_a_daemonset_with_its_set_values() {
+    let world = World::new();
+    deployed_system_container(&world, "i18-etcd");
+    let generate = |extra: &[&str]| {
+        let out = world
+            .atomic()
+            .args(["kube", "generate", "-q"])
+            .args(extra)
+            .arg("i18-etcd")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        documents(&stdout(&out))
+    };
+    let docs = generate(&[]);
+    assert_eq!(docs[0]["kind"], "DaemonSet");
+    let spec = pod_spec(&docs[0]);
+    assert_eq!(spec["hostNetwork"], true);
+    assert_eq!(spec["hostPID"], true);
+    let c = &spec["containers"][0];
+    assert_eq!(c["image"], "registry.example/etcd:3");
+    assert_eq!(
+        c["command"],
+        serde_json::json!(["/bin/etcd", "--port=2379"])
+    );
+    assert_eq!(c["env"][0]["value"], "i18-etcd");
+    assert_eq!(spec["volumes"][0]["hostPath"]["path"], "/var/lib/i18-etcd");
+    assert_eq!(c["volumeMounts"][0]["mountPath"], "/var/lib/etcd");
+
+    let docs = generate(&["--set", "PORT=4001"]);
+    assert_eq!(
+        pod_spec(&docs[0])["containers"][0]["command"][1],
+        "--port=4001"
+    );
+    let out = world
+        .atomic()
+        .args(["kube", "generate", "--set", "NAME=other", "i18-etcd"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("atomic sets NAME itself"),
+        "{}",
+        stderr(&out)
+    );
+}
