@@ -2,7 +2,8 @@
 //!
 //! `--kind auto` reads the workload: something that uses the host's PID or network namespace
 //! or mounts the host's `/` (an SPC, a system container) is a per-node agent, so a DaemonSet
-//! that tolerates every taint, as node agents do; `-d` is a service, so a Deployment; a
+//! that tolerates every taint, as node agents do; `-d` (or `--restart always|unless-stopped`)
+//! is a service, so a Deployment; a
 //! command run once (`--rm`, or `--restart on-failure`, with no terminal) is a Job; anything
 //! else a Pod.
 
@@ -55,7 +56,14 @@ impl Kind {
             || draft.mounts_host_root()
         {
             Kind::DaemonSet
-        } else if hints.detach {
+        } else if hints.detach
+            || (!hints.interactive
+                && matches!(
+                    hints.restart,
+                    Some(Restart::Always | Restart::UnlessStopped)
+                ))
+        {
+            // A service: detached, or restarted whenever it stops.
             Kind::Deployment
         } else if !hints.interactive
             && (hints.remove || matches!(hints.restart, Some(Restart::OnFailure(_))))

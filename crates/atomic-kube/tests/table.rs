@@ -337,6 +337,10 @@ fn table() -> Vec<Case> {
         }),
         case(
             "docker run --restart=always IMAGE",
+            vec![("K", json!("Deployment")), ("P/restartPolicy", json!("Always"))],
+        ),
+        case(
+            "docker run -it --restart=unless-stopped IMAGE",
             vec![("K", json!("Pod")), ("P/restartPolicy", json!("Always"))],
         ),
         case(

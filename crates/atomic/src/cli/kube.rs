@@ -39,8 +39,9 @@ pub enum KubeVerb {
 pub struct SourceArgs {
     #[command(flatten)]
     storage: StorageArg,
-    /// Object kind: auto (host namespaces or / mounted: DaemonSet; -d: Deployment; --rm or
-    /// --restart on-failure: Job; else Pod), Pod, Deployment, DaemonSet or Job
+    /// Object kind: auto (host namespaces or / mounted: DaemonSet; -d or --restart always:
+    /// Deployment; --rm or --restart on-failure: Job; else Pod), Pod, Deployment, DaemonSet
+    /// or Job
     #[arg(long, value_name = "KIND", default_value = "auto", value_parser = parse_kind)]
     kind: KindArg,
     /// Add a Service for the published ports (-p, --expose)
