@@ -147,3 +147,46 @@ pub fn summary(grants: &[Grant]) -> String {
     text.push_str("\nA cluster's Pod Security admission ('privileged' level) must allow them.\n");
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LocalHost, Options, build, flags};
+
+    fn grants_of(argv: &str) -> Vec<Grant> {
+        let argv: Vec<String> = argv.split(' ').map(str::to_string).collect();
+        let (mut draft, _) = flags::from_argv(&argv, &LocalHost).unwrap();
+        draft.name = "agent".into();
+        grants(&build(draft, &Options::default()).objects)
+    }
+
+    #[test]
+    fn an_spc_grants_the_node() {
+        let got = grants_of(
+            "docker run --privileged --net=host --pid=host --ipc=host -v /:/host \
+             --security-opt seccomp=unconfined img",
+        );
+        let fields: Vec<&str> = got.iter().map(|g| g.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "DaemonSet/agent: hostNetwork",
+                "DaemonSet/agent: hostPID",
+                "DaemonSet/agent: hostIPC",
+                "DaemonSet/agent: container agent privileged",
+                "DaemonSet/agent: container agent seccompProfile Unconfined",
+                "DaemonSet/agent: hostPath /",
+            ]
+        );
+        assert!(got[5].access.contains("whole filesystem"), "{:?}", got[5]);
+        let text = summary(&got);
+        assert!(text.contains("INFO: DaemonSet/agent: hostPID"), "{text}");
+    }
+
+    #[test]
+    fn a_confined_workload_grants_nothing() {
+        let got = grants_of("docker run --cap-drop ALL -p 80:80 -v /scratch img");
+        assert_eq!(got, []);
+        assert_eq!(summary(&got), "");
+    }
+}
