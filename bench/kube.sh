@@ -32,10 +32,11 @@ export ATOMIC_CONF=$work/none.conf ATOMIC_STORE_ROOT=$work/store
 
 target/release/atomic-testimage --name "${IMG%:*}" \
     --label "RUN=docker run -d ${FLAGS[*]} --name \${NAME} \${IMAGE} /bin/httpd -f -p 80" \
-    --oci "$work/oci" --docker-archive "$work/img.tar"
+    --oci "$work/atomic-bench-kube" --docker-archive "$work/img.tar" >/dev/null
 docker load -q -i "$work/img.tar" >/dev/null
 podman load -q -i "$work/img.tar" >/dev/null
-"$ATOMIC" pull -q "oci:$work/oci" >/dev/null
+# The layout directory's name is the name the image gets in the native store.
+"$ATOMIC" pull -q "oci:$work/atomic-bench-kube" >/dev/null
 # The same workload as a podman container, which is what podman generate kube reads.
 podman create -q --name "$CTR" "${FLAGS[@]}" "$IMG" /bin/httpd -f -p 80 >/dev/null
 
@@ -43,7 +44,7 @@ hyperfine -N -w 5 -r "$RUNS" --export-json "$work/kube.json" \
     -n "atomic kube generate (native)" "$ATOMIC kube generate -q --storage native $IMG" \
     -n "atomic kube generate (docker)" "$ATOMIC kube generate -q --storage docker $IMG" \
     -n "atomic kube generate (podman)" "$ATOMIC kube generate -q --storage podman $IMG" \
-    -n "podman generate kube" "podman generate kube $CTR" >/dev/null 2>&1
+    -n "podman generate kube" "podman generate kube $CTR" >/dev/null
 
 python3 - "$work/kube.json" <<'PY'
 import json, sys
