@@ -349,6 +349,9 @@ async fn draft_for(
     config: &Config,
 ) -> Result<(Draft, Vec<Warning>)> {
     if !args.spc && super::system::installed(config, selection, target) {
+        if args.name.is_some() {
+            bail!("--name is for an image's label; system container '{target}' keeps its name");
+        }
         return system_container(target, &args.set, config);
     }
     if !args.set.is_empty() {
