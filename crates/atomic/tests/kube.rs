@@ -608,4 +608,11 @@ fn a_system_container_becomes_a_daemonset_with_its_set_values() {
         "{}",
         stderr(&out)
     );
+    let out = world
+        .atomic()
+        .args(["kube", "generate", "--name", "other", "i18-etcd"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("keeps its name"), "{}", stderr(&out));
 }
