@@ -21,6 +21,9 @@ PACKAGES=(
     debootstrap
     # `atomic diff --rpms` reads rpm databases with it; its tests build one with rpmbuild
     rpm
+    # `podman kube play` needs catatonit for its pause image (atomic kube play and its tests);
+    # python3-venv holds kubernetes-validate, which checks generated Kubernetes objects
+    catatonit python3-venv
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).
@@ -219,7 +222,26 @@ build_systemd_host_image() {
     log "systemd host image: built in $((SECONDS - started))s"
 }
 
+# kubernetes-validate (PyPI) checks the objects `atomic kube generate` writes against the
+# official schemas it bundles, offline. In a venv of its own: Debian's Python refuses pip
+# installs into the system (PEP 668). Pinned, so a set-up machine needs no network.
+KUBE_VALIDATE_VENV=$REGISTRY_DIR/kube-venv
+KUBE_VALIDATE_VERSION=1.37.0
+
+install_kubernetes_validate() {
+    if [[ $("$KUBE_VALIDATE_VENV/bin/kubernetes-validate" --version 2>/dev/null) == "$KUBE_VALIDATE_VERSION" ]]; then
+        log "kubernetes-validate: present ($KUBE_VALIDATE_VENV)"
+        return
+    fi
+    log "kubernetes-validate: installing $KUBE_VALIDATE_VERSION into $KUBE_VALIDATE_VENV"
+    rm -rf "$KUBE_VALIDATE_VENV"
+    /usr/bin/python3 -m venv "$KUBE_VALIDATE_VENV"
+    "$KUBE_VALIDATE_VENV/bin/pip" install -q --disable-pip-version-check \
+        "kubernetes-validate==$KUBE_VALIDATE_VERSION"
+}
+
 install_packages
+install_kubernetes_validate
 check_busybox
 check_cargo
 start_dockerd

@@ -130,6 +130,16 @@ impl DockerEngine {
         }
     }
 
+    pub async fn inspect_container_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let r = self.client.inspect_container(name, None).await;
+        match self.classify("container inspect", r)? {
+            Some(record) => serde_json::to_value(record)
+                .map(Some)
+                .map_err(|e| EngineError::failed(EngineKind::Docker, "container inspect", e)),
+            None => Ok(None),
+        }
+    }
+
     pub async fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         let filters = std::collections::HashMap::from([("ancestor", vec![image_id])]);
         let found = self.containers(Some(&filters)).await?;

@@ -281,6 +281,17 @@ impl Engine {
         Ok(self.lookup(None, Some(name)).await?.container)
     }
 
+    /// A container's whole record in Docker's inspect layout (Podman's inspect shares it), for
+    /// readers that need more than [`ContainerInfo`] (`atomic kube generate`). The native
+    /// engine keeps no such record: `Ok(None)` there means "ask elsewhere", not "not found".
+    pub async fn inspect_container_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        match self {
+            Engine::Docker(d) => d.inspect_container_json(name).await,
+            Engine::Podman(p) => p.inspect_container_json(name),
+            Engine::Native(_) => Ok(None),
+        }
+    }
+
     /// Every container (running or not) created from the image with this ID.
     pub async fn containers_of_image(&self, image_id: &str) -> Result<Vec<ContainerInfo>> {
         match self {

@@ -128,6 +128,13 @@ impl PodmanEngine {
         Ok(found)
     }
 
+    pub fn inspect_container_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        Ok(self
+            .inspect("container inspect", &["container", "inspect", name])?
+            .into_iter()
+            .next())
+    }
+
     fn inspect_image(&self, image: &str) -> Result<Option<ImageInfo>> {
         Ok(self
             .inspect("image inspect", &["image", "inspect", image])?

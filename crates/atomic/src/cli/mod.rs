@@ -12,6 +12,7 @@ mod host;
 pub(crate) mod images;
 mod info;
 mod install;
+mod kube;
 mod mount;
 mod pull;
 mod run;
@@ -224,6 +225,9 @@ enum Verb {
     /// host-rollback are accepted too)
     #[command(subcommand)]
     Host(HostVerb),
+    /// Kubernetes objects from labels, containers and system containers
+    #[command(subcommand)]
+    Kube(kube::KubeVerb),
     /// atomic 1.x's spelling of 'host status'
     #[command(name = "host-status", hide = true)]
     HostStatus(Lazy<host::StatusArgs>),
@@ -379,6 +383,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Diff(Lazy(args)) => diff::diff(args, &config).await,
         Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
+        Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
         }

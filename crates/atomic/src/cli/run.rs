@@ -153,7 +153,7 @@ async fn image_or_pull(
 
 /// `RUN_OPTS_FILE`: a file whose contents become `$RUN_OPTS`. Its name may use variables but must
 /// be absolute; a missing file is no error (the original's behaviour).
-fn read_run_opts(
+pub(super) fn read_run_opts(
     labels: &std::collections::BTreeMap<String, String>,
     values: &Values,
 ) -> Result<Option<String>> {
@@ -202,7 +202,7 @@ fn default_command(
 
 /// The super-privileged container's options: host PID, network and IPC namespaces, the host's
 /// root at /host and its /run, time zone and SELinux state shared.
-fn spc_options(name: &str, image: &str) -> Vec<String> {
+pub(super) fn spc_options(name: &str, image: &str) -> Vec<String> {
     let mut options: Vec<String> = ["--privileged", "-v", "/:/host", "-v", "/run:/run"]
         .map(String::from)
         .to_vec();
