@@ -4,7 +4,7 @@
 //! Kubernetes, so the image runs on a fleet through the engine fleets already use. Sources:
 //!
 //! - [`flags`]: a `docker run` argv (a RUN label, or `--spc`'s defaults) flag by flag, with
-//!   [`mounts`] and [`ports`];
+//!   `mounts` and `ports`;
 //! - [`inspect`]: a container's recorded configuration (docker's or podman's inspect JSON);
 //! - [`oci`]: a system container's deployed OCI `config.json`.
 //!
