@@ -72,7 +72,7 @@ pub(crate) fn overlay2_source(
             "docker reports no graph driver data for {what}"
         )));
     };
-    if name != "overlay2" && name != "overlay" {
+    if !crate::root::is_overlay(&name) {
         return Err(failed(format!(
             "Atomic mount is not supported on the {name} docker storage backend."
         )));
@@ -83,19 +83,7 @@ pub(crate) fn overlay2_source(
             None => Err(failed(format!("docker reports no MergedDir for {what}"))),
         };
     }
-    let mut layers: Vec<PathBuf> = data
-        .get("UpperDir")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    if let Some(lower) = data.get("LowerDir") {
-        layers.extend(
-            lower
-                .split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-        );
-    }
+    let layers = crate::root::overlay_dirs(&data);
     if layers.is_empty() {
         return Err(failed(format!(
             "docker reports no layer directories for {what}"
