@@ -3,10 +3,14 @@
 //! - Docker: the overlay2 graph driver's directories that `docker inspect` reports (`UpperDir`
 //!   on top of `LowerDir`), stacked read-only by atomic; a running container's own root is its
 //!   `MergedDir`. Other graph drivers are refused by name, as the original refused them.
+//!   The directories are read as `atomic diff`/`scan` read them (`root.rs`).
 //! - Podman: `podman image mount` and `podman mount`, which give a merged directory that atomic
 //!   binds; that mount is Podman's to count, so it is given back on unmount ([`Release`]).
 //! - native: the image's unpacked layers, and a container's upper directory above them; a
 //!   running container's root is the overlay its runtime mounted.
+//!
+//! Each engine's way to its directories is shared with [`Engine::root_layers`]; what differs is
+//! the object (named by kind here, not looked up container-first) and the refusals' wording.
 
 use std::path::PathBuf;
 
