@@ -3,10 +3,14 @@
 //! - Docker: the overlay2 graph driver's directories that `docker inspect` reports (`UpperDir`
 //!   on top of `LowerDir`), stacked read-only by atomic; a running container's own root is its
 //!   `MergedDir`. Other graph drivers are refused by name, as the original refused them.
+//!   The directories are read as `atomic diff`/`scan` read them (`root.rs`).
 //! - Podman: `podman image mount` and `podman mount`, which give a merged directory that atomic
 //!   binds; that mount is Podman's to count, so it is given back on unmount ([`Release`]).
 //! - native: the image's unpacked layers, and a container's upper directory above them; a
 //!   running container's root is the overlay its runtime mounted.
+//!
+//! Each engine's way to its directories is shared with [`Engine::root_layers`]; what differs is
+//! the object (named by kind here, not looked up container-first) and the refusals' wording.
 
 use std::path::PathBuf;
 
@@ -72,7 +76,7 @@ pub(crate) fn overlay2_source(
             "docker reports no graph driver data for {what}"
         )));
     };
-    if name != "overlay2" && name != "overlay" {
+    if !crate::root::is_overlay(&name) {
         return Err(failed(format!(
             "Atomic mount is not supported on the {name} docker storage backend."
         )));
@@ -83,19 +87,7 @@ pub(crate) fn overlay2_source(
             None => Err(failed(format!("docker reports no MergedDir for {what}"))),
         };
     }
-    let mut layers: Vec<PathBuf> = data
-        .get("UpperDir")
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    if let Some(lower) = data.get("LowerDir") {
-        layers.extend(
-            lower
-                .split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from),
-        );
-    }
+    let layers = crate::root::overlay_dirs(&data);
     if layers.is_empty() {
         return Err(failed(format!(
             "docker reports no layer directories for {what}"

@@ -236,8 +236,8 @@ impl NativeEngine {
         if let Some(runner) = self.runner()?
             && let Some(record) = runner.containers.find(name).map_err(native)?
         {
-            let mut layers = vec![runner.containers.dir(&record.id).join("upper")];
-            layers.extend(record.layers.iter().rev().cloned());
+            let upper = runner.containers.dir(&record.id).join("upper");
+            let layers = containers::container_layers(Some(upper), &record);
             return Ok(Some(RootLayers {
                 kind: RootKind::Container,
                 id: record.id,
@@ -248,15 +248,20 @@ impl NativeEngine {
         let Some((store, img)) = self.resolve(name)? else {
             return Ok(None);
         };
-        let mut layers = img.layer_dirs(&store).map_err(native)?;
-        layers.reverse();
         Ok(Some(RootLayers {
             kind: RootKind::Image,
             id: img.id().to_string(),
-            layers,
+            layers: image_layers(&store, &img)?,
             mounted: false,
         }))
     }
+}
+
+/// An image's unpacked layers, top first.
+pub(super) fn image_layers(store: &Store, image: &StoredImage) -> Result<Vec<PathBuf>> {
+    let mut layers = image.layer_dirs(store).map_err(native)?;
+    layers.reverse();
+    Ok(layers)
 }
 
 /// The name of `img` that `query` spells, if it spells one (not an ID).

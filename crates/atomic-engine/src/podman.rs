@@ -149,14 +149,33 @@ impl PodmanEngine {
         object: crate::mount::Object<'_>,
     ) -> Result<(crate::mount::MountSource, Option<crate::mount::Release>)> {
         use crate::mount::{MountSource, Object, Release};
-        let (args, release) = match object {
-            Object::Image(id) => (
-                vec!["image", "mount", id],
-                Release::PodmanImage(id.to_string()),
+        let (kind, id, release) = match object {
+            Object::Image(id) => (RootKind::Image, id, Release::PodmanImage(id.to_string())),
+            Object::Container { id, .. } => (
+                RootKind::Container,
+                id,
+                Release::PodmanContainer(id.to_string()),
             ),
-            Object::Container { id, .. } => {
-                (vec!["mount", id], Release::PodmanContainer(id.to_string()))
-            }
+        };
+        let path = self.mount_root(kind, id)?;
+        Ok((MountSource::Merged(path), Some(release)))
+    }
+
+    /// Give back a mount taken by [`PodmanEngine::mount_source`].
+    pub(crate) fn release(&self, release: &crate::mount::Release) -> Result<()> {
+        use crate::mount::Release;
+        match release {
+            Release::PodmanImage(id) => self.unmount(RootKind::Image, id),
+            Release::PodmanContainer(id) => self.unmount(RootKind::Container, id),
+        }
+    }
+
+    /// `podman image mount ID` / `podman mount ID`: the merged root, which Podman counts as in
+    /// use until [`unmount`](Self::unmount).
+    fn mount_root(&self, kind: RootKind, id: &str) -> Result<PathBuf> {
+        let args = match kind {
+            RootKind::Image => vec!["image", "mount", id],
+            RootKind::Container => vec!["mount", id],
         };
         let out = self.checked("mount", &args)?;
         let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -167,15 +186,14 @@ impl PodmanEngine {
                 format!("'podman {}' printed no path", args.join(" ")),
             ));
         }
-        Ok((MountSource::Merged(PathBuf::from(path)), Some(release)))
+        Ok(PathBuf::from(path))
     }
 
-    /// Give back a mount taken by [`PodmanEngine::mount_source`].
-    pub(crate) fn release(&self, release: &crate::mount::Release) -> Result<()> {
-        use crate::mount::Release;
-        match release {
-            Release::PodmanImage(id) => self.checked("image unmount", &["image", "unmount", id]),
-            Release::PodmanContainer(id) => self.checked("unmount", &["unmount", id]),
+    /// `podman image unmount ID` / `podman unmount ID`: give back a [`mount_root`](Self::mount_root).
+    fn unmount(&self, kind: RootKind, id: &str) -> Result<()> {
+        match kind {
+            RootKind::Image => self.checked("image unmount", &["image", "unmount", id]),
+            RootKind::Container => self.checked("unmount", &["unmount", id]),
         }
         .map(drop)
     }
@@ -414,36 +432,18 @@ impl PodmanEngine {
             }));
         }
         // Another driver's layers are not overlay directories: let podman mount the root.
-        let verb: &[&str] = match kind {
-            RootKind::Image => &["image", "mount"],
-            RootKind::Container => &["mount"],
-        };
-        let args: Vec<&str> = verb.iter().copied().chain([id.as_str()]).collect();
-        let out = self.checked("mount", &args)?;
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if path.is_empty() {
-            return Err(EngineError::failed(
-                EngineKind::Podman,
-                "mount",
-                format!("podman mounted {id} nowhere"),
-            ));
-        }
+        let path = self.mount_root(kind, &id)?;
         Ok(Some(RootLayers {
             kind,
             id,
-            layers: vec![PathBuf::from(path)],
+            layers: vec![path],
             mounted: true,
         }))
     }
 
     /// Unmount what [`root_layers`](Self::root_layers) had podman mount.
     pub fn unmount_root(&self, root: &RootLayers) -> Result<()> {
-        let verb: &[&str] = match root.kind {
-            RootKind::Image => &["image", "unmount"],
-            RootKind::Container => &["unmount"],
-        };
-        let args: Vec<&str> = verb.iter().copied().chain([root.id.as_str()]).collect();
-        self.checked("unmount", &args).map(drop)
+        self.unmount(root.kind, &root.id)
     }
 }
 

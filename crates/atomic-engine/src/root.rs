@@ -90,18 +90,7 @@ pub(crate) fn graph_driver_layers(
             ),
         ));
     }
-    let mut layers = Vec::new();
-    if let Some(upper) = data.get("UpperDir").filter(|s| !s.is_empty()) {
-        layers.push(PathBuf::from(upper));
-    }
-    if let Some(lower) = data.get("LowerDir") {
-        layers.extend(
-            lower
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from),
-        );
-    }
+    let layers = overlay_dirs(data);
     if layers.is_empty() {
         return Err(EngineError::failed(
             engine,
@@ -111,6 +100,20 @@ pub(crate) fn graph_driver_layers(
         ));
     }
     Ok(layers)
+}
+
+/// The directories of an overlay `GraphDriver.Data`, top first: `UpperDir` over the
+/// `:`-separated `LowerDir` (already top first); empty when it names neither. Docker's overlay2
+/// and containers/storage's overlay both report them so (`atomic mount` reads them too).
+pub(crate) fn overlay_dirs(data: &HashMap<String, String>) -> Vec<PathBuf> {
+    let upper = data.get("UpperDir").filter(|s| !s.is_empty());
+    let lower = data.get("LowerDir").into_iter().flat_map(|l| l.split(':'));
+    upper
+        .map(String::as_str)
+        .into_iter()
+        .chain(lower.filter(|s| !s.is_empty()))
+        .map(PathBuf::from)
+        .collect()
 }
 
 #[cfg(test)]

@@ -10,11 +10,9 @@
 //! - [`scanner`]: the scanner plugin protocol of `atomic scan`: plugin definitions, result files,
 //!   the summary that marks images vulnerable.
 //! - [`metadata`]: two inspect documents with what they share removed (`diff -m`).
-//! - [`mount`]: a read-only overlay of layer directories, for a scanner that needs a real tree.
 
 pub mod compare;
 pub mod metadata;
-pub mod mount;
 pub mod packages;
 pub mod report;
 pub mod scanner;

@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+use atomic_store::overlay::{is_absent, is_opaque, is_whiteout};
 
 /// What kind of file an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -233,20 +233,6 @@ fn hash_file(path: &Path) -> Result<String> {
     Ok(hex::encode(sha.finalize()))
 }
 
-fn is_absent(e: &io::Error) -> bool {
-    // ENOTDIR: a lower layer has a file where this path needs a directory.
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20)
-}
-
-/// overlayfs's whiteout: a character device with device number 0:0.
-fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
-}
-
-fn is_opaque(dir: &Path) -> bool {
-    matches!(xattr::get(dir, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
-}
-
 /// Read one regular file of the merged view (for package databases), following no symlink:
 /// the top-most layer's copy, unless a whiteout or a non-directory parent hides it.
 pub fn read_file(layers: &[PathBuf], path: &str) -> Result<Option<Vec<u8>>> {
@@ -290,6 +276,7 @@ pub fn read_file(layers: &[PathBuf], path: &str) -> Result<Option<Vec<u8>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atomic_store::overlay::OPAQUE_XATTR;
     use std::os::unix::fs::symlink;
 
     fn write(dir: &Path, rel: &str, data: &str) {

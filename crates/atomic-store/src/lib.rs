@@ -11,6 +11,7 @@ pub mod gc;
 pub mod image;
 pub mod lock;
 pub mod mount;
+pub mod overlay;
 mod pins;
 pub mod pull;
 pub mod reference;

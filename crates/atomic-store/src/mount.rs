@@ -108,6 +108,13 @@ pub fn unmount_dir(target: &Path) -> Result<()> {
     }
 }
 
+/// Unmount `target` lazily (detached), so a process left inside it (a scanner's leftover)
+/// cannot keep it mounted.
+pub fn unmount_detached(target: &Path) -> Result<()> {
+    unmount(target, UnmountFlags::DETACH)
+        .with_context(|| format!("unmounting {}", target.display()))
+}
+
 /// Undo `mount_image`. Only a mount point that holds store layers is unmounted, so a typo
 /// cannot unmount something else.
 pub fn unmount_image(store: &Store, target: &Path) -> Result<()> {

@@ -2,14 +2,24 @@
 //! engine-neutral [`ContainerInfo`].
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use anyhow::Context;
 
 use atomic_runtime::runc::RuntimeState;
 use atomic_runtime::{Record, Runner, Status};
 
-use super::{NativeEngine, native};
+use super::{NativeEngine, image_layers, native};
 use crate::{ContainerInfo, Result};
+
+/// A container's layers, top first: its own writes (`upper`, when given) over its recorded
+/// layers, the init layer included.
+pub(super) fn container_layers(upper: Option<PathBuf>, record: &Record) -> Vec<PathBuf> {
+    upper
+        .into_iter()
+        .chain(record.layers.iter().rev().cloned())
+        .collect()
+}
 
 impl NativeEngine {
     /// The runner of this store's containers; None when there is no store (so no container).
@@ -62,9 +72,7 @@ impl NativeEngine {
         match object {
             Object::Image(id) => {
                 let (store, image) = self.require(id)?;
-                let mut layers = image.layer_dirs(&store).map_err(native)?;
-                layers.reverse();
-                Ok(MountSource::Layers(layers))
+                Ok(MountSource::Layers(image_layers(&store, &image)?))
             }
             Object::Container { id, live } => {
                 let (runner, record) = self.require_container(id)?;
@@ -74,8 +82,7 @@ impl NativeEngine {
                 }
                 // A container never started has no upper directory yet.
                 let upper = Some(dir.join("upper")).filter(|u| u.is_dir());
-                let layers = upper.into_iter().chain(record.layers.iter().rev().cloned());
-                Ok(MountSource::Layers(layers.collect()))
+                Ok(MountSource::Layers(container_layers(upper, &record)))
             }
         }
     }

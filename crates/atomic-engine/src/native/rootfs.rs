@@ -11,13 +11,12 @@
 use std::collections::VecDeque;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use atomic_store::overlay::{is_absent, is_opaque, is_whiteout};
 
 /// As Linux's own limit on symlinks followed in one lookup: more is a loop.
 const MAX_SYMLINKS: usize = 40;
-
-const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 
 /// The regular file at `path` in the merged view of `layers` (top layer first), if there is one.
 pub fn read_file(layers: &[PathBuf], path: &str) -> io::Result<Option<Vec<u8>>> {
@@ -119,24 +118,11 @@ pub(super) fn top_entry(
     Ok(None)
 }
 
-fn is_absent(e: &io::Error) -> bool {
-    // ENOTDIR: a lower layer has a file where this path needs a directory.
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20)
-}
-
-/// overlayfs's whiteout: a character device with device number 0:0.
-pub fn is_whiteout(meta: &fs::Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
-}
-
-/// A directory that hides the lower layers' contents beneath it.
-pub fn is_opaque(dir: &Path) -> bool {
-    matches!(xattr::get(dir, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atomic_store::overlay::OPAQUE_XATTR;
+    use std::path::Path;
     use std::process::Command;
 
     struct Layers {

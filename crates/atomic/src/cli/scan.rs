@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use rustix::mount::MountFlags;
 use serde_json::json;
 
 use atomic_engine::{Engine, EngineKind};
@@ -552,7 +553,7 @@ impl Mounts {
     fn mount(&self, id: &str, layers: &[PathBuf]) -> Result<PathBuf> {
         let target = self.dir.path().join(id);
         std::fs::create_dir(&target).with_context(|| format!("creating {}", target.display()))?;
-        atomic_inspect::mount::mount_layers(layers, &target)
+        atomic_store::mount::mount_layers(layers, &target, MountFlags::empty(), None)
             .context("mounting its layers read-only (this needs root)")?;
         self.mounted.borrow_mut().push(target.clone());
         Ok(target)
@@ -562,7 +563,7 @@ impl Mounts {
 impl Drop for Mounts {
     fn drop(&mut self) {
         for target in self.mounted.borrow().iter() {
-            if let Err(e) = atomic_inspect::mount::unmount_layers(target) {
+            if let Err(e) = atomic_store::mount::unmount_detached(target) {
                 eprintln!("warning: {e:#}");
             }
         }
