@@ -29,6 +29,8 @@ pub(crate) const STOPPED_MARKER: &str = "stopped-by-user";
 pub const LOG: &str = "container.log";
 /// How long `stop` waits for the stop signal before SIGKILL (docker's default).
 pub const DEFAULT_STOP_TIMEOUT: u32 = 10;
+/// How long `stop` waits for a detached container's supervisor to save its exit code.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(5);
 
 /// The built-in engine's containers: their records, their runtime and the image store that
 /// keeps their layers.
@@ -182,7 +184,32 @@ impl Runner {
                 bail!("container {} did not stop after SIGKILL", record.name);
             }
         }
+        self.wait_exit_recorded(record, SUPERVISOR_GRACE)?;
         Ok(true)
+    }
+
+    /// A detached container's exit code is saved by its supervisor a moment after the process
+    /// ends (runc already says "stopped" then): wait for it, so that what `stop` returns to is
+    /// the recorded exit, not "exited with no code". A supervisor that was killed never saves
+    /// it, so the wait is bounded.
+    fn wait_exit_recorded(&self, record: &Record, limit: Duration) -> Result<()> {
+        if !matches!(record.state, Lifecycle::Running { detached: true, .. }) {
+            return Ok(());
+        }
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            match self.containers.load(&record.id) {
+                Ok(current) if matches!(current.state, Lifecycle::Running { .. }) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => return Ok(()),
+            }
+        }
+        tracing::debug!(
+            "no supervisor recorded the exit of {} within {limit:?}",
+            record.name
+        );
+        Ok(())
     }
 
     fn wait_not_running(&self, record: &Record, limit: Duration) -> Result<bool> {
