@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 pub use docker::DockerEngine;
 pub use native::NativeEngine;
-pub use podman::PodmanEngine;
+pub use podman::{Doubt as PodmanStoreDoubt, PodmanEngine, READER_SWITCH as PODMAN_READER_SWITCH};
 
 /// Which engine a storage name selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
