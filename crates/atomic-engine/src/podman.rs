@@ -9,6 +9,7 @@
 //! --type all` so that `atomic run` costs one process, not two.
 
 mod libpod_names;
+mod mount;
 pub mod storage;
 mod store_images;
 
@@ -99,7 +100,10 @@ impl PodmanEngine {
         if snapshot.has_container(name) {
             return Ok(false);
         }
-        Ok(!libpod_names::may_have_container(&snapshot.location.graphroot, name)?)
+        Ok(!libpod_names::may_have_container(
+            &snapshot.location.graphroot,
+            name,
+        )?)
     }
 
     /// An image and the assurance that no container `container` exists, from the store.
@@ -160,7 +164,12 @@ impl PodmanEngine {
     }
 
     pub fn lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
-        let what = format!("lookup of {image:?} / container {container:?}");
+        let what = match (image, container) {
+            (Some(i), Some(c)) => format!("image '{i}' and container '{c}'"),
+            (Some(i), None) => format!("image '{i}'"),
+            (None, Some(c)) => format!("container '{c}'"),
+            (None, None) => "nothing".to_string(),
+        };
         if let Some(found) = Self::from_store(&what, self.read_lookup(image, container)) {
             return Ok(found);
         }
@@ -250,7 +259,10 @@ impl PodmanEngine {
         let out = self.checked("container list", &ps)?;
         let list: Vec<PodmanListedContainer> = serde_json::from_slice(&out.stdout)
             .map_err(|e| EngineError::failed(EngineKind::Podman, "container list", e))?;
-        Ok(list.into_iter().map(PodmanListedContainer::into_info).collect())
+        Ok(list
+            .into_iter()
+            .map(PodmanListedContainer::into_info)
+            .collect())
     }
 
     pub fn stop(&self, container: &str) -> Result<()> {

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use atomic_engine::{ImageInfo, ImageSummary, PodmanEngine};
-use atomic_testsupport::{load_into_podman, podman_available, podman_command};
 use atomic_testsupport::{ImageSpec, LayerSpec};
+use atomic_testsupport::{load_into_podman, podman_available, podman_command};
 use serde_json::Value;
 
 /// The tests of this binary take turns with podman (Podman 4.3 loses updates to its image store
@@ -53,7 +53,11 @@ fn inspect(name: &str) -> Option<Value> {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -65,8 +69,16 @@ fn image_differences(read: &ImageInfo, inspected: &Value) -> Vec<String> {
             diffs.push(format!("{what}: reader {ours} / podman {theirs}"));
         }
     };
-    check("Id", read.id.clone(), inspected["Id"].as_str().unwrap_or_default().to_string());
-    check("RepoTags", format!("{:?}", read.repo_tags), format!("{:?}", strings(inspected.get("RepoTags"))));
+    check(
+        "Id",
+        read.id.clone(),
+        inspected["Id"].as_str().unwrap_or_default().to_string(),
+    );
+    check(
+        "RepoTags",
+        format!("{:?}", read.repo_tags),
+        format!("{:?}", strings(inspected.get("RepoTags"))),
+    );
     check(
         "RepoDigests",
         format!("{:?}", read.repo_digests),
@@ -74,21 +86,37 @@ fn image_differences(read: &ImageInfo, inspected: &Value) -> Vec<String> {
     );
     let labels: BTreeMap<String, String> =
         serde_json::from_value(inspected["Labels"].clone()).unwrap_or_default();
-    check("Labels", format!("{:?}", read.labels), format!("{labels:?}"));
+    check(
+        "Labels",
+        format!("{:?}", read.labels),
+        format!("{labels:?}"),
+    );
     let config = &inspected["Config"];
-    check("Cmd", format!("{:?}", read.cmd), format!("{:?}", strings(config.get("Cmd"))));
+    check(
+        "Cmd",
+        format!("{:?}", read.cmd),
+        format!("{:?}", strings(config.get("Cmd"))),
+    );
     check(
         "Entrypoint",
         format!("{:?}", read.entrypoint),
         format!("{:?}", strings(config.get("Entrypoint"))),
     );
-    check("Env", format!("{:?}", read.env), format!("{:?}", strings(config.get("Env"))));
+    check(
+        "Env",
+        format!("{:?}", read.env),
+        format!("{:?}", strings(config.get("Env"))),
+    );
     check(
         "Created",
         format!("{:?}", read.created),
         format!("{:?}", inspected["Created"].as_str()),
     );
-    check("Size", format!("{:?}", read.size), format!("{:?}", inspected["Size"].as_u64()));
+    check(
+        "Size",
+        format!("{:?}", read.size),
+        format!("{:?}", inspected["Size"].as_u64()),
+    );
     diffs
 }
 
@@ -217,7 +245,10 @@ fn compare_every_image(engine: &PodmanEngine) -> usize {
             if !diffs.is_empty() {
                 let again = engine.read_image(&name).ok();
                 if again.as_ref() == Some(&read) && inspect(&name).as_ref() == Some(&inspected) {
-                    panic!("reader and podman differ on '{name}':\n{}", diffs.join("\n"));
+                    panic!(
+                        "reader and podman differ on '{name}':\n{}",
+                        diffs.join("\n")
+                    );
                 }
                 continue;
             }
@@ -300,8 +331,16 @@ fn reader_agrees_with_podman_on_every_image_and_container() {
     let (_, used) = engine.read_image_list().unwrap_or_default();
     for c in &ps {
         let cid = c["Id"].as_str().unwrap_or_default();
-        for n in strings(c.get("Names")).iter().map(String::as_str).chain([cid, &cid[..12]]) {
-            assert_ne!(engine.read_container_absent(n), Ok(true), "container {n} exists");
+        for n in strings(c.get("Names"))
+            .iter()
+            .map(String::as_str)
+            .chain([cid, &cid[..12]])
+        {
+            assert_ne!(
+                engine.read_container_absent(n),
+                Ok(true),
+                "container {n} exists"
+            );
         }
         if c["Names"][0] == container.as_str() {
             assert!(used.contains(c["ImageID"].as_str().unwrap_or_default()));
@@ -309,25 +348,37 @@ fn reader_agrees_with_podman_on_every_image_and_container() {
     }
     // The one-process container list says what `podman container inspect` says.
     let listed = engine.list_containers().expect("container list");
-    let ours = listed.iter().find(|c| c.name == container).expect("our container listed");
+    let ours = listed
+        .iter()
+        .find(|c| c.name == container)
+        .expect("our container listed");
     let inspected: Vec<Value> =
         serde_json::from_str(&podman_ok(&["container", "inspect", &container])).unwrap_or_default();
     assert_eq!(ours.id, inspected[0]["Id"].as_str().unwrap_or_default());
     assert_eq!(ours.image_id, id);
     assert_eq!(ours.image_name, full);
     assert_eq!(ours.cmd, strings(inspected[0]["Config"].get("Cmd")));
-    assert_eq!(ours.state, inspected[0]["State"]["Status"].as_str().unwrap_or_default());
+    assert_eq!(
+        ours.state,
+        inspected[0]["State"]["Status"].as_str().unwrap_or_default()
+    );
     assert_eq!(ours.labels.get("Version").map(String::as_str), Some("1"));
 
     // Every image on the machine, by ID and every name, and the listing.
     let answered = compare_every_image(&engine);
-    assert!(answered >= 4, "the reader answered only {answered} lookups itself");
+    assert!(
+        answered >= 4,
+        "the reader answered only {answered} lookups itself"
+    );
     let verdict = compare_listings(&engine, 8);
     eprintln!("listing: {verdict:?}");
 
     podman_ok(&["rm", "-f", &container]);
     podman_ok(&["rmi", "-f", &full, &second]);
-    assert!(engine.read_image(&full).is_err(), "a removed image is not answered");
+    assert!(
+        engine.read_image(&full).is_err(),
+        "a removed image is not answered"
+    );
 }
 
 #[test]
@@ -364,7 +415,9 @@ fn reader_agrees_while_images_come_and_go() {
         }
         let out = podman(&["images", "--format", "{{.Id}} {{.Repository}}:{{.Tag}}"]);
         for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let Some((id, name)) = line.split_once(' ') else { continue };
+            let Some((id, name)) = line.split_once(' ') else {
+                continue;
+            };
             if !name.contains(&base) {
                 continue;
             }

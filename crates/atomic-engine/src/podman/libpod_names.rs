@@ -53,7 +53,10 @@ fn conf_moving_the_database() -> Option<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .collect();
-    for dir in ["/usr/share/containers/containers.conf.d", "/etc/containers/containers.conf.d"] {
+    for dir in [
+        "/usr/share/containers/containers.conf.d",
+        "/etc/containers/containers.conf.d",
+    ] {
         files.extend(conf_dir(Path::new(dir)));
     }
     if let Some(path) = std::env::var_os("CONTAINERS_CONF") {
@@ -66,9 +69,9 @@ fn conf_moving_the_database() -> Option<PathBuf> {
         files.push(home.join("containers/containers.conf"));
         files.extend(conf_dir(&home.join("containers/containers.conf.d")));
     }
-    files.into_iter().find(|f| {
-        std::fs::read_to_string(f).is_ok_and(|text| sets_static_dir(&text))
-    })
+    files
+        .into_iter()
+        .find(|f| std::fs::read_to_string(f).is_ok_and(|text| sets_static_dir(&text)))
 }
 
 fn conf_dir(dir: &Path) -> Vec<PathBuf> {
@@ -89,7 +92,9 @@ mod tests {
 
     #[test]
     fn only_an_uncommented_static_dir_counts() {
-        assert!(!sets_static_dir("# static_dir = \"/x\"\n[engine]\nruntime = \"runc\"\n"));
+        assert!(!sets_static_dir(
+            "# static_dir = \"/x\"\n[engine]\nruntime = \"runc\"\n"
+        ));
         assert!(sets_static_dir("[engine]\n  static_dir = \"/x\"\n"));
     }
 

@@ -63,7 +63,15 @@ pub(crate) fn doubt<T>(why: impl fmt::Display) -> Result<T, Doubt> {
 pub type Sure<T> = Result<T, Doubt>;
 
 /// The drivers containers/storage may find in a graphroot when storage.conf names none.
-const DRIVER_DIRS: [&str; 7] = ["aufs", "btrfs", "devicemapper", "overlay", "vfs", "zfs", "windowsfilter"];
+const DRIVER_DIRS: [&str; 7] = [
+    "aufs",
+    "btrfs",
+    "devicemapper",
+    "overlay",
+    "vfs",
+    "zfs",
+    "windowsfilter",
+];
 
 /// Where Podman's store is, from storage.conf.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +132,11 @@ pub struct StoreEnv {
 
 impl StoreEnv {
     pub fn from_process() -> StoreEnv {
-        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         StoreEnv {
             euid_is_root: rustix::process::geteuid().is_root(),
             storage_conf: var("CONTAINERS_STORAGE_CONF"),
@@ -208,7 +220,9 @@ pub(crate) fn locate_from(
     };
     let s = parsed.storage;
     if s.imagestore.is_some() || s.transient_store {
-        return doubt("storage.conf uses imagestore or transient_store, which this reader does not read");
+        return doubt(
+            "storage.conf uses imagestore or transient_store, which this reader does not read",
+        );
     }
     if !s.options.additionalimagestores.is_empty()
         || !s.options.overlay.additionalimagestores.is_empty()
@@ -217,8 +231,10 @@ pub(crate) fn locate_from(
     }
     let (graphroot, runroot) = if env.euid_is_root {
         (
-            s.graphroot.unwrap_or_else(|| "/var/lib/containers/storage".into()),
-            s.runroot.unwrap_or_else(|| "/run/containers/storage".into()),
+            s.graphroot
+                .unwrap_or_else(|| "/var/lib/containers/storage".into()),
+            s.runroot
+                .unwrap_or_else(|| "/run/containers/storage".into()),
         )
     } else {
         // The file's own paths apply when the file is the user's, not the system's.
@@ -367,7 +383,10 @@ pub struct StoredLayer {
 impl StoredLayer {
     /// containers/storage marks a layer `incomplete` until its contents are in place.
     pub fn incomplete(&self) -> bool {
-        matches!(self.flags.get("incomplete"), Some(serde_json::Value::Bool(true)))
+        matches!(
+            self.flags.get("incomplete"),
+            Some(serde_json::Value::Bool(true))
+        )
     }
 }
 
@@ -443,7 +462,9 @@ impl Snapshot {
             check_image_names(&images)?;
         }
         if parts.containers {
-            locks.push(ReadLock::take(&root.join("overlay-containers/containers.lock"))?);
+            locks.push(ReadLock::take(
+                &root.join("overlay-containers/containers.lock"),
+            )?);
             containers = read_records(&root.join("overlay-containers/containers.json"))?;
         }
         Ok(Snapshot {
@@ -472,7 +493,10 @@ impl Snapshot {
     /// The image's layers from the top down; every one must be recorded and complete.
     pub fn layer_chain(&self, image: &StoredImage) -> Sure<Vec<&StoredLayer>> {
         if image.layer.is_empty() {
-            return doubt(format!("image {} has no top layer (a manifest list?)", image.id));
+            return doubt(format!(
+                "image {} has no top layer (a manifest list?)",
+                image.id
+            ));
         }
         if !image.mapped_layers.is_empty() {
             return doubt(format!("image {} has ID-mapped layers", image.id));
@@ -481,7 +505,10 @@ impl Snapshot {
         let mut next = image.layer.as_str();
         while !next.is_empty() {
             let Some(layer) = self.layers.get(next) else {
-                return doubt(format!("layer {next} of image {} is not recorded", image.id));
+                return doubt(format!(
+                    "layer {next} of image {} is not recorded",
+                    image.id
+                ));
             };
             if layer.incomplete() {
                 return doubt(format!("layer {next} is incomplete"));
@@ -620,7 +647,10 @@ mod tests {
             ..StoreEnv::default()
         };
         let (loc, _) = locate_from(&user, Some((Path::new("s.conf"), conf))).unwrap();
-        assert_eq!(loc.graphroot, Path::new("/home/u/.local/share/containers/storage"));
+        assert_eq!(
+            loc.graphroot,
+            Path::new("/home/u/.local/share/containers/storage")
+        );
         assert_eq!(loc.runroot, Path::new("/run/user/1000/containers"));
         assert!(loc.rootless);
     }

@@ -45,7 +45,11 @@ fn parse_query(name: &str) -> Sure<Query> {
         return doubt(format!("'{name}' names a transport"));
     }
     let hex = name.strip_prefix("sha256:").unwrap_or(name);
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Ok(Query::Id(hex.to_string()));
     }
     if name.starts_with("sha256:") || name.contains('@') {
@@ -91,7 +95,10 @@ fn split_tag(name: &str) -> (&str, Option<&str>) {
 
 fn valid_tag(tag: &str) -> bool {
     tag.len() <= 128
-        && tag.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && tag
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
         && tag
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
@@ -106,7 +113,9 @@ fn valid_component(c: &str) -> bool {
     };
     alnum(first)
         && alnum(last)
-        && bytes.iter().all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
+        && bytes
+            .iter()
+            .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
         && !c.contains("..")
         && !c.contains("___")
         && !c.contains("._")
@@ -169,7 +178,11 @@ impl Snapshot {
     /// The image `name` means to Podman, or a doubt (including "not here": it may be in a
     /// store this reader does not know, or under a search registry's prefix).
     pub fn resolve(&self, name: &str) -> Sure<&StoredImage> {
-        let by_name = |full: &str| self.images.iter().find(|i| i.names.iter().any(|n| n == full));
+        let by_name = |full: &str| {
+            self.images
+                .iter()
+                .find(|i| i.names.iter().any(|n| n == full))
+        };
         let found = match parse_query(name)? {
             Query::Id(id) => self.images.iter().find(|i| i.id == id),
             Query::Qualified(full) => by_name(&full),
@@ -212,17 +225,15 @@ impl Snapshot {
 
     /// The image's config, found through its manifest and checked against its digest.
     fn config(&self, image: &StoredImage) -> Sure<ImageConfig> {
-        let manifest: serde_json::Value = serde_json::from_slice(&self.big_data(image, "manifest")?)
-            .or_else(|e| doubt(format!("manifest of image {}: {e}", image.id)))?;
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&self.big_data(image, "manifest")?)
+                .or_else(|e| doubt(format!("manifest of image {}: {e}", image.id)))?;
         if manifest.get("schemaVersion").and_then(|v| v.as_i64()) != Some(2)
             || manifest.get("manifests").is_some()
         {
             return doubt(format!("image {} has no schema 2 image manifest", image.id));
         }
-        let Some(digest) = manifest
-            .pointer("/config/digest")
-            .and_then(|d| d.as_str())
-        else {
+        let Some(digest) = manifest.pointer("/config/digest").and_then(|d| d.as_str()) else {
             return doubt(format!("manifest of image {} names no config", image.id));
         };
         let Some(want) = digest.strip_prefix("sha256:") else {
@@ -230,9 +241,13 @@ impl Snapshot {
         };
         let bytes = self.big_data(image, digest)?;
         if hex::encode(Sha256::digest(&bytes)) != want {
-            return doubt(format!("config of image {} does not match {digest}", image.id));
+            return doubt(format!(
+                "config of image {} does not match {digest}",
+                image.id
+            ));
         }
-        serde_json::from_slice(&bytes).or_else(|e| doubt(format!("config of image {}: {e}", image.id)))
+        serde_json::from_slice(&bytes)
+            .or_else(|e| doubt(format!("config of image {}: {e}", image.id)))
     }
 
     /// containers/storage's `ImageSize`: the uncompressed size of every layer of the image plus
@@ -428,10 +443,22 @@ mod tests {
             ("busybox".into(), Query::Short("busybox:latest".into())),
             ("i20-x:v1".into(), Query::Short("i20-x:v1".into())),
             ("library/x".into(), Query::Short("library/x:latest".into())),
-            ("docker.io/busybox".into(), Query::Qualified("docker.io/library/busybox:latest".into())),
-            ("localhost/x".into(), Query::Qualified("localhost/x:latest".into())),
-            ("127.0.0.1:5000/a/b:2".into(), Query::Qualified("127.0.0.1:5000/a/b:2".into())),
-            ("localhost:5000/x".into(), Query::Qualified("localhost:5000/x:latest".into())),
+            (
+                "docker.io/busybox".into(),
+                Query::Qualified("docker.io/library/busybox:latest".into()),
+            ),
+            (
+                "localhost/x".into(),
+                Query::Qualified("localhost/x:latest".into()),
+            ),
+            (
+                "127.0.0.1:5000/a/b:2".into(),
+                Query::Qualified("127.0.0.1:5000/a/b:2".into()),
+            ),
+            (
+                "localhost:5000/x".into(),
+                Query::Qualified("localhost:5000/x:latest".into()),
+            ),
         ] {
             assert_eq!(parse_query(&name), Ok(want), "{name}");
         }
@@ -457,7 +484,10 @@ mod tests {
         for (input, want) in [
             ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
             ("2024-01-02T03:04:05.120000000Z", "2024-01-02T03:04:05.12Z"),
-            ("2024-01-02T03:04:05.000000001+00:00", "2024-01-02T03:04:05.000000001Z"),
+            (
+                "2024-01-02T03:04:05.000000001+00:00",
+                "2024-01-02T03:04:05.000000001Z",
+            ),
             ("2024-01-02T03:04:05+02:00", "2024-01-02T03:04:05+02:00"),
         ] {
             assert_eq!(go_time(input).unwrap(), want, "{input}");

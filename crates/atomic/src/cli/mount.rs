@@ -1,17 +1,18 @@
 //! `atomic mount IMAGE DIR` and `atomic unmount DIR`: an image of the native store, read-only,
 //! at DIR — an overlay of its unpacked layers (`atomic_store::mount`), nothing copied, no
-//! temporary container or image left behind.
+//! temporary container or image left behind. With `--storage podman`, Podman's own image mount,
+//! bound read-only at DIR (`atomic_engine`'s podman/mount.rs).
 //!
 //! The original also mounted containers (`--live`, `--shared`) and Docker images through its
 //! graph driver's internals; containers on the native storage come with its runtime, and Docker
-//! and Podman images can be imported first (`atomic pull docker-daemon:IMAGE`).
+//! images can be imported first (`atomic pull docker-daemon:IMAGE`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use atomic_engine::{EngineKind, NativeEngine};
+use atomic_engine::{EngineKind, NativeEngine, PodmanEngine};
 
 use super::StorageArg;
 use crate::config::Config;
@@ -65,24 +66,18 @@ pub async fn mount(args: MountArgs, config: &Config) -> Result<i32> {
              pull docker-daemon:{}'",
             args.image
         ),
-        Some(EngineKind::Podman) => bail!(
-            "atomic mount works on the native storage; for a Podman image use 'podman image \
-             mount {}'",
-            args.image
-        ),
+        Some(EngineKind::Podman) => {
+            let podman = PodmanEngine::find()?;
+            require_empty(&args.mountpoint)?;
+            podman.mount_image(&args.image, &args.mountpoint)?;
+            return Ok(0);
+        }
         _ => {}
     }
     let native = NativeEngine::new(&selection.settings.store_root);
     let (store, image) = native.require(&args.image)?;
     let target = &args.mountpoint;
-    let mut entries = std::fs::read_dir(target)
-        .with_context(|| format!("mount point {} is not a directory", target.display()))?;
-    if entries.next().is_some() {
-        bail!(
-            "The destination path is not empty: {} (an image is mounted on an empty directory)",
-            target.display()
-        );
-    }
+    require_empty(target)?;
     atomic_store::mount::mount_image(&store, &image, target).map_err(|e| {
         let denied = e.chain().any(|c| {
             c.downcast_ref::<rustix::io::Errno>()
@@ -97,7 +92,26 @@ pub async fn mount(args: MountArgs, config: &Config) -> Result<i32> {
     Ok(0)
 }
 
+/// An image is mounted on an empty directory.
+fn require_empty(target: &std::path::Path) -> Result<()> {
+    let mut entries = std::fs::read_dir(target)
+        .with_context(|| format!("mount point {} is not a directory", target.display()))?;
+    if entries.next().is_some() {
+        bail!(
+            "The destination path is not empty: {} (an image is mounted on an empty directory)",
+            target.display()
+        );
+    }
+    Ok(())
+}
+
 pub async fn unmount(args: UnmountArgs, config: &Config) -> Result<i32> {
+    // A Podman image's mount is told by the mount table; anything else is the native store's.
+    if let Ok(podman) = PodmanEngine::find()
+        && podman.unmount_image(&args.mountpoint)?
+    {
+        return Ok(0);
+    }
     let native = NativeEngine::new(&config.store_root());
     let Some(store) = native.existing()? else {
         bail!(
