@@ -30,6 +30,7 @@ use storage::{Parts, Snapshot, StoreEnv, StoreLocation, Sure};
 /// reader out when something looks wrong).
 pub const READER_SWITCH: &str = "ATOMIC_PODMAN_STORAGE_READER";
 
+#[derive(Clone)]
 pub struct PodmanEngine {
     program: PathBuf,
     reader: bool,
