@@ -81,14 +81,15 @@ impl PodmanEngine {
         snapshot.image_info(snapshot.resolve(name)?)
     }
 
-    /// The reader's own `images list` and the IDs of the images containers use.
-    pub fn read_image_list(&self) -> Sure<(Vec<ImageSummary>, HashSet<String>)> {
+    /// The reader's own `images list` (`all`: with intermediate images) and the IDs of the
+    /// images containers use.
+    pub fn read_image_list(&self, all: bool) -> Sure<(Vec<ImageSummary>, HashSet<String>)> {
         let snapshot = self.snapshot(Parts {
             images: true,
             layers: true,
             containers: true,
         })?;
-        Ok((snapshot.summaries()?, snapshot.used_image_ids()))
+        Ok((snapshot.summaries(all)?, snapshot.used_image_ids()))
     }
 
     /// The reader's own answer to "is there surely no container `name`?": `Ok(true)` when
@@ -290,7 +291,7 @@ impl PodmanEngine {
     }
 
     pub fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
-        if let Some((images, _)) = Self::from_store("image list", self.read_image_list()) {
+        if let Some((images, _)) = Self::from_store("image list", self.read_image_list(all)) {
             return Ok(images);
         }
         let mut args = vec!["images", "--format", "json"];

@@ -143,8 +143,13 @@ fn from_reader(list: &[ImageSummary]) -> HashMap<String, Listed> {
 
 /// `podman images --format json`, or None when podman fails: it does when an image vanishes
 /// while it lists (podman 4.3: "retrieving label for image …: image not known").
-fn from_podman() -> Option<HashMap<String, Listed>> {
-    let out = podman(&["images", "--format", "json"]);
+fn from_podman(all: bool) -> Option<HashMap<String, Listed>> {
+    let args: &[&str] = if all {
+        &["images", "--all", "--format", "json"]
+    } else {
+        &["images", "--format", "json"]
+    };
+    let out = podman(args);
     if !out.status.success() {
         return None;
     }
@@ -177,13 +182,13 @@ enum Verdict {
 
 /// The reader's listing against `podman images`, judged only on a stable store (see the file's
 /// comment); a mismatch that survives `attempts` reads panics.
-fn compare_listings(engine: &PodmanEngine, attempts: usize) -> Verdict {
+fn compare_listings(engine: &PodmanEngine, attempts: usize, all: bool) -> Verdict {
     let mut last = String::new();
     let mut stable = 0;
     for _ in 0..attempts {
-        let before = engine.read_image_list();
-        let podman = from_podman();
-        let after = engine.read_image_list();
+        let before = engine.read_image_list(all);
+        let podman = from_podman(all);
+        let after = engine.read_image_list(all);
         let Some(podman) = podman else {
             last = "podman failed to list (an image vanished while it listed)".into();
             continue;
@@ -328,7 +333,7 @@ fn reader_agrees_with_podman_on_every_image_and_container() {
     assert_eq!(engine.read_container_absent(&nosuch), Ok(true));
     let ps = podman_ok(&["ps", "-a", "--format", "json"]);
     let ps: Vec<Value> = serde_json::from_str(&ps).unwrap_or_default();
-    let (_, used) = engine.read_image_list().unwrap_or_default();
+    let (_, used) = engine.read_image_list(false).unwrap_or_default();
     for c in &ps {
         let cid = c["Id"].as_str().unwrap_or_default();
         for n in strings(c.get("Names"))
@@ -370,8 +375,10 @@ fn reader_agrees_with_podman_on_every_image_and_container() {
         answered >= 4,
         "the reader answered only {answered} lookups itself"
     );
-    let verdict = compare_listings(&engine, 8);
-    eprintln!("listing: {verdict:?}");
+    for all in [false, true] {
+        let verdict = compare_listings(&engine, 8, all);
+        eprintln!("listing (--all: {all}): {verdict:?}");
+    }
 
     podman_ok(&["rm", "-f", &container]);
     podman_ok(&["rmi", "-f", &full, &second]);
@@ -410,7 +417,7 @@ fn reader_agrees_while_images_come_and_go() {
         rounds += 1;
         // Mid-change reads never see a half-written file: each answer is whole, and equal to
         // podman's whenever the store holds still long enough to compare.
-        if let Verdict::Agree(_) = compare_listings(&engine, 20) {
+        if let Verdict::Agree(_) = compare_listings(&engine, 20, false) {
             agreed += 1;
         }
         let out = podman(&["images", "--format", "{{.Id}} {{.Repository}}:{{.Tag}}"]);
@@ -437,7 +444,7 @@ fn reader_agrees_while_images_come_and_go() {
     writer.join().expect("the writer finished");
     eprintln!("{rounds} rounds while podman wrote, {agreed} with a stable store to compare");
     // Once the writer is done, the reader and podman agree again.
-    match compare_listings(&engine, 10) {
+    match compare_listings(&engine, 10, false) {
         Verdict::Agree(n) => assert!(n > 0),
         other => eprintln!("listing not compared: {other:?}"),
     }

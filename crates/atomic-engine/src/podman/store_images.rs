@@ -163,6 +163,71 @@ struct RunConfig {
     env: Option<Vec<String>>,
 }
 
+/// What libimage compares to tell a parent image from a child: layers and history.
+#[derive(Deserialize)]
+struct Lineage {
+    #[serde(default)]
+    rootfs: RootFs,
+    #[serde(default)]
+    history: Vec<History>,
+}
+
+#[derive(Deserialize, Default)]
+struct RootFs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+#[derive(Deserialize, PartialEq)]
+struct History {
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    created_by: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    empty_layer: bool,
+}
+
+impl Lineage {
+    /// libimage `areParentAndChild`: the child uses all of the parent's layers, and its history
+    /// is the parent's plus one entry (times compared as instants).
+    fn is_parent_of(&self, child: &Lineage) -> Sure<bool> {
+        let (p, c) = (&self.rootfs.diff_ids, &child.rootfs.diff_ids);
+        if p.len() > c.len() || p[..] != c[..p.len()] {
+            return Ok(false);
+        }
+        if self.history.len() + 1 != child.history.len() {
+            return Ok(false);
+        }
+        for (a, b) in self.history.iter().zip(&child.history) {
+            let same_time = match (&a.created, &b.created) {
+                (None, None) => true,
+                (Some(x), Some(y)) => instant(x)? == instant(y)?,
+                _ => false,
+            };
+            if !same_time
+                || a.created_by != b.created_by
+                || a.author != b.author
+                || a.comment != b.comment
+                || a.empty_layer != b.empty_layer
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+fn instant(text: &str) -> Sure<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .or_else(|e| doubt(format!("time '{text}': {e}")))
+}
+
 /// The architecture names of Go (and so of image configs) for the machine atomic runs on.
 fn host_architecture() -> &'static str {
     match std::env::consts::ARCH {
@@ -223,8 +288,14 @@ impl Snapshot {
         })
     }
 
-    /// The image's config, found through its manifest and checked against its digest.
     fn config(&self, image: &StoredImage) -> Sure<ImageConfig> {
+        let (_, bytes) = self.config_bytes(image)?;
+        serde_json::from_slice(&bytes)
+            .or_else(|e| doubt(format!("config of image {}: {e}", image.id)))
+    }
+
+    /// The image's config, found through its manifest and checked against its digest.
+    fn config_bytes(&self, image: &StoredImage) -> Sure<(String, Vec<u8>)> {
         let manifest: serde_json::Value =
             serde_json::from_slice(&self.big_data(image, "manifest")?)
                 .or_else(|e| doubt(format!("manifest of image {}: {e}", image.id)))?;
@@ -246,8 +317,7 @@ impl Snapshot {
                 image.id
             ));
         }
-        serde_json::from_slice(&bytes)
-            .or_else(|e| doubt(format!("config of image {}: {e}", image.id)))
+        Ok((digest.to_string(), bytes))
     }
 
     /// containers/storage's `ImageSize`: the uncompressed size of every layer of the image plus
@@ -266,26 +336,17 @@ impl Snapshot {
         u64::try_from(size).or_else(|_| doubt(format!("image {} has a negative size", image.id)))
     }
 
-    /// `podman images --format json`, one entry per image. `--all` only adds intermediate
-    /// images, and an image that may be one is a doubt, so the answer is the same with it.
-    pub fn summaries(&self) -> Sure<Vec<ImageSummary>> {
+    /// `podman images --format json` (with `--all`: also intermediate images), one entry per
+    /// image.
+    pub fn summaries(&self, all: bool) -> Sure<Vec<ImageSummary>> {
         let mut out = Vec::with_capacity(self.images.len());
         for image in &self.images {
-            let dangling = if image.names.is_empty() {
-                // Without names an image is dangling if nothing is built on it, and
-                // "intermediate" (hidden without --all) otherwise. libimage decides "built on
-                // it" from the images' histories; the reader only answers when no other image
-                // shares or descends from its top layer, where that answer is surely "no".
-                if self.may_have_children(image)? {
-                    return doubt(format!(
-                        "untagged image {} may be an intermediate image",
-                        image.id
-                    ));
-                }
-                true
-            } else {
-                false
-            };
+            // Without names an image is dangling if nothing is built on it, and intermediate
+            // (listed only with --all) otherwise.
+            let intermediate = image.names.is_empty() && self.has_children(image)?;
+            if intermediate && !all {
+                continue;
+            }
             out.push(ImageSummary {
                 id: image.id.clone(),
                 repo_tags: image.names.clone(),
@@ -294,23 +355,49 @@ impl Snapshot {
                     None => None,
                 },
                 size: Some(self.image_size(image)?),
-                dangling,
+                dangling: image.names.is_empty() && !intermediate,
             });
         }
         Ok(out)
     }
 
-    fn may_have_children(&self, image: &StoredImage) -> Sure<bool> {
+    /// libimage's "children" (containers/common 0.50, Podman 4.3): images whose top layer is
+    /// this image's top layer or sits directly on it, whose configs say they were built on it —
+    /// its diff IDs first, and its history plus one entry.
+    fn has_children(&self, image: &StoredImage) -> Sure<bool> {
         let top = image.layer.as_str();
+        if top.is_empty() {
+            return doubt(format!("image {} has no top layer", image.id));
+        }
+        let mut parent = None;
         for other in &self.images {
             if other.id == image.id {
                 continue;
             }
-            if self.layer_chain(other)?.iter().any(|l| l.id == top) {
+            let on_top = other.layer == top
+                || self
+                    .layers
+                    .get(&other.layer)
+                    .is_some_and(|l| l.parent == top);
+            if !on_top {
+                continue;
+            }
+            if parent.is_none() {
+                parent = Some(self.lineage(image)?);
+            }
+            if let Some(parent) = &parent
+                && parent.is_parent_of(&self.lineage(other)?)?
+            {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    fn lineage(&self, image: &StoredImage) -> Sure<Lineage> {
+        let (_, bytes) = self.config_bytes(image)?;
+        serde_json::from_slice(&bytes)
+            .or_else(|e| doubt(format!("history of image {}: {e}", image.id)))
     }
 
     /// The IDs of the images the store's containers were made from.
@@ -477,6 +564,48 @@ mod tests {
         ] {
             assert!(parse_query(name).is_err(), "{name}");
         }
+    }
+
+    fn lineage(diffs: &[&str], history: &[&str]) -> Lineage {
+        serde_json::from_value(serde_json::json!({
+            "rootfs": {"type": "layers", "diff_ids": diffs},
+            "history": history.iter().map(|h| serde_json::json!({
+                "created": "2024-01-01T00:00:00Z", "created_by": h
+            })).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_child_is_its_parent_plus_one_step() {
+        let parent = lineage(&["sha256:a"], &["ADD a"]);
+        assert!(
+            parent
+                .is_parent_of(&lineage(&["sha256:a", "sha256:b"], &["ADD a", "ADD b"]))
+                .unwrap()
+        );
+        // A label change: the same layers, one more (empty) history entry.
+        assert!(
+            parent
+                .is_parent_of(&lineage(&["sha256:a"], &["ADD a", "LABEL x"]))
+                .unwrap()
+        );
+        // A sibling built from the same base, or the same image again, is not a child.
+        assert!(
+            !parent
+                .is_parent_of(&lineage(&["sha256:a"], &["ADD a"]))
+                .unwrap()
+        );
+        assert!(
+            !parent
+                .is_parent_of(&lineage(&["sha256:c", "sha256:b"], &["ADD c", "ADD b"]))
+                .unwrap()
+        );
+        assert!(
+            !parent
+                .is_parent_of(&lineage(&["sha256:a", "sha256:b"], &["ADD z", "ADD b"]))
+                .unwrap()
+        );
     }
 
     #[test]
