@@ -158,7 +158,7 @@ mod tests {
         let graph = Path::new("/var/lib/containers/storage");
         assert_eq!(
             podman_layer_at(&info, Path::new("/mnt/img"), graph),
-            Some(layer)
+            Some(layer.clone())
         );
         assert_eq!(podman_layer_at(&info, Path::new("/other"), graph), None);
         assert_eq!(podman_layer_at(&info, Path::new("/nowhere"), graph), None);

@@ -154,10 +154,10 @@ impl StoreEnv {
             return Some(path.clone());
         }
         let mut candidates = Vec::new();
-        if !self.euid_is_root {
-            if let Some(dir) = self.config_home() {
-                candidates.push(dir.join("containers/storage.conf"));
-            }
+        if !self.euid_is_root
+            && let Some(dir) = self.config_home()
+        {
+            candidates.push(dir.join("containers/storage.conf"));
         }
         candidates.push(PathBuf::from("/etc/containers/storage.conf"));
         candidates.push(PathBuf::from("/usr/share/containers/storage.conf"));

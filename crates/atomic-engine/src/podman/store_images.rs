@@ -549,8 +549,13 @@ mod tests {
         ] {
             assert_eq!(parse_query(&name), Ok(want), "{name}");
         }
+        // An ID prefix is a short name first (localhost/297ddfb0d12f:latest); not found there,
+        // it is a doubt (tests/podman_storage.rs checks that).
+        assert_eq!(
+            parse_query("297ddfb0d12f"),
+            Ok(Query::Short("297ddfb0d12f:latest".into()))
+        );
         for name in [
-            "297ddfb0d12f",
             "sha256:297ddf",
             "x@sha256:297ddfb0d12f57709a25c1748c9272ebfdd91964032827f204507559220fc3ff",
             "docker://busybox",
