@@ -46,7 +46,7 @@ export ATOMIC_CONF=$work/none.conf ATOMIC_STORE_ROOT=$work/store
 # Distinct images (a label each), so each is its own image, not another name of one.
 for i in $(seq 1 "$IMAGES"); do
     target/release/atomic-testimage --name "$PREFIX-$i" --label "Round=$i" \
-        --label 'RUN=docker run --rm ${IMAGE} /bin/true' --docker-archive "$work/img.tar"
+        --label 'RUN=docker run --rm ${IMAGE} /bin/true' --docker-archive "$work/img.tar" >/dev/null
     podman load -q -i "$work/img.tar" >/dev/null
 done
 docker load -q -i "$work/img.tar" >/dev/null
