@@ -263,6 +263,18 @@ fn compare_every_image(engine: &PodmanEngine) -> usize {
     answered
 }
 
+/// Podman commands run when dropped, so a failed test leaves no images or containers behind.
+struct Cleanup(Vec<Vec<String>>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for args in &self.0 {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let _ = podman(&args);
+        }
+    }
+}
+
 fn unique(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -303,6 +315,10 @@ fn reader_agrees_with_podman_on_every_image_and_container() {
     let second = format!("127.0.0.1:5000/{name}:v2");
     podman_ok(&["tag", &full, &second]);
     let container = format!("{name}-c");
+    let _cleanup = Cleanup(vec![
+        vec!["rm".into(), "-f".into(), container.clone()],
+        vec!["rmi".into(), "-f".into(), full.clone(), second.clone()],
+    ]);
     podman_ok(&["create", "--name", &container, &full, "/bin/true"]);
 
     // Our own image: the reader answers every spelling of it itself, as Podman does.
