@@ -1,8 +1,9 @@
 //! The container engines atomic drives.
 //!
-//! Docker is reached through its Engine API (bollard), Podman through its command line's JSON
-//! output, and the native engine is atomic's own image store (`atomic-store`). All three are
-//! wrapped in [`Engine`], an enum rather than a trait object: the set of engines is closed, the
+//! Docker is reached through its Engine API (bollard), Podman through a read-only reader of its
+//! image store and, for the rest, its command line's JSON output, and the native engine is
+//! atomic's own image store (`atomic-store`). All three are wrapped in [`Engine`], an enum
+//! rather than a trait object: the set of engines is closed, the
 //! methods are async, and static dispatch keeps each call a plain `match`.
 //!
 //! The types here are the engine-neutral view atomic needs of an image and a container; each
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 
 pub use docker::DockerEngine;
 pub use native::NativeEngine;
-pub use podman::PodmanEngine;
+pub use podman::{Doubt as PodmanStoreDoubt, PodmanEngine, READER_SWITCH as PODMAN_READER_SWITCH};
 pub use root::{RootKind, RootLayers};
 
 /// Which engine a storage name selects.

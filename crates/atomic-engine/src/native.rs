@@ -8,7 +8,7 @@
 mod containers;
 mod create;
 mod initlayer;
-mod rootfs;
+pub(crate) mod rootfs;
 
 use std::path::{Path, PathBuf};
 

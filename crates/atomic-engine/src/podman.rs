@@ -1,9 +1,16 @@
-//! Podman through its command line's JSON output.
+//! Podman: read-only answers from its image store directly, everything else through its
+//! command line's JSON output.
 //!
-//! Podman has no daemon to ask, so every query is a `podman` process (~40 ms here). The lookup
-//! asks for the image and the container in one `podman inspect --type all` so that `atomic run`
-//! costs one process, not two. (`inspect --type all` of an image is also cheaper than
-//! `image inspect`, which computes the image's size.)
+//! Podman has no daemon to ask, so every query through it is a `podman` process (~40 ms here).
+//! Lookups, listings and label reads therefore go to [`storage`], a reader of
+//! containers/storage's files, first; whenever it is not sure ([`Doubt`]) the answer comes from
+//! `podman` as before, and `--debug` says why. Writes (pull, run, rm, tag) are always the CLI's.
+//! On the CLI path the lookup asks for the image and the container in one `podman inspect
+//! --type all` so that `atomic run` costs one process, not two.
+
+mod libpod_names;
+pub mod storage;
+mod store_images;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -16,20 +23,104 @@ use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
     Result, file_from_tar,
 };
+pub use storage::Doubt;
+use storage::{Parts, Snapshot, StoreEnv, StoreLocation, Sure};
 
+/// Set to `off` to answer everything through the `podman` command (to compare, or to rule the
+/// reader out when something looks wrong).
+pub const READER_SWITCH: &str = "ATOMIC_PODMAN_STORAGE_READER";
+
+#[derive(Clone)]
 pub struct PodmanEngine {
     program: PathBuf,
+    reader: bool,
 }
 
 impl PodmanEngine {
     /// Find `podman` on PATH.
     pub fn find() -> Result<Self> {
         let path = std::env::var_os("PATH").unwrap_or_default();
+        let reader = std::env::var(READER_SWITCH).map_or(true, |v| v != "off");
         std::env::split_paths(&path)
             .map(|dir| dir.join("podman"))
             .find(|candidate| candidate.is_file())
-            .map(|program| PodmanEngine { program })
+            .map(|program| PodmanEngine { program, reader })
             .ok_or(EngineError::PodmanMissing)
+    }
+
+    /// Where the store is, unless the reader is switched off or does not know the store.
+    fn store(&self) -> Sure<StoreLocation> {
+        if !self.reader {
+            return storage::doubt(format!("{READER_SWITCH}=off"));
+        }
+        storage::locate(&StoreEnv::from_process())
+    }
+
+    fn snapshot(&self, parts: Parts) -> Sure<Snapshot> {
+        Snapshot::read(&self.store()?, parts)
+    }
+
+    /// The reader's answer, or `None` after saying (with `--debug`) why the CLI must answer.
+    fn from_store<T>(what: &str, answer: Sure<T>) -> Option<T> {
+        match answer {
+            Ok(found) => Some(found),
+            Err(why) => {
+                tracing::debug!("podman storage reader: {what}: {why}; asking the podman command");
+                None
+            }
+        }
+    }
+
+    /// The reader's own answer for an image (`Err` when it would leave it to `podman`).
+    pub fn read_image(&self, name: &str) -> Sure<ImageInfo> {
+        let snapshot = self.snapshot(Parts {
+            images: true,
+            layers: true,
+            containers: false,
+        })?;
+        snapshot.image_info(snapshot.resolve(name)?)
+    }
+
+    /// The reader's own `images list` (`all`: with intermediate images) and the IDs of the
+    /// images containers use.
+    pub fn read_image_list(&self, all: bool) -> Sure<(Vec<ImageSummary>, HashSet<String>)> {
+        let snapshot = self.snapshot(Parts {
+            images: true,
+            layers: true,
+            containers: true,
+        })?;
+        Ok((snapshot.summaries(all)?, snapshot.used_image_ids()))
+    }
+
+    /// The reader's own answer to "is there surely no container `name`?": `Ok(true)` when
+    /// surely none, `Ok(false)` when one may exist (podman must tell which).
+    pub fn read_container_absent(&self, name: &str) -> Sure<bool> {
+        let snapshot = self.snapshot(Parts {
+            containers: true,
+            ..Parts::default()
+        })?;
+        if snapshot.has_container(name) {
+            return Ok(false);
+        }
+        Ok(!libpod_names::may_have_container(
+            &snapshot.location.graphroot,
+            name,
+        )?)
+    }
+
+    /// An image and the assurance that no container `container` exists, from the store.
+    fn read_lookup(&self, image: Option<&str>, container: Option<&str>) -> Sure<Lookup> {
+        if let Some(name) = container
+            && !self.read_container_absent(name)?
+        {
+            return storage::doubt(format!(
+                "a container '{name}' may exist; its labels and state are libpod's"
+            ));
+        }
+        Ok(Lookup {
+            image: image.map(|name| self.read_image(name)).transpose()?,
+            container: None,
+        })
     }
 
     pub fn cli(&self) -> PathBuf {
@@ -75,6 +166,19 @@ impl PodmanEngine {
     }
 
     pub fn lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
+        let what = match (image, container) {
+            (Some(i), Some(c)) => format!("image '{i}' and container '{c}'"),
+            (Some(i), None) => format!("image '{i}'"),
+            (None, Some(c)) => format!("container '{c}'"),
+            (None, None) => "nothing".to_string(),
+        };
+        if let Some(found) = Self::from_store(&what, self.read_lookup(image, container)) {
+            return Ok(found);
+        }
+        self.cli_lookup(image, container)
+    }
+
+    fn cli_lookup(&self, image: Option<&str>, container: Option<&str>) -> Result<Lookup> {
         let mut found = Lookup::default();
         match (image, container) {
             (None, None) => {}
@@ -212,24 +316,17 @@ impl PodmanEngine {
         self.containers(&[])
     }
 
-    /// The containers `podman ps -a` lists with `filter`, inspected.
+    /// The containers `podman ps -a` lists with `filter`: one process for all of them. Their
+    /// state, command and labels are libpod's, which only podman can tell.
     fn containers(&self, filter: &[&str]) -> Result<Vec<ContainerInfo>> {
-        let mut ps = vec!["ps", "-a", "--no-trunc", "-q"];
+        let mut ps = vec!["ps", "-a", "--format", "json"];
         ps.extend(filter);
         let out = self.checked("container list", &ps)?;
-        let ids: Vec<&str> = std::str::from_utf8(&out.stdout)
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut args = vec!["container", "inspect"];
-        args.extend(ids);
-        Ok(self
-            .inspect("container inspect", &args)?
+        let list: Vec<PodmanListedContainer> = serde_json::from_slice(&out.stdout)
+            .map_err(|e| EngineError::failed(EngineKind::Podman, "container list", e))?;
+        Ok(list
             .into_iter()
-            .filter_map(parse_container)
+            .map(PodmanListedContainer::into_info)
             .collect())
     }
 
@@ -257,6 +354,9 @@ impl PodmanEngine {
     }
 
     pub fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
+        if let Some((images, _)) = Self::from_store("image list", self.read_image_list(all)) {
+            return Ok(images);
+        }
         let mut args = vec!["images", "--format", "json"];
         if all {
             args.push("--all");
@@ -282,7 +382,18 @@ impl PodmanEngine {
             .collect())
     }
 
+    /// The images the store's containers use: every container of the store, including those
+    /// of other tools (buildah), which keep an image in use for podman too.
     pub fn used_image_ids(&self) -> Result<HashSet<String>> {
+        let read = self
+            .snapshot(Parts {
+                containers: true,
+                ..Parts::default()
+            })
+            .map(|s| s.used_image_ids());
+        if let Some(used) = Self::from_store("used images", read) {
+            return Ok(used);
+        }
         let out = self.checked("container list", &["ps", "-a", "--format", "json"])?;
         let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout)
             .map_err(|e| EngineError::failed(EngineKind::Podman, "container list", e))?;
@@ -360,6 +471,16 @@ impl PodmanEngine {
         image: &str,
         paths: &[&str],
     ) -> Result<Option<(String, Vec<u8>)>> {
+        let read = self
+            .snapshot(Parts {
+                images: true,
+                layers: true,
+                containers: false,
+            })
+            .and_then(|s| s.read_first_file(s.resolve(image)?, paths));
+        if let Some(found) = Self::from_store(&format!("files of {image}"), read) {
+            return Ok(found);
+        }
         // A created, never started container exposes the image's files to `podman cp`.
         let created = self.checked(
             "create a container to read files",
@@ -615,6 +736,53 @@ struct PodmanContainer {
     state: PodmanState,
     #[serde(default)]
     created: String,
+}
+
+/// An entry of `podman ps -a --format json`.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodmanListedContainer {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    image: String,
+    #[serde(default, rename = "ImageID")]
+    image_id: String,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    command: Option<Vec<String>>,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    pid: i32,
+    /// Seconds since the epoch.
+    #[serde(default)]
+    created: i64,
+}
+
+impl PodmanListedContainer {
+    fn into_info(self) -> ContainerInfo {
+        let running = self.state == "running";
+        ContainerInfo {
+            name: self.names.into_iter().next().unwrap_or_default(),
+            id: self.id,
+            image_id: self.image_id,
+            image_name: self.image,
+            labels: self.labels.unwrap_or_default(),
+            state: self.state,
+            running,
+            cmd: self.command.unwrap_or_default(),
+            // `ps` does not say; only `atomic run` asks, and it inspects the container.
+            interactive: false,
+            created: chrono::DateTime::from_timestamp(self.created, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default(),
+            runtime: "podman".to_string(),
+            pid: (running && self.pid > 0).then_some(self.pid),
+        }
+    }
 }
 
 /// Podman prints Entrypoint as a string in some versions and a list in others.

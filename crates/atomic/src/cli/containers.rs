@@ -82,11 +82,29 @@ impl Row {
 }
 
 /// Every engine's containers; an engine that cannot answer is reported and skipped, unless it
-/// was asked for by name.
+/// was asked for by name. Podman answers in a process of its own: it is started first, on a
+/// blocking thread, and the other engines are asked meanwhile.
 async fn gather(engines: &[Engine], explicit: bool) -> Result<Vec<Row>> {
+    let mut podman = engines.iter().find_map(|e| match e {
+        Engine::Podman(p) => {
+            let p = p.clone();
+            Some(tokio::task::spawn_blocking(move || p.list_containers()))
+        }
+        _ => None,
+    });
     let mut rows = Vec::new();
     for engine in engines {
-        match engine.list_containers().await {
+        let answer = match (engine, podman.take()) {
+            (Engine::Podman(_), Some(task)) => match task.await {
+                Ok(answer) => answer,
+                Err(e) => bail!("podman container listing failed: {e}"),
+            },
+            (_, task) => {
+                podman = task;
+                engine.list_containers().await
+            }
+        };
+        match answer {
             Ok(found) => rows.extend(found.into_iter().map(|info| Row {
                 info,
                 backend: engine.kind(),
