@@ -19,6 +19,8 @@ PACKAGES=(
     ostree libostree-dev
     # builds the Debian root of the systemd host image (build_systemd_host_image)
     debootstrap
+    # the Debian package (scripts/package.sh: cargo-deb runs dpkg-shlibdeps) and its check
+    dpkg-dev lintian
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).
