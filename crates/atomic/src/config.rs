@@ -12,7 +12,12 @@ use atomic_engine::{EngineKind, EngineSettings};
 
 /// Every key atomic reads. The commented default file the Debian package installs
 /// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
-pub const KEYS: [&str; 4] = ["default_storage", "default_docker", "checkout_path", "runtime"];
+pub const KEYS: [&str; 4] = [
+    "default_storage",
+    "default_docker",
+    "checkout_path",
+    "runtime",
+];
 
 /// The settings atomic reads; everything else in the file is ignored.
 #[derive(Debug, Default, Clone)]
@@ -155,7 +160,12 @@ mod tests {
         let text = include_str!("../debian/atomic.conf");
         let c = parse(text).unwrap();
         assert_eq!(
-            (c.default_storage, c.default_docker, c.checkout_path, c.runtime),
+            (
+                c.default_storage,
+                c.default_docker,
+                c.checkout_path,
+                c.runtime
+            ),
             (None, None, None, None)
         );
         for key in KEYS {
@@ -172,7 +182,10 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let c = parse(&uncommented).unwrap();
-        assert_eq!(c.checkout_path.as_deref(), Some(atomic_store::store::DEFAULT_ROOT));
+        assert_eq!(
+            c.checkout_path.as_deref(),
+            Some(atomic_store::store::DEFAULT_ROOT)
+        );
         assert_eq!(c.runtime.as_deref(), Some(atomic_engine::DEFAULT_RUNTIME));
         assert_eq!(c.default_docker.as_deref(), Some("docker"));
     }
