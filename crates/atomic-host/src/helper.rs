@@ -158,12 +158,14 @@ mod tests {
                 PathBuf::from("/usr/libexec/atomic/atomic-ostree")
             ]
         );
+        // At the root there is no parent to hold a libexec.
         assert_eq!(
             candidates(Path::new("/atomic")),
-            [
-                PathBuf::from("/atomic-ostree"),
-                PathBuf::from("/libexec/atomic/atomic-ostree")
-            ]
+            [PathBuf::from("/atomic-ostree")]
+        );
+        assert_eq!(
+            candidates(Path::new("/opt/atomic/bin/atomic"))[1],
+            PathBuf::from("/opt/atomic/libexec/atomic/atomic-ostree")
         );
     }
 
