@@ -16,7 +16,7 @@
 # two cores). Such a package is for tests only, never to ship.
 #
 # Needs cargo (rustup); installs the Debian packages the build needs and cargo-deb
-# (`cargo install cargo-deb --locked`) when they are missing.
+# (`cargo install cargo-deb --locked`, version 3.8.0) when they are missing.
 # $ATOMIC_GIT_COMMIT names the commit for `atomic --version` where there is no .git (a
 # tarball); in a git checkout the build finds it itself.
 set -euo pipefail
@@ -62,9 +62,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 command -v cargo >/dev/null || { log "cargo not found: install a Rust toolchain (rustup, Rust >= 1.89)"; exit 1; }
 
+# The version is pinned: cargo-deb announces that packing the dev profile (--test-build)
+# will become an error in a later release.
 if ! command -v cargo-deb >/dev/null; then
-    log "installing cargo-deb (cargo install cargo-deb --locked)"
-    cargo install cargo-deb --locked
+    log "installing cargo-deb (cargo install cargo-deb --locked --version 3.8.0)"
+    cargo install cargo-deb --locked --version 3.8.0
 fi
 
 # Where the binaries are ($CARGO_TARGET_DIR, else the workspace's target/, then the profile's
