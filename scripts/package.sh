@@ -7,7 +7,9 @@
 # one atomic-VERB(1) per verb, `atomic generate-man`) and the bash, zsh and fish completions
 # (`atomic completion`), so both always match the command line being shipped; then
 # `cargo deb --no-build` packs it all. --deb-revision sets the Debian revision (default 1):
-# a second package of the same build with a higher one is an upgrade of the first.
+# a second package of the same build with a higher one is an upgrade of the first. (cargo-deb
+# deletes the packages of other versions from target/debian/ when it writes one there; the
+# test builds, in target/debian/test-build/, are kept side by side.)
 #
 # --test-build packs the unoptimised binaries `cargo build --workspace` has already made in
 # target/debug (scripts/test.sh builds them) instead of building release ones, and compresses
