@@ -24,6 +24,8 @@ PACKAGES=(
     # `podman kube play` needs catatonit for its pause image (atomic kube play and its tests);
     # python3-venv holds kubernetes-validate, which checks generated Kubernetes objects
     catatonit python3-venv
+    # the Debian package (scripts/package.sh: cargo-deb runs dpkg-shlibdeps) and its check
+    dpkg-dev lintian
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

@@ -22,4 +22,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo build --workspace --all-targets
 # The fuzz targets (a separate crate: cargo-fuzz needs its own workspace) must at least build.
 cargo check --manifest-path fuzz/Cargo.toml
+# The Debian package, and a second one of the same build with a higher revision to upgrade
+# to: crates/atomic/tests/package.rs installs, upgrades and purges them in a systemd host.
+# --test-build packs the binaries just built instead of making a release build (see there).
+ATOMIC_TEST_DEB=$(bash scripts/package.sh --test-build | tail -n 1)
+ATOMIC_TEST_DEB_UPGRADE=$(bash scripts/package.sh --test-build --deb-revision 2 | tail -n 1)
+export ATOMIC_TEST_DEB ATOMIC_TEST_DEB_UPGRADE
 cargo test --workspace

@@ -8,10 +8,14 @@
 //! Protocol: atomic runs `atomic-ostree OPERATION-JSON`; the helper prints one JSON line on
 //! stdout, `{"ok": ANSWER}` or `{"error": "what failed: why"}`, and exits 0 either way; any
 //! other exit is the helper failing. (libostree prints progress on stdout itself — "Copying
-//! /etc changes" — so the helper sends that to stderr, and only the answer to stdout.) The helper is looked up next to the running executable
-//! (where cargo and packages put both), then on PATH.
+//! /etc changes" — so the helper sends that to stderr, and only the answer to stdout.)
+//!
+//! The helper is looked up next to the running executable (where cargo puts both), then in
+//! `../libexec/atomic/` from it (where the Debian package puts it: `/usr/bin/atomic` runs
+//! `/usr/libexec/atomic/atomic-ostree`, a program for atomic and not a command for users),
+//! then on PATH.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -70,7 +74,7 @@ pub(crate) fn call<T: DeserializeOwned>(op: &Operation) -> Result<T> {
             if e.kind() == std::io::ErrorKind::NotFound {
                 anyhow!(
                     "the libostree backend needs '{HELPER}', which is not installed next to \
-                     atomic or on PATH"
+                     atomic, in ../libexec/atomic/ from it, or on PATH"
                 )
             } else {
                 anyhow!("cannot run {}: {e}", program.display())
@@ -88,13 +92,24 @@ pub(crate) fn call<T: DeserializeOwned>(op: &Operation) -> Result<T> {
     }
 }
 
-/// The helper next to the running executable, else the one on PATH.
+/// The first of [`candidates`] that exists, else the helper's name, for a PATH lookup.
 fn locate() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(HELPER)))
-        .filter(|path| path.is_file())
+        .and_then(|exe| candidates(&exe).into_iter().find(|path| path.is_file()))
         .unwrap_or_else(|| PathBuf::from(HELPER))
+}
+
+/// Where the helper of the executable `exe` may be: beside it, then in `../libexec/atomic/`.
+fn candidates(exe: &Path) -> Vec<PathBuf> {
+    let Some(dir) = exe.parent() else {
+        return Vec::new();
+    };
+    let mut found = vec![dir.join(HELPER)];
+    if let Some(prefix) = dir.parent() {
+        found.push(prefix.join("libexec/atomic").join(HELPER));
+    }
+    found
 }
 
 /// The helper's side: decode the request, carry it out with `handle`, write the answer to
@@ -133,6 +148,26 @@ pub fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn helper_is_sought_beside_atomic_then_in_libexec() {
+        assert_eq!(
+            candidates(Path::new("/usr/bin/atomic")),
+            [
+                PathBuf::from("/usr/bin/atomic-ostree"),
+                PathBuf::from("/usr/libexec/atomic/atomic-ostree")
+            ]
+        );
+        // At the root there is no parent to hold a libexec.
+        assert_eq!(
+            candidates(Path::new("/atomic")),
+            [PathBuf::from("/atomic-ostree")]
+        );
+        assert_eq!(
+            candidates(Path::new("/opt/atomic/bin/atomic"))[1],
+            PathBuf::from("/opt/atomic/libexec/atomic/atomic-ostree")
+        );
+    }
 
     #[test]
     fn operations_round_trip_as_json() {

@@ -120,10 +120,27 @@ impl SystemdHost {
         }
     }
 
+    /// [`SystemdHost::boot_for_test`] with Podman's default network instead of none: for a
+    /// test that installs Debian packages in the host with apt (from Debian's archive, the
+    /// only network the test machines reach).
+    pub fn boot_for_test_with_network(binds: &[Bind]) -> Option<SystemdHost> {
+        if !podman_installed() {
+            return SystemdHost::boot_for_test(binds);
+        }
+        match SystemdHost::boot_on(binds, true) {
+            Ok(host) => Some(host),
+            Err(e) => panic!("{e:#}"),
+        }
+    }
+
     /// Starts a container from `localhost/atomic-systemd-host:latest` with `binds` and waits until systemd
     /// says the system is `running` or `degraded` (a unit of the image failing is no reason
     /// to give up on the host; tests check their own units).
     pub fn boot(binds: &[Bind]) -> Result<SystemdHost> {
+        SystemdHost::boot_on(binds, false)
+    }
+
+    fn boot_on(binds: &[Bind], network: bool) -> Result<SystemdHost> {
         let exists = podman_command()
             .args(["image", "exists", SYSTEMD_HOST_IMAGE])
             .stdin(Stdio::null())
@@ -136,15 +153,11 @@ impl SystemdHost {
         let mut cmd = podman_command();
         // --privileged: systemd mounts cgroups and runc creates namespaces inside.
         // --systemd=always: Podman prepares /run, /tmp and the cgroup tree for an init.
-        // --network=none: nothing here needs a network, and it spares the host's firewall.
-        cmd.args([
-            "run",
-            "-d",
-            "--privileged",
-            "--systemd=always",
-            "--network=none",
-        ])
-        .args(["--label", "org.atomic.test=systemd-host", "--name", &name]);
+        // --network=none unless asked: most tests need no network, and it spares the host's
+        // firewall.
+        cmd.args(["run", "-d", "--privileged", "--systemd=always"])
+            .args((!network).then_some("--network=none"))
+            .args(["--label", "org.atomic.test=systemd-host", "--name", &name]);
         for bind in binds {
             cmd.arg("-v").arg(bind.volume_arg());
         }

@@ -10,6 +10,16 @@ use anyhow::{Context, Result};
 
 use atomic_engine::{EngineKind, EngineSettings};
 
+/// Every key atomic reads. The commented default file the Debian package installs
+/// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
+pub const KEYS: [&str; 5] = [
+    "default_storage",
+    "default_docker",
+    "checkout_path",
+    "runtime",
+    "default_scanner",
+];
+
 /// The settings atomic reads; everything else in the file is ignored.
 #[derive(Debug, Default, Clone)]
 pub struct Config {
@@ -66,12 +76,19 @@ impl Config {
                 ),
             }
         };
+        let [
+            default_storage,
+            default_docker,
+            checkout_path,
+            runtime,
+            default_scanner,
+        ] = KEYS;
         Ok(Config {
-            default_storage: item("default_storage")?,
-            default_docker: item("default_docker")?,
-            checkout_path: item("checkout_path")?,
-            runtime: item("runtime")?,
-            default_scanner: item("default_scanner")?,
+            default_storage: item(default_storage)?,
+            default_docker: item(default_docker)?,
+            checkout_path: item(checkout_path)?,
+            runtime: item(runtime)?,
+            default_scanner: item(default_scanner)?,
             path,
         })
     }
@@ -144,6 +161,43 @@ mod tests {
         assert!(c.storage().is_err());
         let c = parse("default_storage: ostree\n").unwrap();
         assert_eq!(c.storage().unwrap(), Some(EngineKind::Native));
+    }
+
+    /// The file the package installs as /etc/atomic.conf changes nothing until edited, and
+    /// shows every key commented out with its default.
+    #[test]
+    fn packaged_default_file_documents_every_key_and_sets_none() {
+        let text = include_str!("../debian/atomic.conf");
+        let c = parse(text).unwrap();
+        assert_eq!(
+            (
+                c.default_storage,
+                c.default_docker,
+                c.checkout_path,
+                c.runtime
+            ),
+            (None, None, None, None)
+        );
+        for key in KEYS {
+            let line = format!("#{key}: ");
+            assert!(text.contains(&line), "atomic.conf lacks a line {line:?}");
+            // Uncommented, the example line must parse too.
+            let example = text.lines().find(|l| l.starts_with(&line)).unwrap();
+            parse(&example[1..]).unwrap();
+        }
+        // The examples that show a default show the real one.
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix('#').filter(|l| !l.starts_with(' ')))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = parse(&uncommented).unwrap();
+        assert_eq!(
+            c.checkout_path.as_deref(),
+            Some(atomic_store::store::DEFAULT_ROOT)
+        );
+        assert_eq!(c.runtime.as_deref(), Some(atomic_engine::DEFAULT_RUNTIME));
+        assert_eq!(c.default_docker.as_deref(), Some("docker"));
     }
 
     #[test]

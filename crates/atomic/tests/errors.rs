@@ -277,6 +277,9 @@ fn completions_and_man_pages_are_generated() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
+    // atomic 1.x's top-level verbs, hidden from the list, keep their pages too.
+    let info = std::fs::read_to_string(dir.join("atomic-info.1")).unwrap();
+    assert!(info.contains(".TH atomic-info"), "{info}");
     let page = std::fs::read_to_string(dir.join("atomic-run.1")).unwrap();
     assert!(
         page.contains("spc") && page.contains(".TH atomic-run"),

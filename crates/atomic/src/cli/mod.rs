@@ -31,7 +31,8 @@ use crate::storage::Selection;
 #[derive(Parser, Debug)]
 #[command(
     name = "atomic",
-    version,
+    // The commit comes from build.rs: `git rev-parse`, or $ATOMIC_GIT_COMMIT for a tarball.
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("ATOMIC_GIT_COMMIT"), ")"),
     disable_version_flag = true,
     disable_help_subcommand = true,
     about = "Run, install and manage containers from the labels their images carry",
