@@ -97,10 +97,10 @@ impl Store {
                 tracing::info!("layer {hex} is unreferenced but mounted; kept");
                 continue;
             }
-            remove_tree(&entry.path());
             if !name.ends_with(".size") {
                 report.layers += 1;
             }
+            self.remove_layer(hex);
         }
         self.clear_tmp()?;
         Ok(report)

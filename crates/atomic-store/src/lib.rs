@@ -5,6 +5,7 @@
 //! the layout and its crash-safety rules, `lock.rs` for concurrency, `pull/` for how content
 //! arrives and `unpack/` for how untrusted layers are written to disk.
 
+pub mod access;
 pub mod digest;
 pub mod gc;
 pub mod image;

@@ -23,6 +23,8 @@ pub struct Config {
     pub checkout_path: Option<String>,
     /// `runtime`: the OCI runtime of the native engine's containers (runc by default).
     pub runtime: Option<String>,
+    /// `registry_read_timeout`: seconds a registry may send nothing before a pull fails.
+    pub registry_read_timeout: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -69,6 +71,7 @@ impl Config {
             default_docker: item("default_docker")?,
             checkout_path: item("checkout_path")?,
             runtime: item("runtime")?,
+            registry_read_timeout: seconds(&doc, "registry_read_timeout", &path)?,
             path,
         })
     }
@@ -109,6 +112,30 @@ impl Config {
     }
 }
 
+/// A positive number of seconds (integer or decimal, or a string holding one).
+fn seconds(
+    doc: &serde_norway::Value,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Option<std::time::Duration>> {
+    let value = match doc.get(key).or_else(|| doc.get(key.to_uppercase())) {
+        None | Some(serde_norway::Value::Null) => return Ok(None),
+        Some(serde_norway::Value::Number(n)) => n.as_f64(),
+        Some(serde_norway::Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(serde_norway::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match value {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Ok(Some(std::time::Duration::from_secs_f64(secs)))
+        }
+        _ => anyhow::bail!(
+            "{}: '{key}' must be a number of seconds between 0 and 86400",
+            path.display()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +168,20 @@ mod tests {
         assert!(c.storage().is_err());
         let c = parse("default_storage: ostree\n").unwrap();
         assert_eq!(c.storage().unwrap(), Some(EngineKind::Native));
+    }
+
+    #[test]
+    fn registry_read_timeout_is_seconds() {
+        let c = parse("registry_read_timeout: 2.5\n").unwrap();
+        assert_eq!(
+            c.registry_read_timeout,
+            Some(std::time::Duration::from_millis(2500))
+        );
+        assert_eq!(parse("").unwrap().registry_read_timeout, None);
+        for bad in ["-1", "0", "soon", "[1]"] {
+            let e = parse(&format!("registry_read_timeout: {bad}\n")).unwrap_err();
+            assert!(format!("{e:#}").contains("seconds"), "{bad}: {e:#}");
+        }
     }
 
     #[test]

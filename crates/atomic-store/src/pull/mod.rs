@@ -134,14 +134,14 @@ pub fn current(store: &Store, name: &str, manifest: &Digest) -> Result<Option<St
 /// blocking thread.
 #[context("unpacking layer {blob}")]
 pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u64> {
-    let size_file = store.layer_size_path(diff_id);
-    let recorded = std::fs::read_to_string(&size_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    if let Some(size) = recorded
-        && store.has_layer(diff_id)
-    {
-        return Ok(size);
+    if store.has_layer(diff_id) {
+        let size_file = store.layer_size_path(diff_id);
+        let recorded = std::fs::read_to_string(&size_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        if let Some(size) = recorded {
+            return Ok(size);
+        }
     }
     let file = File::open(store.blob_path(blob))?;
     let (dir, size) = unpack_verified(store, file, blob, diff_id)?;
@@ -179,8 +179,7 @@ pub(crate) fn commit_unpacked(
     diff_id: &Digest,
     size: u64,
 ) -> Result<()> {
-    store.write_layer_size(diff_id, size)?;
-    store.commit_layer(dir, diff_id)
+    store.commit_layer(dir, diff_id, size)
 }
 
 /// Check that a manifest and config belong together before fetching layers: as many layers as

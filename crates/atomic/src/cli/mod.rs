@@ -331,6 +331,7 @@ pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
 /// Run the chosen verb (not `host`: see [`dispatch_host`]); returns the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
+    atomic_store::pull::registry::timeout::set_read_timeout(config.registry_read_timeout);
     let global = &cli.global;
     match cli.verb {
         Verb::Run(Lazy(args)) => run::run(args, global, &config).await,

@@ -1,0 +1,280 @@
+//! Regression tests of the native store's hardening (one per finding of a hostile-input and
+//! fault review), through the real binary: a setuid file reached by another user, delete and
+//! prune killed mid-removal, a registry that stalls.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use atomic_testsupport::{ImageSpec, LayerSpec};
+use common::native::{ok, pull_oci, run};
+use common::{World, stderr, stdout};
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// The unpacked layer directory that holds `inner` (a path inside the image).
+fn layer_holding(world: &World, inner: &str) -> PathBuf {
+    common::native::layer_dirs(world)
+        .into_iter()
+        .find(|d| d.join(inner).exists())
+        .unwrap_or_else(|| panic!("no layer holds {inner}"))
+}
+
+/// Finding 1: a setuid-root program in a pulled image must not be runnable by another local
+/// user through the store (the store root was 0755, so `setpriv --reuid=65534
+/// ROOT/layers/<id>/…` ran it with euid 0).
+#[test]
+fn store_setuid_escape_is_closed_to_other_users() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: needs root to make a setuid-root file");
+        return;
+    }
+    let world = World::new();
+    // The test's own temporary directory is private; open it as /var/lib is, so only the
+    // store's own modes stand between the user and the layers.
+    std::fs::set_permissions(world.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let busybox = std::fs::read("/bin/busybox").expect("busybox-static");
+    let spec = ImageSpec::new("i13-suid")
+        .layer(LayerSpec::new().file("/usr/local/bin/id", busybox, 0o4755));
+    pull_oci(&world, &spec);
+    let root = world.store_root();
+    let suid = layer_holding(&world, "usr/local/bin/id").join("usr/local/bin/id");
+    assert_eq!(mode(&suid) & 0o4000, 0o4000, "the layer keeps the image's setuid bit");
+
+    // Through a shell: setpriv itself keeps root's capabilities until its own execve, so
+    // `setpriv --reuid=65534 PATH` would walk the path as root. The shell is uid 65534 with
+    // no capabilities, as a real local user is.
+    let as_nobody = |path: &Path| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["/bin/sh", "-c", "\"$0\" -u"])
+            .arg(path)
+            .output()
+            .expect("setpriv runs")
+    };
+    let out = as_nobody(&suid);
+    assert!(
+        !out.status.success() && stdout(&out).trim() != "0",
+        // busybox drops a setuid it does not need, so the euid shows the path was open, not
+        // that root was gained; a program that keeps it (su, a shell) would run as root.
+        "uid 65534 reached and ran a setuid-root file in the store: status {}, euid {:?}",
+        out.status,
+        stdout(&out).trim()
+    );
+    assert!(stderr(&out).contains("Permission denied"), "{}", stderr(&out));
+    assert_eq!(mode(&root), 0o700, "store root");
+    for dir in ["layers", "blobs", "tmp"] {
+        assert_eq!(mode(&root.join(dir)), 0o700, "{dir}/");
+    }
+
+    // A store left open by an older atomic (or a chmod) is closed again on the next use.
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ok(&world, &["images", "list", "--storage", "native"]);
+    assert_eq!(mode(&root), 0o700, "an open store root is tightened");
+    assert!(!as_nobody(&suid).status.success());
+
+    // A directory that is not a store is not changed behind its owner's back: refused.
+    let foreign = world.path().join("shared");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes"), "someone's").unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = world
+        .atomic()
+        .env("ATOMIC_STORE_ROOT", &foreign)
+        .args(["pull", "--storage", "native", "-q", &format!("oci:{}", world.path().join("layouts/i13-suid").display())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("open to other users"), "{}", stderr(&out));
+    assert_eq!(mode(&foreign), 0o755);
+}
+
+/// An image whose top layer holds `files` empty files: removing its layer takes long enough
+/// (about a second) for a SIGKILL to land in the middle.
+fn many_files(name: &str, files: usize) -> ImageSpec {
+    let mut layer = LayerSpec::new();
+    for i in 0..files {
+        layer = layer.file(format!("/many/d{:03}/f{i:06}", i / 500), Vec::new(), 0o644);
+    }
+    ImageSpec::new(name).layer(layer)
+}
+
+fn spawn(world: &World, args: &[&str]) -> Child {
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+    cmd.current_dir(world.path())
+        .env("ATOMIC_CONF", world.conf())
+        .env("ATOMIC_STORE_ROOT", world.store_root())
+        .env_remove("ATOMIC_STORAGE")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd.spawn().expect("spawn atomic")
+}
+
+/// Kill `args` after `delay` (SIGKILL), whether or not it has finished.
+fn killed_after(world: &World, args: &[&str], delay: Duration) {
+    let mut child = spawn(world, args);
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+/// The pull and the verify after a kill: the image comes back whole.
+fn pull_and_verify(world: &World, source: &str, name: &str, when: &str) {
+    let out = run(world, &["pull", "-q", source]);
+    assert!(out.status.success(), "pull {when}: {}", stderr(&out));
+    let out = run(world, &["images", "verify", "--storage", "native", name]);
+    assert!(
+        out.status.success(),
+        "verify {when}:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+fn timed(world: &World, args: &[&str]) -> Duration {
+    let started = Instant::now();
+    ok(world, args);
+    started.elapsed()
+}
+
+/// Finding 2: SIGKILL during `images delete` or `images prune` of a big layer, then pull: the
+/// pull reused the half-deleted `layers/<diff_id>` and verify found thousands of MODIFIED
+/// files. A layer must leave the store at once, and a pull must never reuse an incomplete one.
+#[test]
+fn killed_delete_or_prune_never_leaves_a_half_layer() {
+    let world = World::new();
+    let spec = many_files("i13-many", 50_000);
+    let stored = pull_oci(&world, &spec);
+    let delete = ["images", "delete", "-y", "--storage", "native", &stored.name];
+    let full = timed(&world, &delete);
+    for fraction in [0.3, 0.6, 0.9] {
+        pull_and_verify(&world, &stored.source, &stored.name, "before");
+        killed_after(&world, &delete, full.mul_f64(fraction));
+        pull_and_verify(&world, &stored.source, &stored.name, &format!("after a delete killed at {fraction}"));
+    }
+
+    // Prune: the big image loses its name to a small one and is dangling.
+    let small = ImageSpec::new("i13-many");
+    let small_dir = world.path().join("small").join("i13-many");
+    atomic_testsupport::write_oci_layout(&small, &small_dir).unwrap();
+    let small_source = format!("oci:{}:latest", small_dir.display());
+    let prune = ["images", "prune", "--storage", "native"];
+    ok(&world, &["pull", "-q", &small_source]);
+    let full = timed(&world, &prune);
+    for fraction in [0.3, 0.6, 0.9] {
+        pull_and_verify(&world, &stored.source, &stored.name, "before");
+        ok(&world, &["pull", "-q", &small_source]);
+        killed_after(&world, &prune, full.mul_f64(fraction));
+        pull_and_verify(&world, &stored.source, &stored.name, &format!("after a prune killed at {fraction}"));
+    }
+}
+
+/// How the fake registry stalls a manifest request.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// Status line and headers, then nothing.
+    AfterHeaders,
+    /// Headers and part of the body, then nothing.
+    MidBody,
+}
+
+/// A registry on 127.0.0.1 that answers `/v2/` and then stalls every manifest request, keeping
+/// the connection open. TLS attempts are closed at once, so the client falls back to http.
+fn stalling_registry(stall: Stall) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            std::thread::spawn(move || serve_stalling(conn, stall));
+        }
+    });
+    addr
+}
+
+fn serve_stalling(mut conn: TcpStream, stall: Stall) {
+    let mut buf = [0u8; 8192];
+    loop {
+        let Ok(n) = conn.read(&mut buf) else { return };
+        if n == 0 || buf[0] == 0x16 {
+            return; // closed, or a TLS ClientHello
+        }
+        let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if request.starts_with("GET /v2/ ") {
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            );
+            continue;
+        }
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 4000\r\n\r\n";
+        let _ = conn.write_all(head.as_bytes());
+        if let Stall::MidBody = stall {
+            let _ = conn.write_all(br#"{"schemaVersion":2,"mediaType":"application/vnd.oci."#);
+        }
+        let _ = conn.flush();
+        // Silence, with the connection open, for longer than any test waits.
+        std::thread::sleep(Duration::from_secs(120));
+        return;
+    }
+}
+
+/// Run atomic, failing the test if it has not ended within `limit` (it is killed then).
+fn within(world: &World, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+    child
+        .current_dir(world.path())
+        .env("ATOMIC_CONF", world.conf())
+        .env("ATOMIC_STORE_ROOT", world.store_root())
+        .env_remove("ATOMIC_STORAGE")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = child.spawn().unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("atomic {args:?} still waiting after {limit:?}: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Finding 3: a registry that stops sending after its headers, or in the middle of a body,
+/// held `pull`, `info --remote` and `images verify --remote` forever. With
+/// `registry_read_timeout: 2` in atomic.conf they fail within seconds, saying the registry
+/// stalled.
+#[test]
+fn stalled_registry_times_out_with_a_clear_error() {
+    let world = World::new();
+    std::fs::write(world.conf(), "registry_read_timeout: 2\n").unwrap();
+    for stall in [Stall::AfterHeaders, Stall::MidBody] {
+        let addr = stalling_registry(stall);
+        let image = format!("{addr}/i13/stall:v1");
+        for args in [
+            vec!["pull", "--storage", "native", "--tls-verify=false", image.as_str()],
+            vec!["info", "--remote", "--tls-verify=false", image.as_str()],
+        ] {
+            let started = Instant::now();
+            let out = within(&world, &args, Duration::from_secs(30));
+            assert!(!out.status.success(), "{args:?} succeeded");
+            let err = stderr(&out);
+            assert!(err.contains("stopped sending"), "{args:?}: {err}");
+            assert!(err.contains("registry_read_timeout"), "{args:?}: {err}");
+            assert!(!err.contains("cannot reach"), "{args:?}: {err}");
+            assert!(started.elapsed() < Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
+        }
+    }
+}
