@@ -47,7 +47,8 @@ pub(crate) fn prepare_root(root: &Path) -> Result<()> {
             return create_private_dir(root);
         }
         Err(e) => {
-            return Err(e).with_context(|| format!("reading the image store root {}", root.display()));
+            return Err(e)
+                .with_context(|| format!("reading the image store root {}", root.display()));
         }
     };
     if !meta.is_dir() {

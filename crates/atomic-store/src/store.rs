@@ -239,7 +239,10 @@ impl Store {
         match fs::rename(path, &aside) {
             Ok(()) => remove_tree(&aside),
             Err(e) => {
-                tracing::warn!("could not move {} aside ({e}); removing it in place", path.display());
+                tracing::warn!(
+                    "could not move {} aside ({e}); removing it in place",
+                    path.display()
+                );
                 remove_tree(path);
             }
         }

@@ -80,8 +80,13 @@ impl ManifestClient {
         let mut response = request.send().await?;
         let status = response.status();
         if !status.is_success() {
-            let body = read_capped(&mut response, 64 << 10).await?.unwrap_or_default();
-            return Ok(Answer::Refused(status, String::from_utf8_lossy(&body).into_owned()));
+            let body = read_capped(&mut response, 64 << 10)
+                .await?
+                .unwrap_or_default();
+            return Ok(Answer::Refused(
+                status,
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
         }
         Ok(match read_capped(&mut response, MAX_MANIFEST).await? {
             Some(bytes) => Answer::Manifest(bytes),
@@ -92,7 +97,10 @@ impl ManifestClient {
 
 /// The body, or `None` when it is longer than `cap` (said by Content-Length up front, or
 /// found while reading; nothing past the cap is kept).
-async fn read_capped(response: &mut reqwest::Response, cap: usize) -> reqwest::Result<Option<Vec<u8>>> {
+async fn read_capped(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> reqwest::Result<Option<Vec<u8>>> {
     if response
         .content_length()
         .is_some_and(|len| len > cap as u64)
@@ -108,4 +116,3 @@ async fn read_capped(response: &mut reqwest::Response, cap: usize) -> reqwest::R
     }
     Ok(Some(body))
 }
-

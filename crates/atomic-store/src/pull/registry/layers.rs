@@ -128,7 +128,8 @@ async fn download(
     let mut blob = remote.blob_stream(&job.blob).await?;
     let mut received: u64 = 0;
     while let Some(chunk) = blob.stream.next().await {
-        let chunk = chunk.map_err(|e| remote.stream_error(e, &format!("downloading blob {}", job.blob)))?;
+        let chunk =
+            chunk.map_err(|e| remote.stream_error(e, &format!("downloading blob {}", job.blob)))?;
         received += chunk.len() as u64;
         // The digest is only known at the end; an endless or oversized stream is cut here so
         // it cannot fill the disk first.

@@ -10,9 +10,9 @@ use oci_client::{Client, Reference, RegistryOperation};
 
 use super::auth;
 use super::capped::{self, Answer, ManifestClient};
-use super::timeout;
 use super::config::RegistriesConf;
 use super::manifest::{self, Parsed};
+use super::timeout;
 use crate::digest::Digest;
 use crate::pull::PullOptions;
 use crate::reference::ImageName;
@@ -209,7 +209,10 @@ impl Remote {
                 capped::MAX_MANIFEST >> 20
             ),
             Answer::Refused(status, body) => {
-                let url = format!("{registry}/v2/{}/manifests/{wanted}", reference.repository());
+                let url = format!(
+                    "{registry}/v2/{}/manifests/{wanted}",
+                    reference.repository()
+                );
                 let err = match serde_json::from_str::<OciEnvelope>(&body) {
                     Ok(envelope) if !envelope.errors.is_empty() => {
                         OciDistributionError::RegistryError { envelope, url }
@@ -242,7 +245,8 @@ impl Remote {
         let mut stream = self.blob_stream(digest).await?;
         let mut bytes = Vec::with_capacity(size as usize);
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream.stream).await {
-            let chunk = chunk.map_err(|e| self.stream_error(e, &format!("fetching blob {digest}")))?;
+            let chunk =
+                chunk.map_err(|e| self.stream_error(e, &format!("fetching blob {digest}")))?;
             if (bytes.len() + chunk.len()) as u64 > size {
                 bail!(
                     "the registry sent more than the {size} bytes {} lists for blob {digest}",
@@ -328,9 +332,9 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         OciDistributionError::RequestError(e) if timeout::is_timeout(e) => {
             timeout::stalled(registry, &format!("answering a request for {name}"))
         }
-        OciDistributionError::RequestError(e) if e.is_body() || e.is_decode() => format!(
-            "{registry} answered, but its response to the request for {name} broke off"
-        ),
+        OciDistributionError::RequestError(e) if e.is_body() || e.is_decode() => {
+            format!("{registry} answered, but its response to the request for {name} broke off")
+        }
         OciDistributionError::RequestError(_) if !insecure => format!(
             "cannot reach {registry} over https to pull {name}; if the registry speaks plain \
              http or has a self-signed certificate, pass --tls-verify=false or mark it \

@@ -21,7 +21,9 @@ static READ_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Set the idle timeout of registry reads for this process (`None`: the default).
 pub fn set_read_timeout(timeout: Option<Duration>) {
-    let ms = timeout.map_or(0, |t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1));
+    let ms = timeout.map_or(0, |t| {
+        u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1)
+    });
     READ_TIMEOUT_MS.store(ms, Ordering::Relaxed);
 }
 
