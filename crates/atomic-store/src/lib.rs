@@ -9,6 +9,7 @@ pub mod access;
 pub mod digest;
 pub mod gc;
 pub mod image;
+pub mod input;
 pub mod lock;
 pub mod mount;
 mod pins;

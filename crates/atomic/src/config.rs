@@ -33,7 +33,9 @@ impl Config {
         let path = std::env::var_os("ATOMIC_CONF")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/atomic.conf"));
-        match std::fs::read_to_string(&path) {
+        // Through the store's reader of input-named files: a FIFO or device here must not
+        // hang or fill memory before the first command runs.
+        match atomic_store::input::read_regular_text(&path, 1 << 20) {
             Ok(text) => Config::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
                 path,

@@ -314,10 +314,15 @@ fn within(world: &World, args: &[&str], limit: Duration) -> Output {
     )
 }
 
+/// Like [`within`], for a prepared command (a wrapper, or an environment of its own: what it
+/// sets is kept).
 fn within_cmd(world: &World, mut child: Command, args: &[&str], limit: Duration) -> Output {
+    let set = |key: &str| child.get_envs().any(|(k, _)| k == key);
+    if !set("ATOMIC_CONF") {
+        child.env("ATOMIC_CONF", world.conf());
+    }
     child
         .current_dir(world.path())
-        .env("ATOMIC_CONF", world.conf())
         .env("ATOMIC_STORE_ROOT", world.store_root())
         .env_remove("ATOMIC_STORAGE")
         .args(args)
@@ -402,5 +407,116 @@ fn oversized_or_endless_manifest_is_refused_under_a_memory_limit() {
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = stderr(&out);
         assert!(err.contains("larger than 4 MiB"), "{err}");
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+}
+
+/// Finding 5: a FIFO in any input position blocked `open()` before the file-type check could
+/// run, so the pull hung. Each one now fails at once, naming the FIFO.
+#[test]
+fn fifos_in_every_input_position_are_refused_without_hanging() {
+    let world = World::new();
+    let spec = ImageSpec::new("i13-fifo");
+    let layout = |what: &str| {
+        let dir = world.path().join("layouts").join(what).join("i13-fifo");
+        atomic_testsupport::write_oci_layout(&spec, &dir).unwrap();
+        dir
+    };
+    let blob = |dir: &Path, digest: &str| {
+        dir.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let json = |path: &Path| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let pull = |dir: &Path| {
+        vec![
+            "pull".to_string(),
+            "-q".into(),
+            format!("oci:{}:latest", dir.display()),
+        ]
+    };
+
+    let mut cases: Vec<(String, Vec<String>, Vec<(&str, PathBuf)>)> = Vec::new();
+    for file in ["index.json", "oci-layout"] {
+        let dir = layout(file);
+        mkfifo(&dir.join(file));
+        cases.push((file.into(), pull(&dir), Vec::new()));
+    }
+    let dir = layout("manifest");
+    let manifest = blob(
+        &dir,
+        json(&dir.join("index.json"))["manifests"][0]["digest"]
+            .as_str()
+            .unwrap(),
+    );
+    mkfifo(&manifest);
+    cases.push(("the manifest blob".into(), pull(&dir), Vec::new()));
+    let dir = layout("layer");
+    let manifest = blob(
+        &dir,
+        json(&dir.join("index.json"))["manifests"][0]["digest"]
+            .as_str()
+            .unwrap(),
+    );
+    let layer = blob(
+        &dir,
+        json(&manifest)["layers"][0]["digest"].as_str().unwrap(),
+    );
+    mkfifo(&layer);
+    cases.push(("a layer blob".into(), pull(&dir), Vec::new()));
+
+    let fifo = world.path().join("fifo");
+    mkfifo(&fifo);
+    for transport in ["oci-archive", "docker-archive"] {
+        cases.push((
+            transport.into(),
+            vec![
+                "pull".into(),
+                "-q".into(),
+                format!("{transport}:{}", fifo.display()),
+            ],
+            Vec::new(),
+        ));
+    }
+    // A registry pull reads registries.conf and the auth files before it connects, so the
+    // port need not answer.
+    let remote = vec![
+        "pull".to_string(),
+        "--storage".into(),
+        "native".into(),
+        "--tls-verify=false".into(),
+        "127.0.0.1:9/i13/fifo:v1".into(),
+    ];
+    for var in [
+        "ATOMIC_CONF",
+        "CONTAINERS_REGISTRIES_CONF",
+        "REGISTRY_AUTH_FILE",
+    ] {
+        cases.push((var.into(), remote.clone(), vec![(var, fifo.clone())]));
+    }
+
+    for (what, args, env) in cases {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+        for (key, value) in &env {
+            cmd.env(key, value);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = within_cmd(&world, cmd, &args, Duration::from_secs(20));
+        assert!(!out.status.success(), "{what}: succeeded");
+        assert!(
+            stderr(&out).contains("is a FIFO"),
+            "{what}: {}",
+            stderr(&out)
+        );
     }
 }
