@@ -520,3 +520,113 @@ fn fifos_in_every_input_position_are_refused_without_hanging() {
         );
     }
 }
+
+/// Finding 7 (mount): `atomic mount IMAGE DIR` followed a symlink at DIR and mounted over
+/// whatever it pointed at. It is refused, and nothing is mounted at the link's target.
+#[test]
+fn mount_refuses_a_symlink_dir() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIP: mounting needs root");
+        return;
+    }
+    let world = World::new();
+    let stored = pull_oci(&world, &ImageSpec::new("i13-mount"));
+    let real = world.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = world.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let out = run(
+        &world,
+        &[
+            "mount",
+            "--storage",
+            "native",
+            &stored.name,
+            link.to_str().unwrap(),
+        ],
+    );
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&*real.to_string_lossy());
+    if mounted {
+        let _ = Command::new("umount").arg(&real).status();
+    }
+    assert!(!out.status.success(), "mount through a symlink succeeded");
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(!mounted, "something was mounted at the link's target");
+}
+
+/// Finding 6 (RUN_OPTS_FILE): `RUN_OPTS_FILE=/dev/zero` read a gigabyte even with `--display`.
+/// Only a regular file below 64 KiB is read; anything else is refused at once, by name.
+#[test]
+fn run_opts_file_must_be_a_small_regular_file() {
+    let world = World::new();
+    let big = world.path().join("big-opts");
+    std::fs::write(&big, vec![b'x'; 100 << 10]).unwrap();
+    for (file, says) in [
+        ("/dev/zero", "is a device"),
+        (big.to_str().unwrap(), "larger than"),
+    ] {
+        let spec = ImageSpec::new(format!(
+            "i13-runopts-{}",
+            if file == "/dev/zero" { "dev" } else { "big" }
+        ))
+        .label("RUN_OPTS_FILE", file)
+        .label("RUN", "docker run --rm ${RUN_OPTS} IMAGE /bin/true");
+        let stored = pull_oci(&world, &spec);
+        let out = within(
+            &world,
+            &["run", "--display", "--storage", "native", &stored.name],
+            Duration::from_secs(20),
+        );
+        assert!(!out.status.success(), "{file}: {}", stdout(&out));
+        assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
+    }
+}
+
+/// Finding 9: `atomic images prune` with no `--storage` removed dangling images from Docker and
+/// Podman too, without a word. Across engines it now lists each engine's dangling images and
+/// asks; without a yes (stdin is not a terminal here) nothing is removed and it exits 2.
+/// (The `-y` path is not run here: it would prune the shared Docker and Podman of this
+/// machine.)
+#[test]
+fn prune_across_engines_lists_per_engine_and_asks() {
+    let world = World::new();
+    let old = pull_oci(&world, &ImageSpec::new("i13-prune").label("v", "1"));
+    // The name moves to a new image; the old one is dangling.
+    let newer = ImageSpec::new("i13-prune").label("v", "2");
+    let dir = world.path().join("newer").join("i13-prune");
+    atomic_testsupport::write_oci_layout(&newer, &dir).unwrap();
+    ok(
+        &world,
+        &["pull", "-q", &format!("oci:{}:latest", dir.display())],
+    );
+
+    let out = world
+        .atomic()
+        .args(["images", "prune"])
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let shown = stdout(&out);
+    assert!(shown.contains("Do you wish to remove"), "{shown}");
+    assert!(
+        shown.contains(&format!("{}   native", old.short_id())),
+        "{shown}"
+    );
+    let left = ok(
+        &world,
+        &["images", "list", "--storage", "native", "-q", "--no-trunc"],
+    );
+    assert!(
+        left.contains(&old.id),
+        "the dangling image is still there: {left}"
+    );
+}

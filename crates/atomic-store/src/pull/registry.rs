@@ -21,7 +21,7 @@ pub mod auth;
 mod capped;
 pub mod config;
 mod layers;
-mod manifest;
+pub mod manifest;
 mod remote;
 pub mod timeout;
 

@@ -345,7 +345,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Images(ImagesVerb::Delete(Lazy(args))) => {
             images::delete::delete(args, global, &config).await
         }
-        Verb::Images(ImagesVerb::Prune(Lazy(args))) => images::delete::prune(args, &config).await,
+        Verb::Images(ImagesVerb::Prune(Lazy(args))) => {
+            images::delete::prune(args, global, &config).await
+        }
         Verb::Images(ImagesVerb::Tag(Lazy(args))) => images::tag::tag(args, &config).await,
         Verb::Verify(Lazy(args)) | Verb::Images(ImagesVerb::Verify(Lazy(args))) => {
             images::verify::verify(args, &config).await

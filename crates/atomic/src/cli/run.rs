@@ -153,6 +153,9 @@ async fn image_or_pull(
 
 /// `RUN_OPTS_FILE`: a file whose contents become `$RUN_OPTS`. Its name may use variables but must
 /// be absolute; a missing file is no error (the original's behaviour).
+/// The largest RUN_OPTS_FILE read: options for one command line.
+const RUN_OPTS_LIMIT: u64 = 64 << 10;
+
 fn read_run_opts(
     labels: &std::collections::BTreeMap<String, String>,
     values: &Values,
@@ -164,7 +167,9 @@ fn read_run_opts(
     if !path.starts_with('/') {
         bail!("Will not read RUN_OPTS_FILE {path}: not absolute path");
     }
-    match std::fs::read_to_string(&path) {
+    // Only a regular file, and a small one: its content becomes container arguments, and
+    // `/dev/zero` or a FIFO here must not hang atomic or fill its memory, even for --display.
+    match atomic_store::input::read_regular_text(std::path::Path::new(&path), RUN_OPTS_LIMIT) {
         Ok(text) => Ok(Some(text.trim().to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading RUN_OPTS_FILE {path}")),
