@@ -420,6 +420,9 @@ fn mkfifo(path: &Path) {
     .unwrap();
 }
 
+/// What is fed a FIFO, the arguments, and the environment that names it.
+type Case = (String, Vec<String>, Vec<(&'static str, PathBuf)>);
+
 /// Finding 5: a FIFO in any input position blocked `open()` before the file-type check could
 /// run, so the pull hung. Each one now fails at once, naming the FIFO.
 #[test]
@@ -446,7 +449,7 @@ fn fifos_in_every_input_position_are_refused_without_hanging() {
         ]
     };
 
-    let mut cases: Vec<(String, Vec<String>, Vec<(&str, PathBuf)>)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for file in ["index.json", "oci-layout"] {
         let dir = layout(file);
         mkfifo(&dir.join(file));
@@ -628,5 +631,57 @@ fn prune_across_engines_lists_per_engine_and_asks() {
     assert!(
         left.contains(&old.id),
         "the dangling image is still there: {left}"
+    );
+}
+
+/// Finding 7 (damaged entry): an index entry whose manifest blob is missing made every
+/// `images delete` and gc fail. Now it is reported, other images are deleted as usual, and
+/// `images prune` removes the entry.
+#[test]
+fn damaged_index_entry_is_reported_and_pruned() {
+    let world = World::new();
+    let damaged = pull_oci(&world, &ImageSpec::new("i13-damaged"));
+    let other = pull_oci(&world, &ImageSpec::new("i13-other").label("x", "y"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world.store_root().join("index.json")).unwrap())
+            .unwrap();
+    let digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == damaged.name.as_str())
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(
+        world
+            .store_root()
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap();
+
+    let out = run(
+        &world,
+        &["images", "delete", "-y", "--storage", "native", &other.name],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
+
+    let out = run(&world, &["images", "prune", "--storage", "native"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Removed damaged entry"),
+        "{}",
+        stderr(&out)
+    );
+    let index = std::fs::read_to_string(world.store_root().join("index.json")).unwrap();
+    assert!(!index.contains(&digest), "{index}");
+    let out = run(&world, &["images", "list", "--storage", "native"]);
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{}",
+        stderr(&out)
     );
 }

@@ -89,9 +89,9 @@ impl<R: Read> ExtensionLimit<R> {
 fn entry_size(header: &[u8; BLOCK]) -> u64 {
     let field = &header[124..136];
     if field[0] & 0x80 != 0 {
-        return field[1..]
-            .iter()
-            .fold(0u64, |acc, b| acc.saturating_mul(256).saturating_add(u64::from(*b)));
+        return field[1..].iter().fold(0u64, |acc, b| {
+            acc.saturating_mul(256).saturating_add(u64::from(*b))
+        });
     }
     let text: String = field
         .iter()
@@ -113,7 +113,9 @@ impl<R: Read> Read for ExtensionLimit<R> {
             return Ok(n);
         }
         if self.data_left > 0 {
-            let want = buf.len().min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
+            let want = buf
+                .len()
+                .min(usize::try_from(self.data_left).unwrap_or(usize::MAX));
             let n = self.inner.read(&mut buf[..want])?;
             self.data_left -= n as u64;
             return Ok(n);
