@@ -25,6 +25,9 @@ pub struct Config {
     pub runtime: Option<String>,
     /// `registry_read_timeout`: seconds a registry may send nothing before a pull fails.
     pub registry_read_timeout: Option<std::time::Duration>,
+    /// `layer_expansion_ratio`: how many times its compressed size a layer may expand to
+    /// (0: no limit).
+    pub layer_expansion_ratio: Option<u64>,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             checkout_path: item("checkout_path")?,
             runtime: item("runtime")?,
             registry_read_timeout: seconds(&doc, "registry_read_timeout", &path)?,
+            layer_expansion_ratio: whole_number(&doc, "layer_expansion_ratio", &path)?,
             path,
         })
     }
@@ -111,6 +115,27 @@ impl Config {
                     .with_context(|| format!("default_storage in {}", self.path.display()))
             })
             .transpose()
+    }
+}
+
+/// A whole number, 0 or more (or a string holding one).
+fn whole_number(
+    doc: &serde_norway::Value,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Option<u64>> {
+    let value = match doc.get(key).or_else(|| doc.get(key.to_uppercase())) {
+        None | Some(serde_norway::Value::Null) => return Ok(None),
+        Some(serde_norway::Value::Number(n)) => n.as_u64(),
+        Some(serde_norway::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match value {
+        Some(n) => Ok(Some(n)),
+        None => anyhow::bail!(
+            "{}: '{key}' must be a whole number (0 for no limit)",
+            path.display()
+        ),
     }
 }
 

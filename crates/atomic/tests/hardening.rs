@@ -685,3 +685,80 @@ fn damaged_index_entry_is_reported_and_pruned() {
         stderr(&out)
     );
 }
+
+/// Finding 8 (truthful errors): an invalid name was told to "pull it with atomic pull"; an
+/// empty or wrong `ATOMIC_STORAGE` was not named; a store root that is a file or a dangling
+/// symlink passed silently or said "File exists".
+#[test]
+fn errors_name_what_is_wrong() {
+    let world = World::new();
+    let out = run(&world, &["info", "--storage", "native", "Bad Name!"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("neither an image name nor an image ID") && !err.contains("pull it"),
+        "{err}"
+    );
+
+    for value in ["", "lxc"] {
+        let out = world
+            .atomic()
+            .env("ATOMIC_STORAGE", value)
+            .args(["images", "list"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("$ATOMIC_STORAGE"),
+            "{value:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    let file = world.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let dangling = world.path().join("dangling");
+    std::os::unix::fs::symlink(world.path().join("gone"), &dangling).unwrap();
+    for (root, says) in [(&file, "is not a directory"), (&dangling, "does not exist")] {
+        for args in [
+            &["images", "list", "--storage", "native"][..],
+            &["info", "--storage", "native", "busybox"][..],
+        ] {
+            let out = world
+                .atomic()
+                .env("ATOMIC_STORE_ROOT", root)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "{args:?} on {}", root.display());
+            assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+        }
+    }
+}
+
+/// Finding 6 (gzip bomb): a small gzip layer expanded to gigabytes with no cap. Past 64 MiB of
+/// output, a layer may expand at most `layer_expansion_ratio` times (atomic.conf, default
+/// 250); 0 turns the check off.
+#[test]
+fn gzip_bomb_is_refused_and_the_limit_is_configurable() {
+    let world = World::new();
+    let zeros = vec![0u8; 80 << 20];
+    let spec = ImageSpec::new("i13-bomb").layer(LayerSpec::new().file("/zeros", zeros, 0o644));
+    let dir = world.path().join("layouts").join("i13-bomb");
+    atomic_testsupport::write_oci_layout(&spec, &dir).unwrap();
+    let source = format!("oci:{}:latest", dir.display());
+    let out = run(&world, &["pull", "-q", &source]);
+    assert!(!out.status.success(), "the bomb was pulled");
+    assert!(
+        stderr(&out).contains("decompression bomb"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        common::native::layer_dirs(&world).len() <= 1,
+        "only the base layer may be stored"
+    );
+
+    std::fs::write(world.conf(), "layer_expansion_ratio: 0\n").unwrap();
+    ok(&world, &["pull", "-q", &source]);
+}

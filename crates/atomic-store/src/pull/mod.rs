@@ -158,9 +158,10 @@ pub(crate) fn unpack_verified(
     diff_id: &Digest,
 ) -> Result<(tempfile::TempDir, u64)> {
     let dir = store.temp_dir("layer")?;
-    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, compressed))
+    let (counting, compressed_bytes) = unpack::expansion::Counting::new(compressed);
+    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, counting))
         .with_context(|| format!("decompressing blob {blob}"))?;
-    let mut hashing = HashingReader::new(tar);
+    let mut hashing = HashingReader::new(unpack::expansion::Limited::new(tar, compressed_bytes));
     unpack::unpack(&mut hashing, dir.path(), &UnpackOptions::for_current_user())?;
     let (actual, size) = hashing.finish()?;
     if &actual != diff_id {

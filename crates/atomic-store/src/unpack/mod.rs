@@ -26,6 +26,7 @@
 //! replaced, with an error).
 
 mod entry;
+pub mod expansion;
 pub mod extlimit;
 mod meta;
 pub mod path;

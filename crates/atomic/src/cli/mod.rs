@@ -332,6 +332,7 @@ pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
     atomic_store::pull::registry::timeout::set_read_timeout(config.registry_read_timeout);
+    atomic_store::unpack::expansion::set_ratio(config.layer_expansion_ratio);
     let global = &cli.global;
     match cli.verb {
         Verb::Run(Lazy(args)) => run::run(args, global, &config).await,
