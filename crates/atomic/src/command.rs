@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::Stdio;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use atomic_engine::{Engine, EngineKind};
 use atomic_label as label;
@@ -113,6 +113,14 @@ impl Prepared {
         let env = values.environment();
         let env_map: BTreeMap<String, String> = env.iter().cloned().collect();
         let lookup = |var: &str| values.lookup(&env_map, var);
+        // No command line can carry a NUL: `--display` printed it raw and exited 0, and a run
+        // would fail in exec. Refuse it here, naming the label.
+        if text.contains('\0') {
+            bail!(
+                "label {key} of image '{}' contains a NUL byte, which no command line can hold",
+                values.image
+            );
+        }
         let template = label::parse(text)
             .with_context(|| format!("label {key} of image '{}' is malformed", values.image))?;
         let mut argv = label::build(&template, &values.vars(&lookup), extra)

@@ -762,3 +762,23 @@ fn gzip_bomb_is_refused_and_the_limit_is_configurable() {
     std::fs::write(world.conf(), "layer_expansion_ratio: 0\n").unwrap();
     ok(&world, &["pull", "-q", &source]);
 }
+
+/// Finding 8 (NUL): a NUL in a label was printed raw by `--display`, with exit 0. No command
+/// line can hold one: the label is refused, by name.
+#[test]
+fn nul_in_a_label_is_refused() {
+    let world = World::new();
+    let spec = ImageSpec::new("i13-nul").label("RUN", "docker run --rm IMAGE /bin/echo a\0b");
+    let stored = pull_oci(&world, &spec);
+    let out = run(
+        &world,
+        &["run", "--display", "--storage", "native", &stored.name],
+    );
+    assert!(!out.status.success(), "{}", stdout(&out));
+    assert!(!stdout(&out).contains('\0'));
+    assert!(
+        stderr(&out).contains("label RUN") && stderr(&out).contains("NUL"),
+        "{}",
+        stderr(&out)
+    );
+}
