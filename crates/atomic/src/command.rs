@@ -23,6 +23,8 @@ pub struct Values {
     pub image: String,
     pub opts: [Option<String>; 3],
     pub run_opts: Option<String>,
+    /// The host file RUN_OPTS was read from (RUN_OPTS_FILE), for the privilege summary.
+    pub run_opts_file: Option<String>,
 }
 
 impl Values {
@@ -32,6 +34,7 @@ impl Values {
             image: image.to_string(),
             opts: [opts.opt1.clone(), opts.opt2.clone(), opts.opt3.clone()],
             run_opts: None,
+            run_opts_file: None,
         }
     }
 
@@ -98,6 +101,8 @@ pub struct OptArgs {
 pub struct Prepared {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// A host file whose content became part of the command (RUN_OPTS_FILE).
+    pub run_opts_file: Option<String>,
 }
 
 impl Prepared {
@@ -126,7 +131,11 @@ impl Prepared {
         let mut argv = label::build(&template, &values.vars(&lookup), extra)
             .with_context(|| format!("cannot build the command of label {key}"))?;
         program.rewrite(&mut argv);
-        Ok(Prepared { argv, env })
+        Ok(Prepared {
+            argv,
+            env,
+            run_opts_file: values.run_opts_file.clone(),
+        })
     }
 
     /// A command atomic composes itself (default run, start, exec): argv given element by
@@ -135,6 +144,7 @@ impl Prepared {
         Prepared {
             argv,
             env: values.environment(),
+            run_opts_file: None,
         }
     }
 
@@ -162,6 +172,14 @@ impl Prepared {
     }
 
     fn warn_privileges(&self) {
+        // The file is on the host, outside the image: whoever can write it chooses options of
+        // the container, so it is named whether or not the options grant anything.
+        if let Some(path) = &self.run_opts_file {
+            eprintln!(
+                "\nINFO: RUN_OPTS_FILE {path}\n      a file on this host whose content became \
+                 options of this command ($RUN_OPTS)"
+            );
+        }
         let grants = label::analyze(&self.argv);
         if grants.is_empty() {
             return;

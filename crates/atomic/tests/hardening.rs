@@ -782,3 +782,26 @@ fn nul_in_a_label_is_refused() {
         stderr(&out)
     );
 }
+
+/// Finding 6 (RUN_OPTS_FILE in the summary): the file is on the host, and its content becomes
+/// container options: the privilege summary names it.
+#[test]
+fn run_opts_file_is_named_in_the_privilege_summary() {
+    let world = World::new();
+    let opts = world.path().join("opts");
+    std::fs::write(&opts, "--privileged").unwrap();
+    let spec = ImageSpec::new("i13-runopts-named")
+        .label("RUN_OPTS_FILE", opts.to_str().unwrap())
+        .label("RUN", "docker run --rm ${RUN_OPTS} IMAGE /bin/true");
+    let stored = pull_oci(&world, &spec);
+    let out = run(
+        &world,
+        &["run", "--display", "--storage", "native", &stored.name],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("RUN_OPTS_FILE {}", opts.display())),
+        "{err}"
+    );
+}

@@ -97,7 +97,10 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
                     "note: --spc and --detach are ignored: the image's {key} label says how it runs"
                 );
             }
-            values.run_opts = read_run_opts(labels, &values)?;
+            if let Some((path, text)) = read_run_opts(labels, &values)? {
+                values.run_opts = Some(text);
+                values.run_opts_file = Some(path);
+            }
             Prepared::from_label(key, text, &values, command, &program)?
         }
         None => Prepared::direct(
@@ -159,7 +162,7 @@ const RUN_OPTS_LIMIT: u64 = 64 << 10;
 fn read_run_opts(
     labels: &std::collections::BTreeMap<String, String>,
     values: &Values,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, String)>> {
     let Some((_, text)) = label::find(labels, "RUN_OPTS_FILE") else {
         return Ok(None);
     };
@@ -170,7 +173,7 @@ fn read_run_opts(
     // Only a regular file, and a small one: its content becomes container arguments, and
     // `/dev/zero` or a FIFO here must not hang atomic or fill its memory, even for --display.
     match atomic_store::input::read_regular_text(std::path::Path::new(&path), RUN_OPTS_LIMIT) {
-        Ok(text) => Ok(Some(text.trim().to_string())),
+        Ok(text) => Ok(Some((path, text.trim().to_string()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading RUN_OPTS_FILE {path}")),
     }
