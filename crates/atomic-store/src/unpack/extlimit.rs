@@ -73,7 +73,9 @@ impl<R: Read> ExtensionLimit<R> {
                 ),
             ));
         }
-        let data = size.div_ceil(BLOCK as u64) * BLOCK as u64;
+        // A base-256 size can be near u64::MAX (found by the unpack fuzz target): saturate,
+        // and the rest of the stream is passed through as that entry's data.
+        let data = size.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64);
         if kind == b'S' && self.header[482] != 0 {
             self.in_sparse_maps = true;
             self.pending_data = data;
@@ -164,6 +166,17 @@ mod tests {
             out.extend_from_slice(&buf[..n]);
         }
         assert_eq!(out, tar);
+    }
+
+    #[test]
+    fn a_huge_base256_size_does_not_overflow() {
+        let input =
+            include_bytes!("../../tests/fuzz-regressions/unpack-extlimit-size-overflow.tar");
+        let mut out = Vec::new();
+        ExtensionLimit::new(&input[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(&out[..], &input[..]);
     }
 
     #[test]
