@@ -37,7 +37,7 @@ pub trait Host {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// The device node at `path` (`--device`).
     fn device(&self, path: &Path) -> io::Result<DeviceInfo>;
-    /// The host's default seccomp profile in docker's JSON format, if it has one.
+    /// The default seccomp profile in docker's JSON format: the host's, else the built-in one.
     fn seccomp_profile(&self) -> Option<Vec<u8>>;
     /// A statically linked init (catatonit, tini) for `--init`.
     fn init_binary(&self) -> Option<PathBuf>;
@@ -140,7 +140,7 @@ impl Host for SystemHost {
     }
 
     fn seccomp_profile(&self) -> Option<Vec<u8>> {
-        SECCOMP_PROFILES.iter().find_map(|p| std::fs::read(p).ok())
+        Some(crate::seccomp::default_profile(SECCOMP_PROFILES))
     }
 
     fn init_binary(&self) -> Option<PathBuf> {

@@ -11,6 +11,28 @@ use crate::caps::{self, CapSet};
 use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSyscall};
 use serde::Deserialize;
 
+/// Docker's default profile as Podman's containers-common ships it
+/// (`/usr/share/containers/seccomp.json`, containers-common of Debian 12, Apache-2.0). A host
+/// without one (a minimal install has no containers-common) still gets the same filter, not
+/// none: before, native containers there ran with no seccomp at all, silently.
+pub const EMBEDDED_PROFILE: &[u8] = include_bytes!("seccomp/default.json");
+
+/// The default profile: the first of `host_paths` that can be read, else [`EMBEDDED_PROFILE`].
+/// `--debug` says which.
+pub fn default_profile(host_paths: &[&str]) -> Vec<u8> {
+    for path in host_paths {
+        if let Ok(bytes) = std::fs::read(path) {
+            tracing::debug!("seccomp: the host's default profile {path}");
+            return bytes;
+        }
+    }
+    tracing::debug!(
+        "seccomp: no profile on the host ({}); using atomic's built-in default profile",
+        host_paths.join(", ")
+    );
+    EMBEDDED_PROFILE.to_vec()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompError {
     #[error("invalid seccomp profile: {0}")]
@@ -259,6 +281,20 @@ mod tests {
             .unwrap();
         let args = personality.args().as_ref().unwrap();
         assert_eq!((args[0].index(), args[0].value()), (0, 8));
+    }
+
+    #[test]
+    fn without_a_host_profile_the_embedded_one_is_used_and_converts() {
+        let bytes = default_profile(&["/nonexistent/seccomp.json"]);
+        assert_eq!(bytes, EMBEDDED_PROFILE);
+        let target = Target {
+            caps: caps::resolve(false, &[], &[], caps::ALL).unwrap(),
+            arch: std::env::consts::ARCH,
+            kernel: None,
+        };
+        let spec = convert(&bytes, &target).unwrap();
+        assert_eq!(spec.default_action(), LinuxSeccompAction::ScmpActErrno);
+        assert!(spec.syscalls().as_ref().is_some_and(|s| s.len() > 10));
     }
 
     #[test]

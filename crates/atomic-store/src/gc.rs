@@ -58,11 +58,22 @@ impl Store {
         Ok(removed)
     }
 
-    /// Drop dangling images (no name) and everything unreferenced.
+    /// Drop dangling images (no name), entries whose manifest is gone (nothing can use them;
+    /// each is named on stderr), and everything unreferenced.
     pub fn prune(&self) -> Result<GcReport> {
         let dropped = self.update_index(|entries| {
             let before = entries.len();
-            entries.retain(|e| ref_name(e).is_some());
+            entries.retain(|e| {
+                if self.entry_manifest_missing(e) {
+                    eprintln!(
+                        "Removed damaged entry {} (its manifest {} is missing)",
+                        ref_name(e).unwrap_or("<none>"),
+                        e.digest()
+                    );
+                    return false;
+                }
+                ref_name(e).is_some()
+            });
             before - entries.len()
         })?;
         let mut report = self.collect_garbage()?;
@@ -97,29 +108,47 @@ impl Store {
                 tracing::info!("layer {hex} is unreferenced but mounted; kept");
                 continue;
             }
-            remove_tree(&entry.path());
             if !name.ends_with(".size") {
                 report.layers += 1;
             }
+            self.remove_layer(hex);
         }
         self.clear_tmp()?;
         Ok(report)
     }
 
-    /// The blob and layer names (hex) every index entry and every pin needs.
+    /// Does this index entry point at a manifest blob that is not in the store?
+    fn entry_manifest_missing(&self, entry: &oci_spec::image::Descriptor) -> bool {
+        Digest::try_from(entry.digest()).is_ok_and(|d| !self.has_blob(&d))
+    }
+
+    /// The blob and layer names (hex) every index entry and every pin needs. An index entry
+    /// whose manifest is missing needs nothing (no image can be built from it): it is
+    /// reported and skipped, so one damaged entry does not stop every delete and prune;
+    /// `images prune` removes it. A pinned manifest that is missing still stops the
+    /// collection: a container is using it.
     fn reachable(&self) -> Result<(HashSet<String>, HashSet<String>)> {
         let mut blobs = HashSet::new();
         let mut layers = HashSet::new();
         let mut roots = Vec::new();
         for entry in self.index()?.manifests() {
+            if self.entry_manifest_missing(entry) {
+                eprintln!(
+                    "warning: image {} is damaged: its manifest {} is missing; 'atomic images \
+                     prune --storage native' removes the entry",
+                    ref_name(entry).unwrap_or("<none>"),
+                    entry.digest()
+                );
+                continue;
+            }
             roots.push(Digest::try_from(entry.digest())?);
         }
         roots.extend(self.pins()?.into_iter().map(|(_, digest)| digest));
         for digest in roots {
             if !self.has_blob(&digest) {
                 bail!(
-                    "manifest {digest} is named or pinned but missing from the store; refusing \
-                     to collect garbage"
+                    "manifest {digest} is pinned by a container but missing from the store; \
+                     refusing to collect garbage"
                 );
             }
             let img = self.load_image(&digest)?;

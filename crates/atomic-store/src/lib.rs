@@ -5,10 +5,12 @@
 //! the layout and its crash-safety rules, `lock.rs` for concurrency, `pull/` for how content
 //! arrives and `unpack/` for how untrusted layers are written to disk.
 
+pub mod access;
 pub mod digest;
 pub mod docker_client;
 pub mod gc;
 pub mod image;
+pub mod input;
 pub mod lock;
 pub mod mount;
 pub mod overlay;

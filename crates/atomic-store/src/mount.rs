@@ -14,18 +14,26 @@ use crate::store::Store;
 
 /// Mount `image` read-only at `target`, an existing directory.
 pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<()> {
+    // mount(2) follows a symlink at the mount point: `atomic mount IMG link` would cover
+    // whatever the link points at. The original's mount did not follow it; neither does this.
+    if std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "mount point {} is a symbolic link; give the directory itself",
+            target.display()
+        );
+    }
     if !target.is_dir() {
         bail!("mount point {} is not a directory", target.display());
     }
-    let mut layers = image.layer_dirs(store)?;
-    for dir in &layers {
-        if !dir.is_dir() {
+    for diff_id in image.diff_ids()? {
+        if !store.has_layer(&diff_id) {
             bail!(
-                "layer {} of the image is missing from the store; pull the image again",
-                dir.display()
+                "layer {diff_id} of the image is missing from the store or incomplete; pull \
+                 the image again"
             );
         }
     }
+    let mut layers = image.layer_dirs(store)?;
     layers.reverse();
     mount_layers(&layers, target, MountFlags::empty(), None)
 }

@@ -55,8 +55,9 @@ impl Store {
         let store = Store {
             root: root.to_path_buf(),
         };
+        crate::access::prepare_root(root)?;
         for dir in ["blobs/sha256", "layers", "tmp"] {
-            fs::create_dir_all(root.join(dir))?;
+            crate::access::create_private_dir(&root.join(dir))?;
         }
         let layout = root.join("oci-layout");
         if !layout.exists() {
@@ -73,7 +74,10 @@ impl Store {
 
     /// Open the store only when it exists: reading commands must not create it.
     pub fn open_existing(root: &Path) -> Result<Option<Store>> {
-        if root.join("index.json").exists() {
+        // A root that is a file or a dangling link is not "no store yet": `open` says what
+        // is wrong with it.
+        let odd = fs::symlink_metadata(root).is_ok() && !root.is_dir();
+        if odd || root.join("index.json").exists() {
             Store::open(root).map(Some)
         } else {
             Ok(None)
@@ -162,8 +166,11 @@ impl Store {
         self.root.join("layers").join(diff_id.hex())
     }
 
+    /// Is the layer complete? Its directory is renamed into place whole, and its size file
+    /// (the completion marker) is written after that and removed first when the layer goes:
+    /// a directory without it is a layer whose commit or removal was interrupted, never used.
     pub fn has_layer(&self, diff_id: &Digest) -> bool {
-        self.layer_path(diff_id).is_dir()
+        self.layer_path(diff_id).is_dir() && self.layer_size_path(diff_id).is_file()
     }
 
     /// A fresh directory under `tmp/`, removed on drop unless committed.
@@ -174,20 +181,69 @@ impl Store {
             .context("creating a temporary directory in the store")
     }
 
-    /// Move a verified, unpacked layer into place. When another pull committed the same layer
-    /// first, theirs is kept and ours removed: both are identical by their diff_id.
-    pub fn commit_layer(&self, unpacked: tempfile::TempDir, diff_id: &Digest) -> Result<()> {
+    /// Move a verified, unpacked layer into place, then write its size, which marks it
+    /// complete. When another pull committed the same layer first, theirs is kept and ours
+    /// removed: both are identical by their diff_id. A directory there without the marker is
+    /// what an interrupted removal left: it is moved aside and replaced.
+    pub fn commit_layer(
+        &self,
+        unpacked: tempfile::TempDir,
+        diff_id: &Digest,
+        size: u64,
+    ) -> Result<()> {
         let target = self.layer_path(diff_id);
         let tmp = unpacked.keep();
-        match fs::rename(&tmp, &target) {
-            Ok(()) => Ok(()),
-            Err(_) if target.is_dir() => {
-                remove_tree(&tmp);
-                Ok(())
-            }
+        let mut result = fs::rename(&tmp, &target);
+        if result.is_err() && target.is_dir() && !self.has_layer(diff_id) {
+            self.discard_layer_dir(diff_id);
+            result = fs::rename(&tmp, &target);
+        }
+        match result {
+            Ok(()) => {}
+            Err(_) if target.is_dir() => remove_tree(&tmp),
             Err(e) => {
                 remove_tree(&tmp);
-                Err(e).with_context(|| format!("storing layer {diff_id}"))
+                return Err(e).with_context(|| format!("storing layer {diff_id}"));
+            }
+        }
+        self.write_layer_size(diff_id, size)
+    }
+
+    /// Take a layer out of the store at once: its marker first, then its directory renamed
+    /// into `tmp/` (named after this process, so a killed removal is finished by the next
+    /// writer) and only then deleted file by file. A SIGKILL at any point leaves the layer
+    /// whole or gone, never half there.
+    pub(crate) fn remove_layer(&self, diff_hex: &str) {
+        remove_tree(&self.root.join("layers").join(format!("{diff_hex}.size")));
+        let dir = self.root.join("layers").join(diff_hex);
+        if dir.exists() {
+            self.trash(&dir, diff_hex);
+        }
+    }
+
+    fn discard_layer_dir(&self, diff_id: &Digest) {
+        self.trash(&self.layer_path(diff_id), diff_id.hex());
+    }
+
+    /// Rename `path` into `tmp/` and delete it there; delete it in place only if the rename
+    /// fails (it cannot across filesystems, and `tmp/` is in the same directory tree).
+    fn trash(&self, path: &Path, what: &str) {
+        let aside = self.root.join("tmp").join(format!(
+            "{}-removed-{what}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        match fs::rename(path, &aside) {
+            Ok(()) => remove_tree(&aside),
+            Err(e) => {
+                tracing::warn!(
+                    "could not move {} aside ({e}); removing it in place",
+                    path.display()
+                );
+                remove_tree(path);
             }
         }
     }

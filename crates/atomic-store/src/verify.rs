@@ -459,7 +459,7 @@ fn normalized(raw: &[u8]) -> Option<String> {
 
 fn read_layer(tar: impl Read) -> io::Result<Expected> {
     let mut expected = Expected::default();
-    let mut archive = tar::Archive::new(tar);
+    let mut archive = tar::Archive::new(crate::unpack::extlimit::ExtensionLimit::new(tar));
     for entry in archive.entries()? {
         let mut entry = entry?;
         // Names the unpacker refuses never reach the disk; the layer would not exist.

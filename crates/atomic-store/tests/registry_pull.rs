@@ -33,6 +33,8 @@ struct Img {
     labels: serde_json::Value,
     /// Put a wrong diff_id for the last layer in the config.
     lie_about_diff_id: bool,
+    /// Added to the size the manifest gives for the last layer.
+    size_lie: u64,
 }
 
 impl Img {
@@ -46,6 +48,7 @@ impl Img {
             layers,
             labels: json!({"test": label, "RUN": "docker run IMAGE /bin/true"}),
             lie_about_diff_id: false,
+            size_lie: 0,
         }
     }
 }
@@ -102,6 +105,11 @@ fn write_image(dir: &Path, img: &Img, arch: &str) -> Written {
         };
         let w = write_blob(dir, &bytes);
         descs.push(json!({"mediaType": media, "digest": w.digest, "size": w.size}));
+    }
+    if img.size_lie > 0
+        && let Some(last) = descs.last_mut()
+    {
+        last["size"] = json!(last["size"].as_u64().unwrap() + img.size_lie);
     }
     if img.lie_about_diff_id {
         *diff_ids.last_mut().unwrap() = format!("sha256:{}", "0".repeat(64));
@@ -696,6 +704,33 @@ fn a_layer_whose_diff_id_lies_is_refused() {
     assert!(!store.has_layer(&claimed) && !store.has_layer(&real));
     assert!(count(&store, "layers", |n| !n.ends_with(".size")) <= 1);
     assert!(tmp_is_empty(&store));
+}
+
+/// Finding 7 (sizes): a layer size that overstates was accepted, and so was any size when the
+/// blob was already stored. Both are refused.
+#[test]
+fn a_layer_size_that_lies_is_refused() {
+    let reg = Registry::ensure().unwrap();
+    let layer = || vec![(LayerSpec::new().file("/sized", "sized", 0o644), Comp::Gzip)];
+    let honest = Img::busybox("sized", layer());
+    let mut liar = Img::busybox("sized", layer());
+    liar.size_lie = 10;
+    liar.labels = json!({"test": "sized-liar"});
+    let liar_repo = unique_repo("size-liar");
+    push(&reg, &liar, &liar_repo);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(&dir);
+    let err = err_text(pull(&store, &reg.reference(&liar_repo), &insecure()));
+    assert!(err.contains("but the manifest lists"), "{err}");
+    assert!(store.images().unwrap().is_empty());
+
+    // The same blob stored by an honest image first: the lie is still caught.
+    let honest_repo = unique_repo("size-honest");
+    push(&reg, &honest, &honest_repo);
+    pull(&store, &reg.reference(&honest_repo), &insecure()).unwrap();
+    let err = err_text(pull(&store, &reg.reference(&liar_repo), &insecure()));
+    assert!(err.contains("but the blob has"), "{err}");
 }
 
 #[test]

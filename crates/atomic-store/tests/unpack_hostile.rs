@@ -730,3 +730,39 @@ fn whiteouts_as_root_or_a_clear_error() {
         assert!(e.to_string().contains("whiteouts need root"), "{e}");
     }
 }
+
+/// Peak resident memory of this process so far (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Finding 6 (PAX bomb): the tar crate buffers a PAX header whole, so a layer declaring a
+/// header of hundreds of MB (a few hundred KB once gzipped) took that much memory. Headers over
+/// 1 MiB are refused before they are read; memory stays flat.
+#[test]
+fn pax_bomb_is_refused_in_bounded_memory() {
+    use std::io::Read;
+    let declared: u64 = 400 << 20;
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::XHeader);
+    header.set_size(declared);
+    header.set_mode(0o644);
+    header.set_path("PaxHeaders/bomb").unwrap();
+    header.set_cksum();
+    let stream = header
+        .as_bytes()
+        .chain(std::io::repeat(b'a').take(declared));
+    let tmp = tempfile::tempdir().unwrap();
+    let layer = tmp.path().join("layer");
+    fs::create_dir(&layer).unwrap();
+    let before = peak_rss_kib();
+    let err = unpack(stream, &layer, &UnpackOptions::for_current_user()).unwrap_err();
+    let grown = peak_rss_kib().saturating_sub(before);
+    assert!(format!("{err:#}").contains("extension header"), "{err:#}");
+    assert!(grown < 64 << 10, "peak RSS grew by {grown} KiB");
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::Stdio;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 
 use atomic_engine::{Engine, EngineKind};
 use atomic_label as label;
@@ -23,6 +23,8 @@ pub struct Values {
     pub image: String,
     pub opts: [Option<String>; 3],
     pub run_opts: Option<String>,
+    /// The host file RUN_OPTS was read from (RUN_OPTS_FILE), for the privilege summary.
+    pub run_opts_file: Option<String>,
 }
 
 impl Values {
@@ -32,6 +34,7 @@ impl Values {
             image: image.to_string(),
             opts: [opts.opt1.clone(), opts.opt2.clone(), opts.opt3.clone()],
             run_opts: None,
+            run_opts_file: None,
         }
     }
 
@@ -100,6 +103,8 @@ pub struct Prepared {
     pub env: Vec<(String, String)>,
     /// The label's own program, when atomic runs another in its place (see [`Program`]).
     pub replaced: Option<String>,
+    /// A host file whose content became part of the command (RUN_OPTS_FILE).
+    pub run_opts_file: Option<String>,
 }
 
 impl Prepared {
@@ -115,6 +120,14 @@ impl Prepared {
         let env = values.environment();
         let env_map: BTreeMap<String, String> = env.iter().cloned().collect();
         let lookup = |var: &str| values.lookup(&env_map, var);
+        // No command line can carry a NUL: `--display` printed it raw and exited 0, and a run
+        // would fail in exec. Refuse it here, naming the label.
+        if text.contains('\0') {
+            bail!(
+                "label {key} of image '{}' contains a NUL byte, which no command line can hold",
+                values.image
+            );
+        }
         let template = label::parse(text)
             .with_context(|| format!("label {key} of image '{}' is malformed", values.image))?;
         let mut argv = label::build(&template, &values.vars(&lookup), extra)
@@ -124,6 +137,7 @@ impl Prepared {
             argv,
             env,
             replaced,
+            run_opts_file: values.run_opts_file.clone(),
         })
     }
 
@@ -134,6 +148,7 @@ impl Prepared {
             argv,
             env: values.environment(),
             replaced: None,
+            run_opts_file: None,
         }
     }
 
@@ -176,6 +191,14 @@ impl Prepared {
     }
 
     fn warn_privileges(&self) {
+        // The file is on the host, outside the image: whoever can write it chooses options of
+        // the container, so it is named whether or not the options grant anything.
+        if let Some(path) = &self.run_opts_file {
+            eprintln!(
+                "\nINFO: RUN_OPTS_FILE {path}\n      a file on this host whose content became \
+                 options of this command ($RUN_OPTS)"
+            );
+        }
         let grants = label::analyze(&self.argv);
         if grants.is_empty() {
             return;

@@ -12,12 +12,14 @@ use atomic_engine::{EngineKind, EngineSettings};
 
 /// Every key atomic reads. The commented default file the Debian package installs
 /// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 7] = [
     "default_storage",
     "default_docker",
     "checkout_path",
     "runtime",
     "default_scanner",
+    "registry_read_timeout",
+    "layer_expansion_ratio",
 ];
 
 /// The settings atomic reads; everything else in the file is ignored.
@@ -35,6 +37,11 @@ pub struct Config {
     pub runtime: Option<String>,
     /// `default_scanner`: the scanner `atomic scan` uses when several are configured.
     pub default_scanner: Option<String>,
+    /// `registry_read_timeout`: seconds a registry may send nothing before a pull fails.
+    pub registry_read_timeout: Option<std::time::Duration>,
+    /// `layer_expansion_ratio`: how many times its compressed size a layer may expand to
+    /// (0: no limit).
+    pub layer_expansion_ratio: Option<u64>,
 }
 
 impl Config {
@@ -43,7 +50,9 @@ impl Config {
         let path = std::env::var_os("ATOMIC_CONF")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/etc/atomic.conf"));
-        match std::fs::read_to_string(&path) {
+        // Through the store's reader of input-named files: a FIFO or device here must not
+        // hang or fill memory before the first command runs.
+        match atomic_store::input::read_regular_text(&path, 1 << 20) {
             Ok(text) => Config::parse(&text, path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config {
                 path,
@@ -82,6 +91,8 @@ impl Config {
             checkout_path,
             runtime,
             default_scanner,
+            registry_read_timeout,
+            layer_expansion_ratio,
         ] = KEYS;
         Ok(Config {
             default_storage: item(default_storage)?,
@@ -89,6 +100,8 @@ impl Config {
             checkout_path: item(checkout_path)?,
             runtime: item(runtime)?,
             default_scanner: item(default_scanner)?,
+            registry_read_timeout: seconds(&doc, registry_read_timeout, &path)?,
+            layer_expansion_ratio: whole_number(&doc, layer_expansion_ratio, &path)?,
             path,
         })
     }
@@ -126,6 +139,51 @@ impl Config {
                     .with_context(|| format!("default_storage in {}", self.path.display()))
             })
             .transpose()
+    }
+}
+
+/// A whole number, 0 or more (or a string holding one).
+fn whole_number(
+    doc: &serde_norway::Value,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Option<u64>> {
+    let value = match doc.get(key).or_else(|| doc.get(key.to_uppercase())) {
+        None | Some(serde_norway::Value::Null) => return Ok(None),
+        Some(serde_norway::Value::Number(n)) => n.as_u64(),
+        Some(serde_norway::Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    match value {
+        Some(n) => Ok(Some(n)),
+        None => anyhow::bail!(
+            "{}: '{key}' must be a whole number (0 for no limit)",
+            path.display()
+        ),
+    }
+}
+
+/// A positive number of seconds (integer or decimal, or a string holding one).
+fn seconds(
+    doc: &serde_norway::Value,
+    key: &str,
+    path: &std::path::Path,
+) -> Result<Option<std::time::Duration>> {
+    let value = match doc.get(key).or_else(|| doc.get(key.to_uppercase())) {
+        None | Some(serde_norway::Value::Null) => return Ok(None),
+        Some(serde_norway::Value::Number(n)) => n.as_f64(),
+        Some(serde_norway::Value::String(s)) if s.trim().is_empty() => return Ok(None),
+        Some(serde_norway::Value::String(s)) => s.trim().parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    match value {
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+            Ok(Some(std::time::Duration::from_secs_f64(secs)))
+        }
+        _ => anyhow::bail!(
+            "{}: '{key}' must be a number of seconds between 0 and 86400",
+            path.display()
+        ),
     }
 }
 
@@ -198,6 +256,20 @@ mod tests {
         );
         assert_eq!(c.runtime.as_deref(), Some(atomic_engine::DEFAULT_RUNTIME));
         assert_eq!(c.default_docker.as_deref(), Some("docker"));
+    }
+
+    #[test]
+    fn registry_read_timeout_is_seconds() {
+        let c = parse("registry_read_timeout: 2.5\n").unwrap();
+        assert_eq!(
+            c.registry_read_timeout,
+            Some(std::time::Duration::from_millis(2500))
+        );
+        assert_eq!(parse("").unwrap().registry_read_timeout, None);
+        for bad in ["-1", "0", "soon", "[1]"] {
+            let e = parse(&format!("registry_read_timeout: {bad}\n")).unwrap_err();
+            assert!(format!("{e:#}").contains("seconds"), "{bad}: {e:#}");
+        }
     }
 
     #[test]

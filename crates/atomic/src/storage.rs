@@ -24,6 +24,11 @@ impl Selection {
     /// `flag` carries `--storage` or, through clap's `env`, `$ATOMIC_STORAGE`.
     pub fn new(flag: Option<&str>, config: &Config) -> Result<Selection> {
         let explicit = match flag {
+            // clap fills the flag from the environment too: say which one was wrong.
+            Some(name) if std::env::var("ATOMIC_STORAGE").as_deref() == Ok(name) => Some(
+                name.parse::<EngineKind>()
+                    .map_err(|e| anyhow::Error::from(e).context("in $ATOMIC_STORAGE"))?,
+            ),
             Some(name) => Some(name.parse::<EngineKind>()?),
             None => config.storage()?,
         };
@@ -239,6 +244,12 @@ pub fn docker_socket_exists() -> bool {
 
 /// A clear "not found" error that says where atomic looked and what to do.
 pub fn image_not_found(image: &str, selection: &Selection) -> anyhow::Error {
+    // Pulling a name that cannot be a name is no advice: say what is wrong with it instead.
+    let hex = image.strip_prefix("sha256:").unwrap_or(image);
+    let looks_like_id = !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    if !looks_like_id && let Err(e) = atomic_store::ImageName::parse(image) {
+        return anyhow!("'{image}' is neither an image name nor an image ID: {e}");
+    }
     match selection.explicit {
         Some(kind) => anyhow!(
             "image '{image}' not found in storage '{kind}'; pull it with 'atomic pull \

@@ -16,7 +16,6 @@
 mod docker;
 mod oci;
 
-use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,19 +52,8 @@ const SMALL_FILE_LIMIT: u64 = 16 << 20;
 
 /// Read a file that must be small and regular (a FIFO or device would block or never end).
 fn read_small_file(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let meta = file.metadata()?;
-    if !meta.is_file() {
-        bail!("{} is not a regular file", path.display());
-    }
-    if meta.len() > SMALL_FILE_LIMIT {
-        bail!(
-            "{} is {} bytes, more than the {SMALL_FILE_LIMIT} a manifest, config or index may have",
-            path.display(),
-            meta.len()
-        );
-    }
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    crate::input::read_regular(path, SMALL_FILE_LIMIT)
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 // ---- names ----
@@ -230,8 +218,8 @@ fn store_layer(store: &Store, job: &LayerJob, quiet: bool) -> Result<u64> {
 
 /// Copy a blob file into the store; the store verifies its digest before keeping it.
 fn copy_blob(store: &Store, source: &Path, digest: &Digest, size: Option<u64>) -> Result<()> {
-    let file = File::open(source)
-        .with_context(|| format!("blob {digest} is missing: cannot open {}", source.display()))?;
+    let file = crate::input::open_regular(source)
+        .with_context(|| format!("blob {digest} cannot be read: opening {}", source.display()))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         bail!("blob {} is not a regular file", source.display());

@@ -145,14 +145,14 @@ pub fn current(store: &Store, name: &str, manifest: &Digest) -> Result<Option<St
 /// blocking thread.
 #[context("unpacking layer {blob}")]
 pub fn unpack_layer(store: &Store, blob: &Digest, diff_id: &Digest) -> Result<u64> {
-    let size_file = store.layer_size_path(diff_id);
-    let recorded = std::fs::read_to_string(&size_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok());
-    if let Some(size) = recorded
-        && store.has_layer(diff_id)
-    {
-        return Ok(size);
+    if store.has_layer(diff_id) {
+        let size_file = store.layer_size_path(diff_id);
+        let recorded = std::fs::read_to_string(&size_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok());
+        if let Some(size) = recorded {
+            return Ok(size);
+        }
     }
     let file = File::open(store.blob_path(blob))?;
     let (dir, size) = unpack_verified(store, file, blob, diff_id)?;
@@ -169,9 +169,10 @@ pub(crate) fn unpack_verified(
     diff_id: &Digest,
 ) -> Result<(tempfile::TempDir, u64)> {
     let dir = store.temp_dir("layer")?;
-    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, compressed))
+    let (counting, compressed_bytes) = unpack::expansion::Counting::new(compressed);
+    let tar = unpack::decompress(BufReader::with_capacity(256 * 1024, counting))
         .with_context(|| format!("decompressing blob {blob}"))?;
-    let mut hashing = HashingReader::new(tar);
+    let mut hashing = HashingReader::new(unpack::expansion::Limited::new(tar, compressed_bytes));
     unpack::unpack(&mut hashing, dir.path(), &UnpackOptions::for_current_user())?;
     let (actual, size) = hashing.finish()?;
     if &actual != diff_id {
@@ -190,8 +191,7 @@ pub(crate) fn commit_unpacked(
     diff_id: &Digest,
     size: u64,
 ) -> Result<()> {
-    store.write_layer_size(diff_id, size)?;
-    store.commit_layer(dir, diff_id)
+    store.commit_layer(dir, diff_id, size)
 }
 
 /// Check that a manifest and config belong together before fetching layers: as many layers as

@@ -18,10 +18,12 @@
 //! that the next writer removes.
 
 pub mod auth;
+mod capped;
 pub mod config;
 mod layers;
-mod manifest;
+pub mod manifest;
 mod remote;
+pub mod timeout;
 
 use anyhow::{Context, Result};
 use oci_spec::image::ImageConfiguration;

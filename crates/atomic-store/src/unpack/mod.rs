@@ -19,13 +19,15 @@
 //! skipping it (the exceptions — device nodes and privileged xattrs when not root, AUFS
 //! metadata — are logged).
 //!
-//! Known limits, both denial of service rather than escape: the tar crate buffers a GNU
-//! long-name or PAX header whole before we see it (a hostile layer can make that as large as
-//! its decompressed size; Go's archive/tar caps it at 1 MiB), and replacing a directory tree
+//! Known limits, denial of service rather than escape: the tar crate buffers a GNU long-name or
+//! PAX header whole before we see it, so headers over 1 MiB are refused before it reads them
+//! (`extlimit.rs`, as Go's archive/tar does), and replacing a directory tree
 //! removes it recursively with one fd per level (a tree deeper than the fd limit fails to be
 //! replaced, with an error).
 
 mod entry;
+pub mod expansion;
+pub mod extlimit;
 mod meta;
 pub mod path;
 mod tree;
@@ -183,7 +185,7 @@ pub fn unpack(
     let tree = Tree::open(dest)
         .map_err(|e| UnpackError::io("opening layer directory", &dest.display().to_string(), e))?;
     let mut unpacker = Unpacker::new(tree, opts);
-    let mut archive = tar::Archive::new(tar);
+    let mut archive = tar::Archive::new(extlimit::ExtensionLimit::new(tar));
     let entries = archive.entries().map_err(|source| UnpackError::Tar {
         after: None,
         source,

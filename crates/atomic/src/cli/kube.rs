@@ -403,7 +403,10 @@ fn image_draft(
     super::run::warn_case_variants(labels, "RUN", args.quiet);
     let argv = match label::find(labels, "RUN") {
         Some((key, text)) if !args.spc => {
-            values.run_opts = super::run::read_run_opts(labels, &values)?;
+            if let Some((path, text)) = super::run::read_run_opts(labels, &values)? {
+                values.run_opts = Some(text);
+                values.run_opts_file = Some(path);
+            }
             Prepared::from_label(key, text, &values, &[], &program)?.argv
         }
         _ => {

@@ -345,6 +345,8 @@ pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {
 /// Run the chosen verb (not `host`: see [`dispatch_host`]); returns the exit code.
 pub async fn dispatch(cli: Cli) -> Result<i32> {
     let config = Config::load()?;
+    atomic_store::pull::registry::timeout::set_read_timeout(config.registry_read_timeout);
+    atomic_store::unpack::expansion::set_ratio(config.layer_expansion_ratio);
     let global = &cli.global;
     match cli.verb {
         Verb::Run(Lazy(args)) => run::run(args, global, &config).await,
@@ -358,7 +360,9 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Images(ImagesVerb::Delete(Lazy(args))) => {
             images::delete::delete(args, global, &config).await
         }
-        Verb::Images(ImagesVerb::Prune(Lazy(args))) => images::delete::prune(args, &config).await,
+        Verb::Images(ImagesVerb::Prune(Lazy(args))) => {
+            images::delete::prune(args, global, &config).await
+        }
         Verb::Images(ImagesVerb::Tag(Lazy(args))) => images::tag::tag(args, &config).await,
         Verb::Update(Lazy(args)) | Verb::Images(ImagesVerb::Update(Lazy(args))) => {
             images::update::update(args, &config).await

@@ -97,7 +97,10 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
                     "note: --spc and --detach are ignored: the image's {key} label says how it runs"
                 );
             }
-            values.run_opts = read_run_opts(labels, &values)?;
+            if let Some((path, text)) = read_run_opts(labels, &values)? {
+                values.run_opts = Some(text);
+                values.run_opts_file = Some(path);
+            }
             Prepared::from_label(key, text, &values, command, &program)?
         }
         None => Prepared::direct(
@@ -153,10 +156,13 @@ async fn image_or_pull(
 
 /// `RUN_OPTS_FILE`: a file whose contents become `$RUN_OPTS`. Its name may use variables but must
 /// be absolute; a missing file is no error (the original's behaviour).
+/// The largest RUN_OPTS_FILE read: options for one command line.
+const RUN_OPTS_LIMIT: u64 = 64 << 10;
+
 pub(super) fn read_run_opts(
     labels: &std::collections::BTreeMap<String, String>,
     values: &Values,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, String)>> {
     let Some((_, text)) = label::find(labels, "RUN_OPTS_FILE") else {
         return Ok(None);
     };
@@ -164,8 +170,10 @@ pub(super) fn read_run_opts(
     if !path.starts_with('/') {
         bail!("Will not read RUN_OPTS_FILE {path}: not absolute path");
     }
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text.trim().to_string())),
+    // Only a regular file, and a small one: its content becomes container arguments, and
+    // `/dev/zero` or a FIFO here must not hang atomic or fill its memory, even for --display.
+    match atomic_store::input::read_regular_text(std::path::Path::new(&path), RUN_OPTS_LIMIT) {
+        Ok(text) => Ok(Some((path, text.trim().to_string()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading RUN_OPTS_FILE {path}")),
     }

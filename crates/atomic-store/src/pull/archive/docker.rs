@@ -271,7 +271,8 @@ fn scan(
     file: &Path,
     mut visit: impl FnMut(&str, &mut tar::Entry<'_, File>) -> Result<()>,
 ) -> Result<()> {
-    let input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let input =
+        crate::input::open_regular(file).with_context(|| format!("opening {}", file.display()))?;
     if !input.metadata()?.is_file() {
         bail!("{} is not a regular file", file.display());
     }

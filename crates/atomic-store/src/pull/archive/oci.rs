@@ -323,7 +323,8 @@ fn host_architecture() -> &'static str {
 /// (directories, other algorithms, links, devices, paths with `..`) is skipped, so nothing in
 /// the archive can choose where a byte is written.
 fn extract_layout(file: &Path, dest: &Path) -> Result<()> {
-    let input = File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let input =
+        crate::input::open_regular(file).with_context(|| format!("opening {}", file.display()))?;
     if !input.metadata()?.is_file() {
         bail!("{} is not a regular file", file.display());
     }

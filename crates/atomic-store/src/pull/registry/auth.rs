@@ -34,7 +34,7 @@ struct AuthEntry {
 /// The credentials the auth files hold for `repository` on `registry`, if any.
 pub fn lookup(registry: &str, repository: &str) -> Result<Option<Credentials>> {
     for path in auth_files() {
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::input::read_regular_text(&path, super::config::CONFIG_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

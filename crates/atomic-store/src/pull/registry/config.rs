@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 const SYSTEM_CONF: &str = "/etc/containers/registries.conf";
 const SYSTEM_DROP_INS: &str = "/etc/containers/registries.conf.d";
+/// registries.conf and auth files are a few kilobytes; one over 1 MiB is refused unread.
+pub const CONFIG_LIMIT: u64 = 1 << 20;
 
 /// The registries configuration in effect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +107,7 @@ impl RegistriesConf {
     }
 
     fn merge_file(&mut self, path: &Path) -> Result<()> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::input::read_regular_text(path, CONFIG_LIMIT) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),

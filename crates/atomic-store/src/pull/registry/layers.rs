@@ -81,6 +81,19 @@ async fn fetch_one(remote: &Remote, store: &Store, job: &LayerJob, bar: &LayerBa
     let have_blob = store.has_blob(&job.blob);
     let have_layer = store.has_layer(&job.diff_id);
     if have_blob {
+        // The stored blob was verified by digest when it came; its size must still be the one
+        // this manifest gives (a manifest that lies about sizes is refused whether or not the
+        // blob happens to be here already).
+        let stored = std::fs::metadata(store.blob_path(&job.blob))
+            .with_context(|| format!("reading blob {}", job.blob))?
+            .len();
+        if stored != job.size {
+            bail!(
+                "the manifest lists {} bytes for this layer, but the blob has {stored}; the \
+                 image is malformed",
+                job.size
+            );
+        }
         // Unpacked already (a shared base layer), or downloaded by a pull that stopped before
         // unpacking: either way the registry is not needed. `unpack_layer` returns at once when
         // the layer is there.
@@ -128,7 +141,8 @@ async fn download(
     let mut blob = remote.blob_stream(&job.blob).await?;
     let mut received: u64 = 0;
     while let Some(chunk) = blob.stream.next().await {
-        let chunk = chunk.with_context(|| format!("downloading blob {}", job.blob))?;
+        let chunk =
+            chunk.map_err(|e| remote.stream_error(e, &format!("downloading blob {}", job.blob)))?;
         received += chunk.len() as u64;
         // The digest is only known at the end; an endless or oversized stream is cut here so
         // it cannot fill the disk first.
@@ -143,6 +157,13 @@ async fn download(
             // The worker stopped (its error is reported by the caller).
             return Ok(());
         }
+    }
+    // An overstated size is as much a lie as an understated one.
+    if received != job.size {
+        bail!(
+            "the registry sent {received} bytes, but the manifest lists {}",
+            job.size
+        );
     }
     Ok(())
 }

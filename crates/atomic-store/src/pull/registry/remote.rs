@@ -4,13 +4,15 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use oci_client::client::{ClientConfig, ClientProtocol, SizedStream};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 
 use super::auth;
+use super::capped::{self, Answer, ManifestClient};
 use super::config::RegistriesConf;
 use super::manifest::{self, Parsed};
+use super::timeout;
 use crate::digest::Digest;
 use crate::pull::PullOptions;
 use crate::reference::ImageName;
@@ -25,7 +27,8 @@ pub struct Remote {
     pub name: ImageName,
     client: Client,
     reference: Reference,
-    auth: RegistryAuth,
+    /// Manifests are fetched apart, with a size cap (`capped.rs`).
+    manifests: ManifestClient,
     /// Whether TLS verification is off for this registry (for error hints).
     insecure: bool,
 }
@@ -64,7 +67,7 @@ impl Remote {
             Some(c) => Some(c.clone()),
             None => auth::lookup(&registry, &name.repository)?,
         };
-        let auth = match creds {
+        let auth = match creds.clone() {
             Some((user, pass)) => RegistryAuth::Basic(user, pass),
             None => RegistryAuth::Anonymous,
         };
@@ -98,7 +101,8 @@ impl Remote {
                 accept_invalid_certificates: insecure,
                 // The platform is chosen here (manifest.rs), from the raw index.
                 platform_resolver: None,
-                connect_timeout: Some(std::time::Duration::from_secs(30)),
+                connect_timeout: Some(timeout::CONNECT_TIMEOUT),
+                read_timeout: Some(timeout::read_timeout()),
                 ..ClientConfig::default()
             });
             // The /v2/ handshake: reaches the registry, and fetches a bearer token when the
@@ -107,12 +111,14 @@ impl Remote {
                 .auth(&reference, &auth, RegistryOperation::Pull)
                 .await
             {
-                Ok(_) => {
+                Ok(token) => {
+                    let scheme = if plain { "http" } else { "https" };
+                    let manifests = ManifestClient::new(scheme, insecure, token, creds)?;
                     return Ok(Remote {
                         name,
                         client,
                         reference,
-                        auth,
+                        manifests,
                         insecure,
                     });
                 }
@@ -184,15 +190,47 @@ impl Remote {
     }
 
     async fn manifest_raw(&self, reference: &Reference) -> Result<(Vec<u8>, Digest)> {
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(reference, &self.auth, manifest::ACCEPT)
+        let registry = reference.resolve_registry();
+        let wanted = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or(crate::reference::DEFAULT_TAG);
+        let answer = self
+            .manifests
+            .get(registry, reference.repository(), wanted, manifest::ACCEPT)
             .await
-            .map_err(|e| explain(e, &self.name, self.insecure))?;
+            .map_err(|e| explain(e.into(), &self.name, self.insecure))?;
+        let bytes = match answer {
+            Answer::Manifest(bytes) => bytes,
+            Answer::TooBig => bail!(
+                "{registry} sent a manifest for {} larger than {} MiB; refusing it (no image \
+                 manifest or index is that large)",
+                self.name,
+                capped::MAX_MANIFEST >> 20
+            ),
+            Answer::Refused(status, body) => {
+                let url = format!(
+                    "{registry}/v2/{}/manifests/{wanted}",
+                    reference.repository()
+                );
+                let err = match serde_json::from_str::<OciEnvelope>(&body) {
+                    Ok(envelope) if !envelope.errors.is_empty() => {
+                        OciDistributionError::RegistryError { envelope, url }
+                    }
+                    _ if status.as_u16() == 401 => OciDistributionError::UnauthorizedError { url },
+                    _ => OciDistributionError::ServerError {
+                        code: status.as_u16(),
+                        url,
+                        message: body.chars().take(200).collect(),
+                    },
+                };
+                return Err(explain(err, &self.name, self.insecure));
+            }
+        };
         // The digest is computed here rather than taken from the registry's header: it is the
         // name the bytes get in the store.
         let digest = Digest::of(&bytes);
-        Ok((bytes.to_vec(), digest))
+        Ok((bytes, digest))
     }
 
     /// Fetch a small blob (a config) whole and verify it.
@@ -208,7 +246,7 @@ impl Remote {
         let mut bytes = Vec::with_capacity(size as usize);
         while let Some(chunk) = futures_util::StreamExt::next(&mut stream.stream).await {
             let chunk =
-                chunk.with_context(|| format!("fetching blob {digest} of {}", self.name))?;
+                chunk.map_err(|e| self.stream_error(e, &format!("fetching blob {digest}")))?;
             if (bytes.len() + chunk.len()) as u64 > size {
                 bail!(
                     "the registry sent more than the {size} bytes {} lists for blob {digest}",
@@ -225,6 +263,17 @@ impl Remote {
             );
         }
         Ok(bytes)
+    }
+
+    /// An error of a blob stream, with a stall said as such.
+    pub fn stream_error(&self, err: std::io::Error, what: &str) -> anyhow::Error {
+        let registry = self.name.registry.as_deref().unwrap_or("the registry");
+        let msg = if timeout::is_timeout(&err) {
+            timeout::stalled(registry, &format!("{what} of {}", self.name))
+        } else {
+            format!("{what} of {} from {registry}", self.name)
+        };
+        anyhow::Error::new(err).context(msg)
     }
 
     /// Start streaming a blob. The stream checks the digest itself at its end, and so does the
@@ -280,6 +329,12 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         }
         OciDistributionError::UnauthorizedError { .. }
         | OciDistributionError::AuthenticationFailure(_) => not_authorized(name, registry),
+        OciDistributionError::RequestError(e) if timeout::is_timeout(e) => {
+            timeout::stalled(registry, &format!("answering a request for {name}"))
+        }
+        OciDistributionError::RequestError(e) if e.is_body() || e.is_decode() => {
+            format!("{registry} answered, but its response to the request for {name} broke off")
+        }
         OciDistributionError::RequestError(_) if !insecure => format!(
             "cannot reach {registry} over https to pull {name}; if the registry speaks plain \
              http or has a self-signed certificate, pass --tls-verify=false or mark it \

@@ -133,10 +133,18 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
 }
 
 /// Prune every engine there is (or the one chosen), as the original ran every backend's prune.
-pub async fn prune(args: PruneArgs, config: &Config) -> Result<i32> {
+/// Across engines (no `--storage`), the dangling images of each are listed first and nothing
+/// is removed without a yes (`-y` answers it): a prune meant for one engine must not empty
+/// another's by surprise. A named engine is pruned at once, as `podman image prune -f` is.
+pub async fn prune(args: PruneArgs, global: &GlobalArgs, config: &Config) -> Result<i32> {
     let selection = args.storage.selection(config)?;
+    let engines = super::engines(&selection)?;
+    if selection.explicit.is_none() && !confirm_prune(&engines, global.assumeyes).await? {
+        eprintln!("User aborted prune operation");
+        return Ok(2);
+    }
     let mut failed = false;
-    for engine in super::engines(&selection)? {
+    for engine in engines {
         let kind = engine.kind();
         let report = match engine.prune_images().await {
             Ok(r) => r,
@@ -171,6 +179,40 @@ pub async fn prune(args: PruneArgs, config: &Config) -> Result<i32> {
         output::text_out(&text);
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Show each engine's dangling images and ask; true to go on.
+async fn confirm_prune(engines: &[Engine], assumeyes: bool) -> Result<bool> {
+    let mut text = if assumeyes {
+        "The following dangling images will be removed.\n\n".to_string()
+    } else {
+        "Do you wish to remove the following dangling images?\n\n".to_string()
+    };
+    for engine in engines {
+        let kind = engine.kind();
+        let dangling: Vec<String> = match engine.list_images(false).await {
+            Ok(images) => images
+                .into_iter()
+                .filter(|i| i.dangling)
+                .map(|i| short(&i.id).to_string())
+                .collect(),
+            Err(e) => {
+                tracing::debug!("{kind}: cannot list images: {e}");
+                continue;
+            }
+        };
+        if dangling.is_empty() {
+            text.push_str(&format!("   {kind}: none\n"));
+        }
+        for id in dangling {
+            text.push_str(&format!("   {id}   {kind}\n"));
+        }
+    }
+    if engines.iter().any(|e| e.kind() == EngineKind::Native) {
+        text.push_str("   and on native, every blob and layer no image needs\n");
+    }
+    output::text_out(&text);
+    Ok(assumeyes || super::confirm("\nConfirm")?)
 }
 
 fn short(id: &str) -> &str {
