@@ -120,6 +120,14 @@ pub async fn mount(args: MountArgs, config: &Config) -> Result<i32> {
 
 /// The mount point, canonical: a directory, empty, and not a mount point already.
 fn empty_directory(dir: &Path) -> Result<PathBuf> {
+    // mount(2) follows a symlink at the mount point: `atomic mount IMG link` would cover
+    // whatever the link points at. The original's mount did not follow it; neither does this.
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        bail!(
+            "mount point {} is a symbolic link; give the directory itself",
+            dir.display()
+        );
+    }
     let canonical = dir
         .canonicalize()
         .with_context(|| format!("mount point {} does not exist", dir.display()))?;
