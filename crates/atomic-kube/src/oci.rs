@@ -11,25 +11,10 @@ use crate::flags::{State, capability, set_env};
 use crate::mounts::Source;
 use k8s_openapi::api::core::v1::Capabilities;
 
-/// The capabilities a container runtime grants by default (docker's, podman's and
-/// Kubernetes' CRI runtimes' set): a config.json's list is compared with it to say which the
-/// system container adds and drops.
-const DEFAULT_CAPS: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FSETID",
-    "FOWNER",
-    "MKNOD",
-    "NET_RAW",
-    "SETGID",
-    "SETUID",
-    "SETFCAP",
-    "SETPCAP",
-    "NET_BIND_SERVICE",
-    "SYS_CHROOT",
-    "KILL",
-    "AUDIT_WRITE",
-];
+/// The capabilities a container runtime grants by default (docker's set, which the native
+/// engine uses too): a config.json's list is compared with it to say which the system
+/// container adds and drops.
+const DEFAULT_CAPS: &[&str] = &atomic_runtime::caps::DEFAULT;
 
 /// Files Kubernetes writes into every pod itself; a bind over them would fight it.
 const POD_MANAGED: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
