@@ -103,6 +103,9 @@ pub struct PullOptions {
     /// registries.conf to read (tests point this elsewhere); default
     /// `/etc/containers/registries.conf`.
     pub registries_conf: Option<PathBuf>,
+    /// `--cert-dir`: the directory of `*.crt` CAs and `*.cert`/`*.key` client pairs to use
+    /// instead of the registry's certs.d directory.
+    pub cert_dir: Option<PathBuf>,
 }
 
 /// The result of a pull.

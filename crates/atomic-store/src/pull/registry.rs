@@ -24,6 +24,8 @@ mod layers;
 pub mod manifest;
 mod remote;
 pub mod timeout;
+pub mod tls;
+pub mod token;
 
 use anyhow::{Context, Result};
 use oci_spec::image::ImageConfiguration;

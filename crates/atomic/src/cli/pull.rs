@@ -29,6 +29,10 @@ pub struct PullArgs {
     /// when left out
     #[arg(long, value_name = "USER[:PASSWORD]")]
     src_creds: Option<String>,
+    /// Use the CA certificates (*.crt) and client certificate pairs (*.cert, *.key) in DIR
+    /// instead of the registry's /etc/containers/certs.d/HOST[:PORT] (native storage)
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<std::path::PathBuf>,
     /// Accepted for compatibility with the original, which ignored it too
     #[arg(short = 't', long = "type", hide = true)]
     image_type: Option<String>,
@@ -49,7 +53,8 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         quiet: args.quiet,
         tls_verify: args.tls.tls_verify,
         credentials: credentials(args.src_creds.as_deref())?,
-        registries_conf: None,
+        cert_dir: args.cert_dir.clone(),
+        ..PullOptions::default()
     };
     // Without a choice, new images go to atomic's own store: it needs no daemon.
     let kind = match (&source, selection.explicit) {

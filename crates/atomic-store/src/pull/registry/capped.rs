@@ -7,23 +7,21 @@
 //! [`MAX_MANIFEST`] (what containers-image allows). Layers and configs are streamed with their
 //! size checked against the manifest's as they arrive (`layers.rs`, `Remote::small_blob`).
 
-use anyhow::Result;
 use reqwest::header::{ACCEPT, HeaderValue};
 
-use super::timeout;
+use super::token::Authorization;
 
 /// The largest manifest or index accepted: 4 MiB, as containers-image (`manifest.MaxSize`).
 pub const MAX_MANIFEST: usize = 4 << 20;
 
-/// How to reach one registry: the scheme that answered and the credentials that work there.
+/// How to reach one registry: the client set up for its TLS, the scheme that answered and
+/// what to send for authorization.
+#[derive(Clone)]
 pub struct ManifestClient {
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     /// `https` or `http`.
     pub scheme: &'static str,
-    /// The bearer token oci-client was given for this repository, if the registry uses tokens.
-    pub token: Option<String>,
-    /// Basic credentials, sent when there is no token.
-    pub basic: Option<(String, String)>,
+    pub auth: Authorization,
 }
 
 /// What a manifest request got back.
@@ -37,23 +35,8 @@ pub enum Answer {
 }
 
 impl ManifestClient {
-    pub fn new(
-        scheme: &'static str,
-        insecure: bool,
-        token: Option<String>,
-        basic: Option<(String, String)>,
-    ) -> Result<ManifestClient> {
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(insecure)
-            .connect_timeout(timeout::CONNECT_TIMEOUT)
-            .read_timeout(timeout::read_timeout())
-            .build()?;
-        Ok(ManifestClient {
-            http,
-            scheme,
-            token,
-            basic,
-        })
+    pub fn new(http: reqwest::Client, scheme: &'static str, auth: Authorization) -> ManifestClient {
+        ManifestClient { http, scheme, auth }
     }
 
     /// GET `/v2/REPO/manifests/REFERENCE` on `registry`, accepting `accept`.
@@ -72,11 +55,7 @@ impl ManifestClient {
         if let Ok(value) = HeaderValue::from_str(&accept.join(", ")) {
             request = request.header(ACCEPT, value);
         }
-        request = match (&self.token, &self.basic) {
-            (Some(token), _) => request.bearer_auth(token),
-            (None, Some((user, pass))) => request.basic_auth(user, Some(pass)),
-            (None, None) => request,
-        };
+        request = self.auth.apply(request);
         let mut response = request.send().await?;
         let status = response.status();
         if !status.is_success() {
@@ -97,7 +76,7 @@ impl ManifestClient {
 
 /// The body, or `None` when it is longer than `cap` (said by Content-Length up front, or
 /// found while reading; nothing past the cap is kept).
-async fn read_capped(
+pub async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
 ) -> reqwest::Result<Option<Vec<u8>>> {
