@@ -299,24 +299,17 @@ impl ServerCertVerifier for AnyCertificate {
 }
 
 /// Is a TLS certificate refusal anywhere in this error's chain? (For the hint to use certs.d.)
+/// hyper-util keeps the rustls error as a boxed source that is not always reachable by
+/// downcasting, so its message (rustls's own wording) is looked at as well.
 pub fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return matches!(
-                r,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::General(_)
-            );
+            return matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::General(_));
         }
-        // hyper/reqwest keep the rustls error inside an io::Error.
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(r) = inner.downcast_ref::<rustls::Error>()
-        {
-            return matches!(
-                r,
-                rustls::Error::InvalidCertificate(_) | rustls::Error::General(_)
-            );
+        let text = e.to_string();
+        if text.contains("invalid peer certificate") || text.contains("no CA certificates to verify") {
+            return true;
         }
         next = e.source();
     }
