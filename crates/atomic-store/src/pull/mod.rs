@@ -106,6 +106,9 @@ pub struct PullOptions {
     /// `--cert-dir`: the directory of `*.crt` CAs and `*.cert`/`*.key` client pairs to use
     /// instead of the registry's certs.d directory.
     pub cert_dir: Option<PathBuf>,
+    /// The machine-written short-name alias file (tests point this elsewhere); default
+    /// `/var/cache/containers/short-name-aliases.conf` for root.
+    pub short_name_aliases: Option<PathBuf>,
 }
 
 /// The result of a pull.

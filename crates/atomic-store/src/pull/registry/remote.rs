@@ -10,8 +10,8 @@ use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 
 use super::auth;
 use super::capped::{self, Answer, ManifestClient};
-use super::config::RegistriesConf;
 use super::manifest::{self, Parsed};
+use super::sources::PullSource;
 use super::timeout;
 use super::tls;
 use super::token::{self, Access};
@@ -57,36 +57,21 @@ pub fn api_host(registry: &str) -> &str {
 }
 
 impl Remote {
-    /// Connect to the registry of `name` (qualified) for pulling.
-    pub async fn connect(
-        name: ImageName,
-        conf: &RegistriesConf,
-        opts: &PullOptions,
-    ) -> Result<Remote> {
-        Remote::connect_for(name, conf, opts, Access::Pull).await
-    }
-
-    /// Connect to the registry of `name` (qualified): pick https or http, set TLS up from
-    /// certs.d, find credentials and ask the registry for a token if it wants one.
-    pub async fn connect_for(
-        name: ImageName,
-        conf: &RegistriesConf,
+    /// Connect to one source: pick https or http, set TLS up from certs.d, find credentials
+    /// and ask the registry for a token if it wants one.
+    pub async fn connect_source(
+        source: &PullSource,
         opts: &PullOptions,
         access: Access,
     ) -> Result<Remote> {
+        let name = source.name.clone();
         let registry = name
             .registry
             .clone()
             .ok_or_else(|| anyhow!("'{name}' has no registry"))?;
-        if conf.blocked(&name.repo_path()) {
-            bail!(
-                "pulling {name} is blocked: {} lists {registry} as blocked",
-                conf.describe_sources()
-            );
-        }
         let insecure = match opts.tls_verify {
             Some(verify) => !verify,
-            None => conf.insecure(&name.repo_path()),
+            None => source.insecure,
         };
         let creds = match &opts.credentials {
             Some(c) => Some(c.clone()),
