@@ -1,0 +1,133 @@
+//! The registry client as users meet it through the binary: a root without a CA store (the
+//! systemd host image, a debootstrap minbase root without ca-certificates), `--cert-dir`,
+//! credentials from helpers and auth files, and `atomic push`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use atomic_testsupport::{
+    ImageSpec, PrivateRegistry, PrivateRegistryConfig, Registry, TestCerts, podman_command,
+    write_oci_layout,
+};
+use common::{Kind, World, stderr};
+
+/// The image built by scripts/setup.sh from a debootstrap minbase root: no ca-certificates.
+const MINIMAL_ROOT_IMAGE: &str = "localhost/atomic-systemd-host:latest";
+
+/// Push a small image to `addr/repo:latest` with skopeo (TLS unverified: test setup).
+fn skopeo_push(addr: &str, repo: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = write_oci_layout(&ImageSpec::new(repo).label("test", repo), tmp.path()).unwrap();
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
+        .arg(format!("docker://{addr}/{repo}:latest"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `atomic ARGS` inside a container of the minimal root, on the host's network, with
+/// `certs_d` (if any) as its /etc/containers/certs.d.
+fn atomic_in_minimal_root(args: &[&str], certs_d: Option<&Path>) -> Output {
+    let bin = assert_cmd::cargo::cargo_bin("atomic");
+    let mut cmd = podman_command();
+    cmd.args(["run", "--rm", "--net=host"])
+        .arg(format!("--volume={}:/usr/local/bin/atomic:ro", bin.display()))
+        .args(["--env=ATOMIC_STORE_ROOT=/tmp/store", "--env=ATOMIC_CONF=/nonexistent"]);
+    if let Some(dir) = certs_d {
+        cmd.arg(format!("--volume={}:/etc/containers/certs.d:ro", dir.display()));
+    }
+    cmd.arg(MINIMAL_ROOT_IMAGE).arg("atomic").args(args);
+    cmd.output().unwrap()
+}
+
+#[test]
+fn without_a_ca_store_http_and_certs_d_work_and_unknown_https_fails_clearly() {
+    if !Kind::Podman.usable() {
+        return;
+    }
+    let exists = podman_command()
+        .args(["image", "exists", MINIMAL_ROOT_IMAGE])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !exists {
+        eprintln!("skipped: Podman has no {MINIMAL_ROOT_IMAGE}; scripts/setup.sh builds it");
+        return;
+    }
+    let _alone = common::podman_alone();
+    // The root really has no CA store.
+    let ls = atomic_in_minimal_root(&["--version"], None);
+    assert!(ls.status.success(), "{}", stderr(&ls));
+    let mut check = podman_command();
+    let out = check
+        .args(["run", "--rm", MINIMAL_ROOT_IMAGE, "ls", "/etc/ssl/certs/ca-certificates.crt"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the minimal root has a CA store");
+
+    // Plain http (the shared registry): this panicked in reqwest's Client::new before.
+    let shared = Registry::ensure().unwrap();
+    let repo = common::unique("i15b-noca");
+    skopeo_push(shared.addr(), &repo);
+    let name = format!("{}/{repo}:latest", shared.addr());
+    let out = atomic_in_minimal_root(&["pull", "--storage", "native", "--tls-verify=false", &name], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // https with a certificate nothing trusts: a clear error, no panic.
+    let tmp = tempfile::tempdir().unwrap();
+    let (crt, key) = TestCerts::new(tmp.path()).self_signed("server").unwrap();
+    let tls = PrivateRegistry::start(&PrivateRegistryConfig {
+        tls: Some((crt.clone(), key)),
+        ..Default::default()
+    })
+    .unwrap();
+    skopeo_push(tls.addr(), "i15b-noca-tls");
+    let name = format!("{}/i15b-noca-tls:latest", tls.addr());
+    let out = atomic_in_minimal_root(&["pull", "--storage", "native", &name], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("no CA certificates") && err.contains("certs.d"), "{err}");
+
+    // The same registry with its certificate in /etc/containers/certs.d/HOST:PORT/ca.crt.
+    let certs_d = tmp.path().join("certs.d");
+    std::fs::create_dir_all(certs_d.join(tls.addr())).unwrap();
+    std::fs::copy(&crt, certs_d.join(tls.addr()).join("ca.crt")).unwrap();
+    let out = atomic_in_minimal_root(&["pull", "--storage", "native", &name], Some(&certs_d));
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn cert_dir_flag_trusts_a_self_signed_registry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (crt, key) = TestCerts::new(tmp.path()).self_signed("server").unwrap();
+    let tls = PrivateRegistry::start(&PrivateRegistryConfig {
+        tls: Some((crt.clone(), key)),
+        ..Default::default()
+    })
+    .unwrap();
+    skopeo_push(tls.addr(), "i15b-certdir");
+    let dir = tmp.path().join("certs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&crt, dir.join("ca.crt")).unwrap();
+    let world = World::new();
+    let name = format!("{}/i15b-certdir:latest", tls.addr());
+    let out = world
+        .atomic()
+        .args(["pull", "--storage", "native", &name])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not trusted"), "{}", stderr(&out));
+    let out = world
+        .atomic()
+        .args(["pull", "--storage", "native", "--cert-dir"])
+        .arg(&dir)
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
