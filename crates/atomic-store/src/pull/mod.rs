@@ -109,6 +109,9 @@ pub struct PullOptions {
     /// The machine-written short-name alias file (tests point this elsewhere); default
     /// `/var/cache/containers/short-name-aliases.conf` for root.
     pub short_name_aliases: Option<PathBuf>,
+    /// `--authfile`: the one auth file to read credentials from (else `$REGISTRY_AUTH_FILE`,
+    /// else the default files; see `registry::auth`).
+    pub authfile: Option<PathBuf>,
 }
 
 /// The result of a pull.

@@ -33,6 +33,10 @@ pub struct PullArgs {
     /// instead of the registry's /etc/containers/certs.d/HOST[:PORT] (native storage)
     #[arg(long, value_name = "DIR")]
     cert_dir: Option<std::path::PathBuf>,
+    /// Read registry credentials from FILE only (as `podman login --authfile` wrote it);
+    /// default $REGISTRY_AUTH_FILE, else podman's and Docker's files (native storage)
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<std::path::PathBuf>,
     /// Accepted for compatibility with the original, which ignored it too
     #[arg(short = 't', long = "type", hide = true)]
     image_type: Option<String>,
@@ -54,6 +58,7 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         tls_verify: args.tls.tls_verify,
         credentials: credentials(args.src_creds.as_deref())?,
         cert_dir: args.cert_dir.clone(),
+        authfile: args.authfile.clone(),
         ..PullOptions::default()
     };
     // Without a choice, new images go to atomic's own store: it needs no daemon.

@@ -75,7 +75,7 @@ impl Remote {
         };
         let creds = match &opts.credentials {
             Some(c) => Some(c.clone()),
-            None => auth::lookup(&registry, &name.repository)?,
+            None => auth::lookup(&registry, &name.repository, opts.authfile.as_deref()).await?,
         };
         let host = api_host(&registry).to_string();
 
