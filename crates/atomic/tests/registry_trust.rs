@@ -131,3 +131,80 @@ fn cert_dir_flag_trusts_a_self_signed_registry() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A registry behind htpasswd with `repo` pushed to it; returns it and the image's name.
+fn password_registry(tmp: &Path, repo: &str) -> (PrivateRegistry, String) {
+    let pw = tmp.join("htpasswd");
+    atomic_testsupport::htpasswd(&pw, "i15b", "helper-pw").unwrap();
+    let reg = PrivateRegistry::start(&PrivateRegistryConfig {
+        htpasswd: Some(pw),
+        ..Default::default()
+    })
+    .unwrap();
+    let layout = tempfile::tempdir().unwrap();
+    let image = write_oci_layout(&ImageSpec::new(repo), layout.path()).unwrap();
+    let name = format!("{}/{repo}:latest", reg.addr());
+    let out = std::process::Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .args(["--dest-creds", "i15b:helper-pw"])
+        .arg(format!("oci:{}:{}", layout.path().display(), image.tag))
+        .arg(format!("docker://{name}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (reg, name)
+}
+
+#[test]
+fn credential_helper_on_path_named_by_docker_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (reg, name) = password_registry(tmp.path(), "i15b-helper");
+    // The helper answers Docker's protocol for this registry only and logs what it was asked.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-i15btest");
+    let asked = tmp.path().join("asked");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread server\necho \"$server\" >> {asked}\n\
+             if [ \"$server\" = \"{addr}\" ]; then\n\
+             printf '{{\"ServerURL\":\"%s\",\"Username\":\"i15b\",\"Secret\":\"helper-pw\"}}' \"$server\"\n\
+             else echo 'credentials not found in native keychain'; exit 1; fi\n",
+            asked = asked.display(),
+            addr = reg.addr()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker_config = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "i15btest"}}}}"#, reg.addr()),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let world = World::new();
+    let pull = |with_helper: bool| {
+        let mut cmd = world.atomic();
+        cmd.args(["pull", "--storage", "native", "--tls-verify=false", &name])
+            .env("HOME", tmp.path())
+            .env("XDG_RUNTIME_DIR", tmp.path().join("run"))
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env("PATH", &path);
+        if with_helper {
+            cmd.env("DOCKER_CONFIG", &docker_config);
+        } else {
+            cmd.env("DOCKER_CONFIG", tmp.path().join("nodocker"));
+        }
+        cmd.output().unwrap()
+    };
+    let out = pull(false);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("not authorized"), "{}", stderr(&out));
+    let out = pull(true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&asked).unwrap().trim(), reg.addr());
+}
