@@ -15,6 +15,8 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+mod push;
+
 use crate::root::{RootKind, RootLayers, graph_driver_layers};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,

@@ -9,6 +9,7 @@
 //! --type all` so that `atomic run` costs one process, not two.
 
 mod libpod_names;
+mod push;
 pub mod storage;
 mod store_images;
 

@@ -112,6 +112,8 @@ pub struct PullOptions {
     /// `--authfile`: the one auth file to read credentials from (else `$REGISTRY_AUTH_FILE`,
     /// else the default files; see `registry::auth`).
     pub authfile: Option<PathBuf>,
+    /// Send no credentials, whatever the auth files hold (`push --anonymous`).
+    pub anonymous: bool,
 }
 
 /// The result of a pull.

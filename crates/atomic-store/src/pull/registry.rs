@@ -25,7 +25,7 @@ mod capped;
 pub mod config;
 mod layers;
 pub mod manifest;
-mod remote;
+pub(crate) mod remote;
 pub mod shortname;
 pub mod sources;
 pub mod timeout;

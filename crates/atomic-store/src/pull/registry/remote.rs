@@ -74,6 +74,7 @@ impl Remote {
             None => source.insecure,
         };
         let creds = match &opts.credentials {
+            _ if opts.anonymous => None,
             Some(c) => Some(c.clone()),
             None => auth::lookup(&registry, &name.repository, opts.authfile.as_deref()).await?,
         };
