@@ -320,6 +320,14 @@ impl DockerEngine {
                  registries from its own daemon.json); use --storage podman or native",
             ));
         }
+        if opts.cert_dir.is_some() || opts.authfile.is_some() {
+            return Err(EngineError::failed(
+                EngineKind::Docker,
+                format!("pull {image}"),
+                "--cert-dir and --authfile cannot be passed to the Docker daemon (it reads \
+                 /etc/docker/certs.d and its own logins); use --storage podman or native",
+            ));
+        }
         let quiet = opts.quiet;
         let (from, tag) = split_tag(image);
         let mut options = CreateImageOptionsBuilder::default().from_image(from);

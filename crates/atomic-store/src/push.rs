@@ -83,12 +83,17 @@ pub async fn push(
     // Shared with pulls: a prune cannot remove the blobs being sent.
     let _lock = store.writer_lock()?;
     let img = store.resolve(image)?.ok_or_else(|| {
-        anyhow!("image '{image}' not found in storage 'native'; list images with 'atomic images list'")
+        anyhow!(
+            "image '{image}' not found in storage 'native'; list images with 'atomic images list'"
+        )
     })?;
     let dest = destination_name(image, destination, &img.names)?;
     let conf = RegistriesConf::load(opts.registries_conf.as_deref())?;
     if conf.blocked(&dest.repo_path()) {
-        bail!("pushing to {dest} is blocked: {} lists it as blocked", conf.describe_sources());
+        bail!(
+            "pushing to {dest} is blocked: {} lists it as blocked",
+            conf.describe_sources()
+        );
     }
     let source = PullSource {
         insecure: conf.insecure(&dest.repo_path()),
@@ -135,7 +140,10 @@ pub async fn push(
         .as_ref()
         .map_or_else(|| OCI_MANIFEST.to_string(), |m| m.to_string());
     put_manifest(&remote, &dest, &manifest, &media_type, &img.manifest_digest).await?;
-    progress.message(&format!("Writing manifest {} to {dest}", img.manifest_digest));
+    progress.message(&format!(
+        "Writing manifest {} to {dest}",
+        img.manifest_digest
+    ));
     if let Some(signer) = signer {
         signer.sign(&dest, &img.manifest_digest).await?;
     }
@@ -154,8 +162,13 @@ fn destination_name(image: &str, destination: Option<&str>, names: &[String]) ->
     let wanted = match destination {
         Some(d) => d.strip_prefix("docker://").unwrap_or(d).to_string(),
         None => {
-            let asked = ImageName::parse(image).ok().map(|n| n.qualified().to_string());
-            match asked.filter(|a| names.contains(a)).or_else(|| names.first().cloned()) {
+            let asked = ImageName::parse(image)
+                .ok()
+                .map(|n| n.qualified().to_string());
+            match asked
+                .filter(|a| names.contains(a))
+                .or_else(|| names.first().cloned())
+            {
                 Some(name) => name,
                 None => bail!("image '{image}' has no name to push it under; give a DESTINATION"),
             }
@@ -216,10 +229,16 @@ async fn upload_blob(
         .headers()
         .get(LOCATION)
         .and_then(|l| l.to_str().ok())
-        .ok_or_else(|| anyhow!("the registry opened an upload without saying where (no Location)"))?;
+        .ok_or_else(|| {
+            anyhow!("the registry opened an upload without saying where (no Location)")
+        })?;
     let base_url = Url::parse(&base)?;
-    let mut target = base_url.join(location).context("the upload Location is not a URL")?;
-    target.query_pairs_mut().append_pair("digest", &digest.to_string());
+    let mut target = base_url
+        .join(location)
+        .context("the upload Location is not a URL")?;
+    target
+        .query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
     // An upload elsewhere (object storage) gets no registry credentials.
     let same_host = target.host_str() == base_url.host_str() && target.port() == base_url.port();
 
@@ -247,11 +266,18 @@ async fn upload_blob(
     if same_host {
         request = session.auth.apply(request);
     }
-    let answer = request.send().await.map_err(|e| explain(e.into(), &remote.name, false))?;
+    let answer = request
+        .send()
+        .await
+        .map_err(|e| explain(e.into(), &remote.name, false))?;
     if !answer.status().is_success() {
         let status = answer.status();
         let body = answer.text().await.unwrap_or_default();
-        return Err(explain(refusal(status, &body, target.to_string()), &remote.name, false));
+        return Err(explain(
+            refusal(status, &body, target.to_string()),
+            &remote.name,
+            false,
+        ));
     }
     bar.done();
     Ok(true)
@@ -274,7 +300,11 @@ async fn put_manifest(
         (None, Some(tag)) => tag.clone(),
         (None, None) => crate::reference::DEFAULT_TAG.to_string(),
     };
-    let url = format!("{}/v2/{}/manifests/{reference}", remote.base(), dest.repository);
+    let url = format!(
+        "{}/v2/{}/manifests/{reference}",
+        remote.base(),
+        dest.repository
+    );
     let session = &remote.session;
     let answer = session
         .auth
@@ -309,11 +339,17 @@ mod tests {
 
     #[test]
     fn destinations() {
-        let names = vec!["127.0.0.1:5000/a/b:1".to_string(), "localhost/x:latest".to_string()];
+        let names = vec![
+            "127.0.0.1:5000/a/b:1".to_string(),
+            "localhost/x:latest".to_string(),
+        ];
         let d = |image, dest| destination_name(image, dest, &names).map(|n| n.to_string());
         assert_eq!(d("localhost/x", None).unwrap(), "localhost/x:latest");
         assert_eq!(d("sha256:abc", None).unwrap(), "127.0.0.1:5000/a/b:1");
-        assert_eq!(d("x", Some("docker://reg.io/y")).unwrap(), "reg.io/y:latest");
+        assert_eq!(
+            d("x", Some("docker://reg.io/y")).unwrap(),
+            "reg.io/y:latest"
+        );
         let err = d("x", Some("justaname")).unwrap_err().to_string();
         assert!(err.contains("names no registry"), "{err}");
         assert!(destination_name("x", None, &[]).is_err());

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use atomic_store::{PullOptions, Pulled, Source, Store};
-use atomic_testsupport::{ImageSpec, PrivateRegistry, PrivateRegistryConfig, htpasswd, write_oci_layout};
+use atomic_testsupport::{
+    ImageSpec, PrivateRegistry, PrivateRegistryConfig, htpasswd, write_oci_layout,
+};
 use base64::Engine as _;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -54,14 +56,23 @@ fn htpasswd_registry_needs_the_credentials_of_the_auth_file() {
     let image = write_oci_layout(&ImageSpec::new("i15b-auth"), layout.path()).unwrap();
     let name = format!("{}/i15b-auth:latest", reg.addr());
     let out = Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
         .args(["--dest-creds", "i15b:s3cret"])
         .arg(format!("oci:{}:{}", layout.path().display(), image.tag))
         .arg(format!("docker://{name}"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let store = Store::open(&tmp.path().join("store")).unwrap();
     let err = format!("{:#}", pull(&store, &name, &opts()).unwrap_err());
@@ -69,8 +80,11 @@ fn htpasswd_registry_needs_the_credentials_of_the_auth_file() {
 
     let authfile = tmp.path().join("auth.json");
     let wrong = base64::engine::general_purpose::STANDARD.encode("i15b:wrong");
-    std::fs::write(&authfile, format!(r#"{{"auths":{{"{}":{{"auth":"{wrong}"}}}}}}"#, reg.addr()))
-        .unwrap();
+    std::fs::write(
+        &authfile,
+        format!(r#"{{"auths":{{"{}":{{"auth":"{wrong}"}}}}}}"#, reg.addr()),
+    )
+    .unwrap();
     let with_file = PullOptions {
         authfile: Some(authfile.clone()),
         ..opts()
@@ -79,8 +93,11 @@ fn htpasswd_registry_needs_the_credentials_of_the_auth_file() {
     assert!(err.contains("not authorized"), "{err}");
 
     let right = base64::engine::general_purpose::STANDARD.encode("i15b:s3cret");
-    std::fs::write(&authfile, format!(r#"{{"auths":{{"{}":{{"auth":"{right}"}}}}}}"#, reg.addr()))
-        .unwrap();
+    std::fs::write(
+        &authfile,
+        format!(r#"{{"auths":{{"{}":{{"auth":"{right}"}}}}}}"#, reg.addr()),
+    )
+    .unwrap();
     assert!(pull(&store, &name, &with_file).unwrap().changed);
 }
 
@@ -134,7 +151,11 @@ fn http(status: &str, headers: &str, body: &str) -> String {
 /// that refuses every request.
 fn registry_with_realm(realm_ip: &str) -> (FakeServer, FakeServer) {
     let tokens = FakeServer::start(realm_ip, |_, _| {
-        http("401 Unauthorized", "Content-Type: application/json\r\n", r#"{"details":"no"}"#)
+        http(
+            "401 Unauthorized",
+            "Content-Type: application/json\r\n",
+            r#"{"details":"no"}"#,
+        )
     });
     let realm = format!("http://{}/token", tokens.addr);
     let registry = FakeServer::start("127.0.0.1", move |own, _| {
@@ -179,7 +200,9 @@ fn credentials_never_go_to_a_realm_on_another_host() {
     assert!(pull(&store, &name, &with_creds).is_err());
     let asked = tokens.requests();
     assert!(
-        asked.iter().any(|r| r.to_ascii_lowercase().contains("authorization: basic")),
+        asked
+            .iter()
+            .any(|r| r.to_ascii_lowercase().contains("authorization: basic")),
         "{asked:?}"
     );
 }

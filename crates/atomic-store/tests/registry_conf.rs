@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::Result;
 use atomic_store::{PullOptions, Pulled, Source, Store};
-use atomic_testsupport::{ImageSpec, PrivateRegistry, PrivateRegistryConfig, free_port, write_oci_layout};
+use atomic_testsupport::{
+    ImageSpec, PrivateRegistry, PrivateRegistryConfig, free_port, write_oci_layout,
+};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -28,13 +30,22 @@ fn push(addr: &str, repo: &str, label: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let image = write_oci_layout(&ImageSpec::new(repo).label("test", label), tmp.path()).unwrap();
     let out = Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
         .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
         .arg(format!("docker://{addr}/{repo}:latest"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     image.manifest_digest.to_string()
 }
 
@@ -67,7 +78,11 @@ impl Case {
     }
 
     fn label(&self, name: &str) -> String {
-        let image = self.store.resolve(name).unwrap().expect("the image is stored");
+        let image = self
+            .store
+            .resolve(name)
+            .unwrap()
+            .expect("the image is stored");
         image.labels().get("test").cloned().unwrap_or_default()
     }
 }
@@ -168,14 +183,25 @@ fn short_name_modes() {
     };
     // No terminal here: enforcing refuses, naming the candidates; nothing is stored.
     let case = Case::new();
-    let err = err_text(pull(&case.store, "i15b-short", &case.opts(&conf("enforcing"))));
-    assert!(err.contains("enforcing") && err.contains(reg.addr()), "{err}");
+    let err = err_text(pull(
+        &case.store,
+        "i15b-short",
+        &case.opts(&conf("enforcing")),
+    ));
+    assert!(
+        err.contains("enforcing") && err.contains(reg.addr()),
+        "{err}"
+    );
     assert!(case.store.images().unwrap().is_empty());
     // Permissive and disabled try the search registries in order.
     for mode in ["permissive", "disabled"] {
         let case = Case::new();
         let pulled = pull(&case.store, "i15b-short", &case.opts(&conf(mode))).unwrap();
-        assert_eq!(pulled.name, format!("{}/i15b-short:latest", reg.addr()), "{mode}");
+        assert_eq!(
+            pulled.name,
+            format!("{}/i15b-short:latest", reg.addr()),
+            "{mode}"
+        );
     }
 }
 
@@ -184,7 +210,11 @@ fn blocked_registry_is_refused_before_any_request() {
     let reg = registry();
     push(reg.addr(), "i15b-blocked", "blocked");
     let before = reg.count_requests("GET", "/v2/");
-    assert!(before > 0, "the access log counts skopeo's requests:\n{}", reg.log_text());
+    assert!(
+        before > 0,
+        "the access log counts skopeo's requests:\n{}",
+        reg.log_text()
+    );
     let case = Case::new();
     let conf = format!(
         "[[registry]]\nlocation = \"{a}/i15b-blocked\"\nblocked = true\ninsecure = true\n",

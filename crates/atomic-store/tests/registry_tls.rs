@@ -34,7 +34,12 @@ fn push(reg: &PrivateRegistry, repo: &str, cert_dir: Option<&Path>) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let image = write_oci_layout(&ImageSpec::new(repo).label("test", repo), tmp.path()).unwrap();
     let mut cmd = Command::new("skopeo");
-    cmd.args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"]);
+    cmd.args([
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+    ]);
     if let Some(dir) = cert_dir {
         cmd.arg(format!("--dest-cert-dir={}", dir.display()));
     }
@@ -45,7 +50,11 @@ fn push(reg: &PrivateRegistry, repo: &str, cert_dir: Option<&Path>) -> String {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     dest
 }
 
@@ -88,7 +97,10 @@ fn self_signed_certificate_in_cert_dir_is_accepted_as_go_does() {
     let store = Store::open(&tmp.path().join("store")).unwrap();
     let empty = cert_dir(tmp.path(), "empty", &[]);
     let err = err_text(pull(&store, &name, &opts(Some(empty))));
-    assert!(err.contains("not trusted") && err.contains("certs.d"), "{err}");
+    assert!(
+        err.contains("not trusted") && err.contains("certs.d"),
+        "{err}"
+    );
     assert!(store.images().unwrap().is_empty());
 
     // With it as ca.crt (podman's and Docker's layout): pulled.
@@ -121,7 +133,11 @@ fn ca_issued_certificate_is_verified_against_the_cert_dir_ca() {
     let name = push(&reg, "i15b-caissued", None);
     let store = Store::open(&tmp.path().join("store")).unwrap();
 
-    let err = err_text(pull(&store, &name, &opts(Some(cert_dir(tmp.path(), "none", &[])))));
+    let err = err_text(pull(
+        &store,
+        &name,
+        &opts(Some(cert_dir(tmp.path(), "none", &[]))),
+    ));
     assert!(err.contains("not trusted"), "{err}");
 
     let dir = cert_dir(tmp.path(), "trusted", &[("ca.crt", &ca)]);
@@ -152,7 +168,11 @@ fn client_certificate_from_cert_dir_is_presented() {
     let full = cert_dir(
         tmp.path(),
         "full",
-        &[("ca.crt", &ca), ("client.cert", &client), ("client.key", &client_key)],
+        &[
+            ("ca.crt", &ca),
+            ("client.cert", &client),
+            ("client.key", &client_key),
+        ],
     );
     let name = push(&reg, "i15b-clientcert", Some(&full));
     let store = Store::open(&tmp.path().join("store")).unwrap();

@@ -44,7 +44,10 @@ impl PrivateRegistry {
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
         let addr = format!("127.0.0.1:{port}");
-        let data = config.data_dir.clone().unwrap_or_else(|| dir.path().join("data"));
+        let data = config
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
         let mut yaml = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
@@ -103,7 +106,10 @@ impl PrivateRegistry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("docker-registry on {} did not listen within 30 s", self.addr)
+        bail!(
+            "docker-registry on {} did not listen within 30 s",
+            self.addr
+        )
     }
 
     /// `127.0.0.1:PORT`.
@@ -124,9 +130,11 @@ impl PrivateRegistry {
             .filter(|l| l.contains(&needle) && l.contains(path_part))
             .filter(|l| {
                 // The access log's request field: "METHOD /path HTTP/1.1".
-                l.split(&needle)
-                    .nth(1)
-                    .is_some_and(|rest| rest.split(' ').next().is_some_and(|p| p.contains(path_part)))
+                l.split(&needle).nth(1).is_some_and(|rest| {
+                    rest.split(' ')
+                        .next()
+                        .is_some_and(|p| p.contains(path_part))
+                })
             })
             .count()
     }
@@ -181,9 +189,21 @@ impl TestCerts {
         let (crt, key) = (format!("{name}.crt"), format!("{name}.key"));
         openssl(
             &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", &key,
-                "-out", &crt,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-addext",
+                "subjectAltName=IP:127.0.0.1",
+                "-keyout",
+                &key,
+                "-out",
+                &crt,
             ],
             &self.dir,
         )?;
@@ -195,9 +215,23 @@ impl TestCerts {
         let (crt, key) = (format!("{name}.crt"), format!("{name}.key"));
         openssl(
             &[
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                &format!("/CN={name} test CA"), "-addext", "basicConstraints=critical,CA:TRUE",
-                "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-keyout", &key, "-out", &crt,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN={name} test CA"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "-keyout",
+                &key,
+                "-out",
+                &crt,
             ],
             &self.dir,
         )?;
@@ -214,7 +248,19 @@ impl TestCerts {
             format!("{name}.ext"),
         );
         openssl(
-            &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", &format!("/CN={name}"), "-keyout", &key, "-out", &csr],
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ],
             &self.dir,
         )?;
         let extensions = if server {
@@ -225,8 +271,21 @@ impl TestCerts {
         std::fs::write(self.dir.join(&ext), extensions)?;
         openssl(
             &[
-                "x509", "-req", "-in", &csr, "-CA", &format!("{ca}.crt"), "-CAkey", &format!("{ca}.key"),
-                "-CAcreateserial", "-days", "2", "-extfile", &ext, "-out", &cert,
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &format!("{ca}.crt"),
+                "-CAkey",
+                &format!("{ca}.key"),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &cert,
             ],
             &self.dir,
         )?;

@@ -19,8 +19,18 @@ fn skopeo(args: &[&str]) -> std::process::Output {
 
 /// The manifest digest skopeo sees for `name` on a plain-HTTP registry.
 fn remote_digest(name: &str) -> String {
-    let out = skopeo(&["inspect", "--tls-verify=false", "--format", "{{.Digest}}", &format!("docker://{name}")]);
-    assert!(out.status.success(), "skopeo inspect {name}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--format",
+        "{{.Digest}}",
+        &format!("docker://{name}"),
+    ]);
+    assert!(
+        out.status.success(),
+        "skopeo inspect {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -39,16 +49,29 @@ fn native_push_is_digest_identical_and_sends_no_blob_twice() {
     write_oci_layout(&spec, tmp.path()).unwrap();
     let original = format!("{}/i15b-push:v1", source.addr());
     let out = skopeo(&[
-        "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
         &format!("oci:{}:latest", tmp.path().display()),
         &format!("docker://{original}"),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let local_digest = remote_digest(&original);
     let world = World::new();
     let out = world
         .atomic()
-        .args(["pull", "--storage", "native", "--tls-verify=false", &original])
+        .args([
+            "pull",
+            "--storage",
+            "native",
+            "--tls-verify=false",
+            &original,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -57,7 +80,14 @@ fn native_push_is_digest_identical_and_sends_no_blob_twice() {
     let push = || {
         world
             .atomic()
-            .args(["push", "--storage", "native", "--tls-verify=false", &original, &target])
+            .args([
+                "push",
+                "--storage",
+                "native",
+                "--tls-verify=false",
+                &original,
+                &target,
+            ])
             .output()
             .unwrap()
     };
@@ -65,24 +95,40 @@ fn native_push_is_digest_identical_and_sends_no_blob_twice() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(remote_digest(&target), local_digest);
     let first = uploads(&dest);
-    assert!(first >= 2, "config and layer uploads expected:\n{}", dest.log_text());
+    assert!(
+        first >= 2,
+        "config and layer uploads expected:\n{}",
+        dest.log_text()
+    );
 
     // Again: every blob is there (HEAD says so), nothing is uploaded.
     let heads = dest.count_requests("HEAD", "/blobs/");
     let out = push();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(uploads(&dest), first, "a blob was sent again:\n{}", dest.log_text());
+    assert_eq!(
+        uploads(&dest),
+        first,
+        "a blob was sent again:\n{}",
+        dest.log_text()
+    );
     assert!(dest.count_requests("HEAD", "/blobs/") > heads);
     assert!(stderr(&out).contains("0 blobs sent"), "{}", stderr(&out));
 
     // What was pushed is a whole image: skopeo copies it back out.
     let back = tempfile::tempdir().unwrap();
     let out = skopeo(&[
-        "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false",
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        "--src-tls-verify=false",
         &format!("docker://{target}"),
         &format!("oci:{}:back", back.path().display()),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -92,7 +138,10 @@ fn sign_by_is_refused_before_anything_is_sent() {
     write_oci_layout(&ImageSpec::new("i15b-sign"), tmp.path()).unwrap();
     let original = format!("{}/i15b-sign:v1", source.addr());
     let out = skopeo(&[
-        "--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false",
+        "--insecure-policy",
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
         &format!("oci:{}:latest", tmp.path().display()),
         &format!("docker://{original}"),
     ]);
@@ -100,12 +149,21 @@ fn sign_by_is_refused_before_anything_is_sent() {
     let world = World::new();
     let out = world
         .atomic()
-        .args(["pull", "--storage", "native", "--tls-verify=false", &original])
+        .args([
+            "pull",
+            "--storage",
+            "native",
+            "--tls-verify=false",
+            &original,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let before = uploads(&source);
-    for flag in [["--sign-by", "ABCDEF"], ["--sign-by-sigstore-private-key", "/nonexistent.key"]] {
+    for flag in [
+        ["--sign-by", "ABCDEF"],
+        ["--sign-by-sigstore-private-key", "/nonexistent.key"],
+    ] {
         let target = format!("{}/i15b-signed:v1", source.addr());
         let out = world
             .atomic()
@@ -115,10 +173,18 @@ fn sign_by_is_refused_before_anything_is_sent() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("nothing was pushed"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("nothing was pushed"),
+            "{}",
+            stderr(&out)
+        );
     }
     assert_eq!(uploads(&source), before);
-    assert_eq!(source.count_requests("PUT", "/manifests/"), 1, "only skopeo's manifest");
+    assert_eq!(
+        source.count_requests("PUT", "/manifests/"),
+        1,
+        "only skopeo's manifest"
+    );
 }
 
 #[test]
@@ -135,14 +201,29 @@ fn podman_push_round_trip() {
     let world = World::new();
     let out = world
         .atomic()
-        .args(["push", "--storage", "podman", "--tls-verify=false", &image, &target])
+        .args([
+            "push",
+            "--storage",
+            "podman",
+            "--tls-verify=false",
+            &image,
+            &target,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     // The registry's image has podman's image (its config) inside.
-    let raw = skopeo(&["inspect", "--raw", "--tls-verify=false", &format!("docker://{target}")]);
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]);
     assert!(raw.status.success());
     let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
     let id = Kind::Podman.output(&["image", "inspect", "--format", "{{.Id}}", &image]);
-    assert_eq!(manifest["config"]["digest"], format!("sha256:{}", id.trim()));
+    assert_eq!(
+        manifest["config"]["digest"],
+        format!("sha256:{}", id.trim())
+    );
 }

@@ -21,12 +21,21 @@ fn skopeo_push(addr: &str, repo: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let image = write_oci_layout(&ImageSpec::new(repo).label("test", repo), tmp.path()).unwrap();
     let out = std::process::Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
         .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
         .arg(format!("docker://{addr}/{repo}:latest"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `atomic ARGS` inside a container of the minimal root, on the host's network, with
@@ -35,10 +44,19 @@ fn atomic_in_minimal_root(args: &[&str], certs_d: Option<&Path>) -> Output {
     let bin = assert_cmd::cargo::cargo_bin("atomic");
     let mut cmd = podman_command();
     cmd.args(["run", "--rm", "--net=host"])
-        .arg(format!("--volume={}:/usr/local/bin/atomic:ro", bin.display()))
-        .args(["--env=ATOMIC_STORE_ROOT=/tmp/store", "--env=ATOMIC_CONF=/nonexistent"]);
+        .arg(format!(
+            "--volume={}:/usr/local/bin/atomic:ro",
+            bin.display()
+        ))
+        .args([
+            "--env=ATOMIC_STORE_ROOT=/tmp/store",
+            "--env=ATOMIC_CONF=/nonexistent",
+        ]);
     if let Some(dir) = certs_d {
-        cmd.arg(format!("--volume={}:/etc/containers/certs.d:ro", dir.display()));
+        cmd.arg(format!(
+            "--volume={}:/etc/containers/certs.d:ro",
+            dir.display()
+        ));
     }
     cmd.arg(MINIMAL_ROOT_IMAGE).arg("atomic").args(args);
     cmd.output().unwrap()
@@ -63,7 +81,13 @@ fn without_a_ca_store_http_and_certs_d_work_and_unknown_https_fails_clearly() {
     assert!(ls.status.success(), "{}", stderr(&ls));
     let mut check = podman_command();
     let out = check
-        .args(["run", "--rm", MINIMAL_ROOT_IMAGE, "ls", "/etc/ssl/certs/ca-certificates.crt"])
+        .args([
+            "run",
+            "--rm",
+            MINIMAL_ROOT_IMAGE,
+            "ls",
+            "/etc/ssl/certs/ca-certificates.crt",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success(), "the minimal root has a CA store");
@@ -73,7 +97,10 @@ fn without_a_ca_store_http_and_certs_d_work_and_unknown_https_fails_clearly() {
     let repo = common::unique("i15b-noca");
     skopeo_push(shared.addr(), &repo);
     let name = format!("{}/{repo}:latest", shared.addr());
-    let out = atomic_in_minimal_root(&["pull", "--storage", "native", "--tls-verify=false", &name], None);
+    let out = atomic_in_minimal_root(
+        &["pull", "--storage", "native", "--tls-verify=false", &name],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     // https with a certificate nothing trusts: a clear error, no panic.
@@ -90,7 +117,10 @@ fn without_a_ca_store_http_and_certs_d_work_and_unknown_https_fails_clearly() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("no CA certificates") && err.contains("certs.d"), "{err}");
+    assert!(
+        err.contains("no CA certificates") && err.contains("certs.d"),
+        "{err}"
+    );
 
     // The same registry with its certificate in /etc/containers/certs.d/HOST:PORT/ca.crt.
     let certs_d = tmp.path().join("certs.d");
@@ -145,13 +175,22 @@ fn password_registry(tmp: &Path, repo: &str) -> (PrivateRegistry, String) {
     let image = write_oci_layout(&ImageSpec::new(repo), layout.path()).unwrap();
     let name = format!("{}/{repo}:latest", reg.addr());
     let out = std::process::Command::new("skopeo")
-        .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
         .args(["--dest-creds", "i15b:helper-pw"])
         .arg(format!("oci:{}:{}", layout.path().display(), image.tag))
         .arg(format!("docker://{name}"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (reg, name)
 }
 
@@ -185,7 +224,11 @@ fn credential_helper_on_path_named_by_docker_config() {
         format!(r#"{{"credHelpers": {{"{}": "i15btest"}}}}"#, reg.addr()),
     )
     .unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let world = World::new();
     let pull = |with_helper: bool| {
         let mut cmd = world.atomic();

@@ -62,11 +62,18 @@ impl DockerEngine {
             });
         let mut stream = self.client.push_image(name, Some(options), credentials);
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| self.unavailable_or_failed(&format!("push {target}"), e))?;
+            let info =
+                item.map_err(|e| self.unavailable_or_failed(&format!("push {target}"), e))?;
             if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                return Err(EngineError::failed(EngineKind::Docker, format!("push {target}"), error));
+                return Err(EngineError::failed(
+                    EngineKind::Docker,
+                    format!("push {target}"),
+                    error,
+                ));
             }
-            if !opts.quiet && let Some(status) = info.status {
+            if !opts.quiet
+                && let Some(status) = info.status
+            {
                 eprintln!("{status}");
             }
         }

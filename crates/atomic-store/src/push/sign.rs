@@ -74,7 +74,10 @@ mod tests {
             ..SignRequest::default()
         };
         let err = prepare(&gpg).unwrap_err().to_string();
-        assert!(err.contains("--sign-by") && err.contains("nothing was pushed"), "{err}");
+        assert!(
+            err.contains("--sign-by") && err.contains("nothing was pushed"),
+            "{err}"
+        );
         let sigstore = SignRequest {
             sigstore_private_key: Some("/k".into()),
             ..SignRequest::default()

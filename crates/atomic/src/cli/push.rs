@@ -94,7 +94,11 @@ pub async fn push(args: PushArgs, config: &Config) -> Result<i32> {
     };
     let opts = PushOptions {
         quiet: args.quiet,
-        tls_verify: if args.insecure { Some(false) } else { args.tls.tls_verify },
+        tls_verify: if args.insecure {
+            Some(false)
+        } else {
+            args.tls.tls_verify
+        },
         credentials,
         anonymous: args.anonymous,
         authfile: args.authfile.clone(),

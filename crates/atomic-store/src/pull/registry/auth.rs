@@ -94,7 +94,10 @@ fn auth_files(authfile: Option<&Path>) -> Vec<PathBuf> {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    if let Some(file) = authfile.map(Path::to_path_buf).or_else(|| env("REGISTRY_AUTH_FILE")) {
+    if let Some(file) = authfile
+        .map(Path::to_path_buf)
+        .or_else(|| env("REGISTRY_AUTH_FILE"))
+    {
         return vec![file];
     }
     let mut files = Vec::new();
@@ -187,7 +190,12 @@ pub async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credentia
     }
     let output = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
         .await
-        .with_context(|| format!("{program} get did not answer within {} s", HELPER_TIMEOUT.as_secs()))?
+        .with_context(|| {
+            format!(
+                "{program} get did not answer within {} s",
+                HELPER_TIMEOUT.as_secs()
+            )
+        })?
         .with_context(|| format!("running {program} get"))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
@@ -199,7 +207,11 @@ pub async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credentia
         bail!(
             "{program} get failed ({}): {}",
             output.status,
-            format!("{stdout} {stderr}").trim().chars().take(400).collect::<String>()
+            format!("{stdout} {stderr}")
+                .trim()
+                .chars()
+                .take(400)
+                .collect::<String>()
         );
     }
     let answer: HelperAnswer = serde_json::from_str(&stdout)
@@ -332,9 +344,15 @@ mod tests {
 
     #[test]
     fn helper_names_are_not_paths() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         for bad in ["../../bin/sh", "a/b", "", ".hidden", "x y"] {
-            let err = rt.block_on(run_helper(bad, "reg.io")).unwrap_err().to_string();
+            let err = rt
+                .block_on(run_helper(bad, "reg.io"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("not a credential helper name"), "{bad}: {err}");
         }
     }

@@ -145,8 +145,12 @@ impl RegistriesConf {
             conf.merge_file(&path)?;
             return Ok(conf);
         }
-        let user_conf = home.as_ref().map(|h| h.join(".config/containers/registries.conf"));
-        let user_dir = home.as_ref().map(|h| h.join(".config/containers/registries.conf.d"));
+        let user_conf = home
+            .as_ref()
+            .map(|h| h.join(".config/containers/registries.conf"));
+        let user_dir = home
+            .as_ref()
+            .map(|h| h.join(".config/containers/registries.conf.d"));
         let mut dirs = Vec::new();
         match user_conf.filter(|p| p.exists()) {
             // A per-user file replaces the system's file and drop-ins.
@@ -214,9 +218,9 @@ impl RegistriesConf {
             Some("enforcing") => Some(ShortNameMode::Enforcing),
             Some("permissive") => Some(ShortNameMode::Permissive),
             Some("disabled") => Some(ShortNameMode::Disabled),
-            Some(other) => bail!(
-                "short-name-mode = \"{other}\" is not one of enforcing, permissive, disabled"
-            ),
+            Some(other) => {
+                bail!("short-name-mode = \"{other}\" is not one of enforcing, permissive, disabled")
+            }
         };
         let mut aliases = BTreeMap::new();
         for (short, target) in file.aliases {
@@ -318,7 +322,10 @@ impl RegistriesConf {
 
 /// One `[[registry]]` table, checked as containers-image checks it.
 fn entry(table: RegistryTable) -> Result<Entry> {
-    let location = table.location.map(|l| normalise(&l)).filter(|l| !l.is_empty());
+    let location = table
+        .location
+        .map(|l| normalise(&l))
+        .filter(|l| !l.is_empty());
     let prefix = match (table.prefix.map(|p| normalise(&p)), &location) {
         (Some(p), _) if p.starts_with("*.") => {
             if p.contains(['/', '@', ':']) {
@@ -354,7 +361,11 @@ fn entry(table: RegistryTable) -> Result<Entry> {
         });
     }
     Ok(Entry {
-        location: if prefix.starts_with("*.") { None } else { location },
+        location: if prefix.starts_with("*.") {
+            None
+        } else {
+            location
+        },
         prefix,
         insecure: table.insecure,
         blocked: table.blocked,

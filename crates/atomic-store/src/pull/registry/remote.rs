@@ -82,14 +82,25 @@ impl Remote {
 
         // An insecure registry is tried over https without verification first, then over plain
         // http, as podman and skopeo do; a secure one only over verified https.
-        let schemes: &[&'static str] = if insecure { &["https", "http"] } else { &["https"] };
+        let schemes: &[&'static str] = if insecure {
+            &["https", "http"]
+        } else {
+            &["https"]
+        };
         let http = tls::http_client(&registry, opts.cert_dir.as_deref(), insecure)?;
         let mut last_err = None;
         for &scheme in schemes {
             // The /v2/ handshake: reaches the registry, and fetches a bearer token when the
             // registry asks for one (anonymous or with the credentials).
-            match token::handshake(&http, scheme, &host, &name.repository, creds.as_ref(), access)
-                .await
+            match token::handshake(
+                &http,
+                scheme,
+                &host,
+                &name.repository,
+                creds.as_ref(),
+                access,
+            )
+            .await
             {
                 Ok(auth) => {
                     return Ok(Remote {
@@ -192,7 +203,11 @@ impl Remote {
             ),
             Answer::Refused(status, body) => {
                 let url = format!("{registry}/v2/{}/manifests/{wanted}", self.name.repository);
-                return Err(explain(refusal(status, &body, url), &self.name, self.insecure));
+                return Err(explain(
+                    refusal(status, &body, url),
+                    &self.name,
+                    self.insecure,
+                ));
             }
         };
         // The digest is computed here rather than taken from the registry's header: it is the

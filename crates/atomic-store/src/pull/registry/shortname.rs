@@ -41,9 +41,15 @@ struct AliasFile {
 /// The machine-written alias file of this user.
 pub fn default_alias_file() -> Option<PathBuf> {
     if rustix::process::geteuid().is_root() {
-        return Some(PathBuf::from("/var/cache/containers/short-name-aliases.conf"));
+        return Some(PathBuf::from(
+            "/var/cache/containers/short-name-aliases.conf",
+        ));
     }
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let cache = env("XDG_CACHE_HOME").or_else(|| env("HOME").map(|h| h.join(".cache")))?;
     Some(cache.join("containers/short-name-aliases.conf"))
 }
@@ -83,7 +89,12 @@ pub fn resolve(
         return Ok(Resolution {
             candidates: vec![with_tag(target)?],
             record: None,
-            origin: format!("the alias recorded in {}", alias_file.map(|p| p.display().to_string()).unwrap_or_default()),
+            origin: format!(
+                "the alias recorded in {}",
+                alias_file
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
         });
     }
     if let Some((target, origin)) = conf.aliases.get(key).filter(|(t, _)| !t.is_empty()) {
@@ -100,10 +111,17 @@ pub fn resolve(
         .iter()
         .map(|r| short.on_registry(r).qualified())
         .collect();
-    let origin = format!("unqualified-search-registries in {}", conf.describe_sources());
+    let origin = format!(
+        "unqualified-search-registries in {}",
+        conf.describe_sources()
+    );
     let mode = conf.short_name_mode();
     if mode == ShortNameMode::Disabled || candidates.len() == 1 {
-        return Ok(Resolution { candidates, record: None, origin });
+        return Ok(Resolution {
+            candidates,
+            record: None,
+            origin,
+        });
     }
     if !terminal {
         return match mode {
@@ -113,7 +131,11 @@ pub fn resolve(
                  or add an alias to [aliases] in registries.conf",
                 registries.join(", ")
             ),
-            _ => Ok(Resolution { candidates, record: None, origin }),
+            _ => Ok(Resolution {
+                candidates,
+                record: None,
+                origin,
+            }),
         };
     }
     let names: Vec<String> = candidates.iter().map(|c| c.repo_path()).collect();
@@ -138,10 +160,17 @@ pub fn prompt(names: &[String]) -> Result<usize> {
     write!(err, "Number [1-{}]: ", names.len())?;
     err.flush()?;
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the choice")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the choice")?;
     match line.trim().parse::<usize>() {
         Ok(n) if (1..=names.len()).contains(&n) => Ok(n - 1),
-        _ => bail!("'{}' is not one of the numbers 1 to {}", line.trim(), names.len()),
+        _ => bail!(
+            "'{}' is not one of the numbers 1 to {}",
+            line.trim(),
+            names.len()
+        ),
     }
 }
 
@@ -156,14 +185,17 @@ pub fn record(path: &Path, short: &str, repository: &str) -> Result<()> {
     aliases.insert(short.to_string(), repository.to_string());
     let dir = path.parent().context("the alias file has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut text = String::from("# Written by atomic (and podman): short names chosen at a prompt.\n[aliases]\n");
+    let mut text = String::from(
+        "# Written by atomic (and podman): short names chosen at a prompt.\n[aliases]\n",
+    );
     for (k, v) in &aliases {
         // Both are validated image names: no quote or backslash to escape.
         text.push_str(&format!("  \"{k}\" = \"{v}\"\n"));
     }
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(text.as_bytes())?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -187,7 +219,9 @@ mod tests {
 
     #[test]
     fn aliases_win_recorded_first() {
-        let conf = RegistriesConf::parse(&format!("{TWO}[aliases]\nbusybox = \"c.io/lib/busybox\"\n")).unwrap();
+        let conf =
+            RegistriesConf::parse(&format!("{TWO}[aliases]\nbusybox = \"c.io/lib/busybox\"\n"))
+                .unwrap();
         let r = resolve(&conf, &short("busybox:1"), None, false, &mut never).unwrap();
         assert_eq!(names(&r), ["c.io/lib/busybox:1"]);
         let dir = tempfile::tempdir().unwrap();
@@ -199,14 +233,23 @@ mod tests {
 
     #[test]
     fn each_mode_without_a_terminal() {
-        for (mode, want) in [("disabled", Some(2)), ("permissive", Some(2)), ("enforcing", None), ("", Some(2))] {
-            let conf = RegistriesConf::parse(&format!("{TWO}short-name-mode = \"{mode}\"\n")).unwrap();
+        for (mode, want) in [
+            ("disabled", Some(2)),
+            ("permissive", Some(2)),
+            ("enforcing", None),
+            ("", Some(2)),
+        ] {
+            let conf =
+                RegistriesConf::parse(&format!("{TWO}short-name-mode = \"{mode}\"\n")).unwrap();
             let r = resolve(&conf, &short("x/y"), None, false, &mut never);
             match want {
                 Some(n) => assert_eq!(r.unwrap().candidates.len(), n, "{mode}"),
                 None => {
                     let err = r.unwrap_err().to_string();
-                    assert!(err.contains("enforcing") && err.contains("no terminal"), "{err}");
+                    assert!(
+                        err.contains("enforcing") && err.contains("no terminal"),
+                        "{err}"
+                    );
                 }
             }
         }
@@ -215,7 +258,8 @@ mod tests {
     #[test]
     fn a_terminal_asks_and_records_the_choice() {
         for mode in ["enforcing", "permissive"] {
-            let conf = RegistriesConf::parse(&format!("{TWO}short-name-mode = \"{mode}\"\n")).unwrap();
+            let conf =
+                RegistriesConf::parse(&format!("{TWO}short-name-mode = \"{mode}\"\n")).unwrap();
             let mut asked = Vec::new();
             let r = resolve(&conf, &short("app:2"), None, true, &mut |n: &[String]| {
                 asked = n.to_vec();
@@ -227,9 +271,25 @@ mod tests {
             assert_eq!(r.record, Some(("app".into(), "b.io/app".into())));
         }
         // Disabled never asks, terminal or not; one search registry leaves nothing to ask.
-        let conf = RegistriesConf::parse(&format!("{TWO}short-name-mode = \"disabled\"\n")).unwrap();
-        assert_eq!(resolve(&conf, &short("app"), None, true, &mut never).unwrap().candidates.len(), 2);
-        let one = RegistriesConf::parse("unqualified-search-registries = [\"a.io\"]\nshort-name-mode = \"enforcing\"\n").unwrap();
-        assert_eq!(resolve(&one, &short("app"), None, false, &mut never).unwrap().candidates.len(), 1);
+        let conf =
+            RegistriesConf::parse(&format!("{TWO}short-name-mode = \"disabled\"\n")).unwrap();
+        assert_eq!(
+            resolve(&conf, &short("app"), None, true, &mut never)
+                .unwrap()
+                .candidates
+                .len(),
+            2
+        );
+        let one = RegistriesConf::parse(
+            "unqualified-search-registries = [\"a.io\"]\nshort-name-mode = \"enforcing\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            resolve(&one, &short("app"), None, false, &mut never)
+                .unwrap()
+                .candidates
+                .len(),
+            1
+        );
     }
 }

@@ -136,7 +136,11 @@ mod tests {
     fn rewrites_prefixes_to_locations() {
         assert_eq!(
             sources(CONF, "example.com/foo/image:latest").unwrap(),
-            [("internal.registry.mirror/bar/image:latest".into(), false, false)]
+            [(
+                "internal.registry.mirror/bar/image:latest".into(),
+                false,
+                false
+            )]
         );
         // Prefixes match at component boundaries only.
         assert_eq!(
@@ -168,7 +172,10 @@ mod tests {
     fn mirror_by_digest_only_keeps_tags_off_mirrors() {
         assert_eq!(sources(CONF, "old.io/x:1").unwrap().len(), 1);
         let digest = format!("old.io/x@sha256:{}", "1".repeat(64));
-        assert_eq!(sources(CONF, &digest).unwrap()[0].0, format!("m4.io/x@sha256:{}", "1".repeat(64)));
+        assert_eq!(
+            sources(CONF, &digest).unwrap()[0].0,
+            format!("m4.io/x@sha256:{}", "1".repeat(64))
+        );
     }
 
     #[test]
@@ -185,7 +192,10 @@ mod tests {
     #[test]
     fn blocked_registries_are_refused_mirrors_and_all() {
         let err = sources(CONF, "reg.io/secret/x").unwrap_err().to_string();
-        assert!(err.contains("blocked") && err.contains("reg.io/secret"), "{err}");
+        assert!(
+            err.contains("blocked") && err.contains("reg.io/secret"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -24,10 +24,10 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context, Result, bail};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{WebPkiServerVerifier, verify_server_name};
-use rustls::server::ParsedCertificate;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 const CONTAINERS_CERTS_D: &str = "/etc/containers/certs.d";
@@ -53,9 +53,8 @@ impl CertsDir {
             None => per_host_dirs(host).into_iter().find(|d| d.is_dir()),
         };
         match dir {
-            Some(dir) => {
-                CertsDir::read(&dir).with_context(|| format!("reading certificates from {}", dir.display()))
-            }
+            Some(dir) => CertsDir::read(&dir)
+                .with_context(|| format!("reading certificates from {}", dir.display())),
             None => Ok(CertsDir::default()),
         }
     }
@@ -79,19 +78,28 @@ impl CertsDir {
                 "cert" => {
                     let key = path.with_extension("key");
                     if !key.exists() {
-                        bail!("missing key {} for client certificate {}", key.display(), path.display());
+                        bail!(
+                            "missing key {} for client certificate {}",
+                            key.display(),
+                            path.display()
+                        );
                     }
                     if out.client.is_none() {
                         let chain = read_certs(path)?;
-                        let key = PrivateKeyDer::from_pem_file(&key)
-                            .with_context(|| format!("reading the private key {}", key.display()))?;
+                        let key = PrivateKeyDer::from_pem_file(&key).with_context(|| {
+                            format!("reading the private key {}", key.display())
+                        })?;
                         out.client = Some((chain, key));
                     }
                 }
                 "key" => {
                     let cert = path.with_extension("cert");
                     if !cert.exists() {
-                        bail!("missing client certificate {} for key {}", cert.display(), path.display());
+                        bail!(
+                            "missing client certificate {} for key {}",
+                            cert.display(),
+                            path.display()
+                        );
                     }
                 }
                 _ => {}
@@ -111,7 +119,11 @@ fn per_host_dirs(host: &str) -> Vec<PathBuf> {
     if !rustix::process::geteuid().is_root()
         && let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
     {
-        dirs.push(Path::new(&home).join(".config/containers/certs.d").join(host));
+        dirs.push(
+            Path::new(&home)
+                .join(".config/containers/certs.d")
+                .join(host),
+        );
     }
     dirs.push(Path::new(CONTAINERS_CERTS_D).join(host));
     dirs.push(Path::new(DOCKER_CERTS_D).join(host));
@@ -215,7 +227,11 @@ impl ServerCertVerifier for RegistryVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.pinned.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
             // Trusted by the administrator byte for byte; its names must still cover the host,
             // as Go checks them.
             let parsed = ParsedCertificate::try_from(end_entity)?;
@@ -223,9 +239,13 @@ impl ServerCertVerifier for RegistryVerifier {
             return Ok(ServerCertVerified::assertion());
         }
         match &self.webpki {
-            Some(webpki) => {
-                webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            }
+            Some(webpki) => webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
             None => Err(rustls::Error::General(format!(
                 "no CA certificates to verify {} with: this system has no CA store (install \
                  ca-certificates) and there is no certs.d directory for {}",
@@ -305,10 +325,15 @@ pub fn is_certificate_error(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(e) = next {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return matches!(r, rustls::Error::InvalidCertificate(_) | rustls::Error::General(_));
+            return matches!(
+                r,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::General(_)
+            );
         }
         let text = e.to_string();
-        if text.contains("invalid peer certificate") || text.contains("no CA certificates to verify") {
+        if text.contains("invalid peer certificate")
+            || text.contains("no CA certificates to verify")
+        {
             return true;
         }
         next = e.source();
@@ -326,7 +351,10 @@ mod tests {
         assert!(per_host_dirs("..").is_empty());
         let dirs = per_host_dirs("reg.io:5000");
         assert!(dirs.contains(&PathBuf::from("/etc/containers/certs.d/reg.io:5000")));
-        assert_eq!(dirs.last().unwrap(), &PathBuf::from("/etc/docker/certs.d/reg.io:5000"));
+        assert_eq!(
+            dirs.last().unwrap(),
+            &PathBuf::from("/etc/docker/certs.d/reg.io:5000")
+        );
     }
 
     #[test]

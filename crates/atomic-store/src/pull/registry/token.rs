@@ -109,7 +109,9 @@ pub fn realm_trusted(realm: &Url, registry: &str, scheme: &str) -> bool {
         return true;
     }
     // Siblings in the registry's own domain; never for addresses, never above two labels.
-    if registry_host.parse::<std::net::IpAddr>().is_ok() || realm_host.parse::<std::net::IpAddr>().is_ok() {
+    if registry_host.parse::<std::net::IpAddr>().is_ok()
+        || realm_host.parse::<std::net::IpAddr>().is_ok()
+    {
         return false;
     }
     let Some((_, parent)) = registry_host.split_once('.') else {
@@ -166,7 +168,9 @@ pub async fn handshake(
             fetch_token(http, scheme, registry, repository, creds, access, &bearer).await
         }
         Challenge::Basic | Challenge::Unknown if creds.is_some() => Ok(basic()),
-        Challenge::Basic | Challenge::Unknown => Err(OciDistributionError::UnauthorizedError { url }),
+        Challenge::Basic | Challenge::Unknown => {
+            Err(OciDistributionError::UnauthorizedError { url })
+        }
     }
 }
 
@@ -219,7 +223,11 @@ async fn fetch_token(
         return Err(OciDistributionError::AuthenticationFailure(reason));
     }
     let answer: TokenAnswer = response.json().await?;
-    match answer.token.or(answer.access_token).filter(|t| !t.is_empty()) {
+    match answer
+        .token
+        .or(answer.access_token)
+        .filter(|t| !t.is_empty())
+    {
         Some(token) => Ok(Authorization::Bearer(token)),
         None => Err(OciDistributionError::AuthenticationFailure(format!(
             "the token service {realm} answered without a token"
@@ -242,7 +250,10 @@ mod tests {
                 service: Some("registry.docker.io".into()),
             })
         );
-        assert_eq!(parse_challenge(r#"Basic realm="Registry Realm""#), Challenge::Basic);
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Challenge::Basic
+        );
         assert_eq!(parse_challenge("Negotiate"), Challenge::Unknown);
         assert_eq!(parse_challenge("\u{1}garbage=\""), Challenge::Unknown);
     }
@@ -253,19 +264,53 @@ mod tests {
         let cases = [
             ("https://reg.io/token", "reg.io", "https", true),
             ("https://reg.io:8443/token", "reg.io:5000", "https", true),
-            ("https://auth.docker.io/token", "registry-1.docker.io", "https", true),
-            ("https://gitlab.com/jwt/auth", "registry.gitlab.com", "https", true),
+            (
+                "https://auth.docker.io/token",
+                "registry-1.docker.io",
+                "https",
+                true,
+            ),
+            (
+                "https://gitlab.com/jwt/auth",
+                "registry.gitlab.com",
+                "https",
+                true,
+            ),
             ("https://evil.example/token", "reg.io", "https", false),
             ("http://reg.io/token", "reg.io", "https", false),
-            ("http://127.0.0.1:5001/token", "127.0.0.1:5000", "http", true),
-            ("http://127.0.0.2:5001/token", "127.0.0.1:5000", "http", false),
-            ("http://localhost:5001/token", "127.0.0.1:5000", "http", false),
+            (
+                "http://127.0.0.1:5001/token",
+                "127.0.0.1:5000",
+                "http",
+                true,
+            ),
+            (
+                "http://127.0.0.2:5001/token",
+                "127.0.0.1:5000",
+                "http",
+                false,
+            ),
+            (
+                "http://localhost:5001/token",
+                "127.0.0.1:5000",
+                "http",
+                false,
+            ),
             // A two-label registry has no sibling domain to share (`io` is not one).
             ("https://other.io/token", "quay.io", "https", false),
-            ("https://x.reg.io.evil.example/token", "a.reg.io", "https", false),
+            (
+                "https://x.reg.io.evil.example/token",
+                "a.reg.io",
+                "https",
+                false,
+            ),
         ];
         for (realm, registry, scheme, want) in cases {
-            assert_eq!(realm_trusted(&url(realm), registry, scheme), want, "{realm} for {registry}");
+            assert_eq!(
+                realm_trusted(&url(realm), registry, scheme),
+                want,
+                "{realm} for {registry}"
+            );
         }
     }
 }
