@@ -359,19 +359,18 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         }
         OciDistributionError::RequestError(e) if !insecure && tls::is_certificate_error(e) => {
             format!(
-                "the TLS certificate of {registry} is not trusted, so {name} cannot be pulled \
-                 from it: put the certificate of the CA that signed it (or the registry's own \
+                "the TLS certificate of {registry} is not trusted (for {name}): put the certificate of the CA that signed it (or the registry's own \
                  self-signed one) in /etc/containers/certs.d/{registry}/ca.crt, or pass \
                  --tls-verify=false to skip verification"
             )
         }
         OciDistributionError::RequestError(_) if !insecure => format!(
-            "cannot reach {registry} over https to pull {name}; if the registry speaks plain \
+            "cannot reach {registry} over https for {name}; if the registry speaks plain \
              http or has a self-signed certificate, pass --tls-verify=false or mark it \
              `insecure = true` in registries.conf"
         ),
         OciDistributionError::RequestError(_) => {
-            format!("cannot reach {registry} (tried https and http) to pull {name}")
+            format!("cannot reach {registry} (tried https and http) for {name}")
         }
         _ => format!("pulling {name} from {registry}"),
     };
@@ -380,7 +379,7 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
 
 fn not_authorized(name: &ImageName, registry: &str) -> String {
     format!(
-        "not authorized to pull {name} from {registry}: log in with `podman login {registry}` \
-         or pass --src-creds USER:PASSWORD"
+        "not authorized for {name} on {registry}: log in with `podman login {registry}` or \
+         pass credentials (--src-creds for pull, --dest-creds for push: USER:PASSWORD)"
     )
 }
