@@ -227,3 +227,52 @@ fn podman_push_round_trip() {
         format!("sha256:{}", id.trim())
     );
 }
+
+#[test]
+fn docker_push_round_trip() {
+    if !Kind::Docker.usable() {
+        return;
+    }
+    let dest = PrivateRegistry::start(&PrivateRegistryConfig::default()).unwrap();
+    let spec = ImageSpec::new("i15b-docker-push").label("engine", "docker");
+    atomic_testsupport::load_into_docker(&spec).unwrap();
+    let target = format!("{}/i15b-docker-pushed:v1", dest.addr());
+    let world = World::new();
+    // The daemon has its own TLS settings: atomic's flag is refused, not ignored.
+    let out = world
+        .atomic()
+        .args([
+            "push",
+            "--storage",
+            "docker",
+            "--tls-verify=false",
+            &spec.reference(),
+            &target,
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--tls-verify"), "{}", stderr(&out));
+    // Docker reaches loopback registries over plain http by itself.
+    let out = world
+        .atomic()
+        .args(["push", "--storage", "docker", &spec.reference(), &target])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let raw = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://{target}"),
+    ]);
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let id = Kind::Docker.output(&["image", "inspect", "--format", "{{.Id}}", &spec.reference()]);
+    assert_eq!(manifest["config"]["digest"], id.trim());
+    Kind::Docker.remove_image(&target);
+}

@@ -206,8 +206,7 @@ async fn from_sources(
 ) -> Result<(Remote, Fetched)> {
     let sources = conf.pull_sources(name)?;
     let mut failures = Vec::new();
-    let last = sources.len() - 1;
-    for (i, source) in sources.iter().enumerate() {
+    for source in &sources {
         let attempt = async {
             let remote = Remote::connect_source(source, opts, Access::Pull).await?;
             let fetched = remote.manifest().await?;
@@ -225,9 +224,6 @@ async fn from_sources(
             Err(e) => {
                 tracing::debug!("{}: {e:#}", source.name);
                 failures.push(format!("  {}: {e:#}", source.name));
-                if i == last {
-                    break;
-                }
             }
         }
     }

@@ -380,6 +380,6 @@ mod tests {
     fn builds_without_any_roots() {
         // Whatever the machine's CA store holds, building never fails or panics.
         let config = client_config("reg.io", CertsDir::default(), false).unwrap();
-        assert!(config.client_auth_cert_resolver.has_certs() == false);
+        assert!(!config.client_auth_cert_resolver.has_certs());
     }
 }
