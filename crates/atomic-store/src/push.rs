@@ -110,7 +110,8 @@ pub async fn push(
         anonymous: opts.anonymous,
         ..PullOptions::default()
     };
-    let remote = Remote::connect_source(&source, &connect, Access::Push).await?;
+    let remote =
+        Remote::connect_source(&source, &conf.credential_helpers(), &connect, Access::Push).await?;
 
     let manifest = store.read_blob(&img.manifest_digest)?;
     let mut blobs = vec![(img.config_digest.clone(), img.manifest.config().size())];

@@ -250,4 +250,30 @@ fn credential_helper_on_path_named_by_docker_config() {
     let out = pull(true);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&asked).unwrap().trim(), reg.addr());
+
+    // The same helper named by registries.conf's credential-helpers instead, after the auth
+    // files (which have nothing).
+    let conf = tmp.path().join("registries.conf");
+    std::fs::write(
+        &conf,
+        "unqualified-search-registries = []
+         credential-helpers = [\"containers-auth.json\", \"i15btest\"]
+",
+    )
+    .unwrap();
+    let store = tmp.path().join("store2");
+    let out = world
+        .atomic()
+        .args(["pull", "--storage", "native", "--tls-verify=false", &name])
+        .env("ATOMIC_STORE_ROOT", &store)
+        .env("CONTAINERS_REGISTRIES_CONF", &conf)
+        .env("HOME", tmp.path())
+        .env("XDG_RUNTIME_DIR", tmp.path().join("run"))
+        .env("DOCKER_CONFIG", tmp.path().join("nodocker"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&asked).unwrap().lines().count(), 2);
 }

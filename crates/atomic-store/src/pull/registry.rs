@@ -205,10 +205,11 @@ async fn from_sources(
     progress: &Progress,
 ) -> Result<(Remote, Fetched)> {
     let sources = conf.pull_sources(name)?;
+    let helpers = conf.credential_helpers();
     let mut failures = Vec::new();
     for source in &sources {
         let attempt = async {
-            let remote = Remote::connect_source(source, opts, Access::Pull).await?;
+            let remote = Remote::connect_source(source, &helpers, opts, Access::Pull).await?;
             let fetched = remote.manifest().await?;
             anyhow::Ok((remote, fetched))
         };

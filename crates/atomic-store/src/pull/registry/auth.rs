@@ -32,6 +32,32 @@ pub enum Found {
     Helper(String),
 }
 
+/// The name `credential-helpers` in registries.conf gives the auth files.
+pub const AUTH_FILES: &str = "containers-auth.json";
+
+/// The credentials for `repository` on `registry` from the `helpers` registries.conf lists,
+/// in order (see [`AUTH_FILES`]); the first that has some wins.
+pub async fn lookup_with(
+    helpers: &[String],
+    registry: &str,
+    repository: &str,
+    authfile: Option<&Path>,
+) -> Result<Option<Credentials>> {
+    for helper in helpers {
+        let found = if helper == AUTH_FILES {
+            lookup(registry, repository, authfile).await?
+        } else {
+            run_helper(helper, registry)
+                .await
+                .with_context(|| format!("the credential helper '{helper}' of registries.conf"))?
+        };
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
 /// A helper that does not answer within this time is an error: a pull must not hang on one.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 

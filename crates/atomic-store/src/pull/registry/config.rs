@@ -3,8 +3,8 @@
 //! prefix where its images really are (`location`), which mirrors to try first
 //! (`[[registry.mirror]]`, `pull-from-mirror`), and whether it is `insecure` or `blocked`.
 //! The older v1 format (`[registries.search]`, `[registries.insecure]`, `[registries.block]`)
-//! is read too. Keys atomic does not use (`credential-helpers`) are ignored rather than
-//! refused, so a machine's file written for podman never breaks a pull.
+//! is read too, and `credential-helpers` (where credentials are looked up). Unknown keys are
+//! ignored rather than refused, so a machine's file written for podman never breaks a pull.
 //!
 //! Which files: `PullOptions::registries_conf`, else `$CONTAINERS_REGISTRIES_CONF` (as podman
 //! and skopeo read it), else `~/.config/containers/registries.conf` when it exists (with the
@@ -34,6 +34,9 @@ pub struct RegistriesConf {
     pub(super) registries: Vec<Entry>,
     /// `short-name-mode`; `None`: not set in any file (permissive, as containers-image).
     pub(super) short_name_mode: Option<ShortNameMode>,
+    /// `credential-helpers`: where credentials are looked up, in order; `None`: the auth
+    /// files only (`containers-auth.json`).
+    pub(super) credential_helpers: Option<Vec<String>>,
     /// `[aliases]`: short name (no tag) → qualified repository, with the file it came from.
     pub(super) aliases: BTreeMap<String, (String, PathBuf)>,
     /// The files read, for messages.
@@ -92,6 +95,7 @@ struct FileV2 {
     short_name_mode: Option<String>,
     #[serde(default)]
     aliases: BTreeMap<String, String>,
+    credential_helpers: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +204,9 @@ impl RegistriesConf {
         if later.search.is_some() {
             self.search = later.search;
         }
+        if later.credential_helpers.is_some() {
+            self.credential_helpers = later.credential_helpers;
+        }
         if later.short_name_mode.is_some() {
             self.short_name_mode = later.short_name_mode;
         }
@@ -232,6 +239,7 @@ impl RegistriesConf {
         }
         let mut conf = RegistriesConf {
             search: file.unqualified_search_registries,
+            credential_helpers: file.credential_helpers,
             short_name_mode,
             aliases,
             ..RegistriesConf::default()
@@ -266,6 +274,15 @@ impl RegistriesConf {
             }
         }
         Ok(conf)
+    }
+
+    /// Where credentials are looked up, in order (`credential-helpers`): `containers-auth.json`
+    /// stands for the auth files, anything else for a `docker-credential-NAME` helper.
+    pub fn credential_helpers(&self) -> Vec<String> {
+        match &self.credential_helpers {
+            Some(list) if !list.is_empty() => list.clone(),
+            _ => vec![super::auth::AUTH_FILES.to_string()],
+        }
     }
 
     /// The short-name mode in effect.
@@ -504,6 +521,18 @@ mod tests {
         );
         assert_eq!(conf.search_registries().unwrap(), ["a.io"]);
         assert!(!conf.insecure("a.io/x"));
+    }
+
+    #[test]
+    fn credential_helpers_default_to_the_auth_files() {
+        let none = RegistriesConf::parse("").unwrap();
+        assert_eq!(none.credential_helpers(), ["containers-auth.json"]);
+        let mut conf =
+            RegistriesConf::parse("credential-helpers = [\"containers-auth.json\", \"pass\"]")
+                .unwrap();
+        assert_eq!(conf.credential_helpers(), ["containers-auth.json", "pass"]);
+        conf.merge(RegistriesConf::parse("credential-helpers = [\"secretservice\"]").unwrap());
+        assert_eq!(conf.credential_helpers(), ["secretservice"]);
     }
 
     #[test]

@@ -61,6 +61,7 @@ impl Remote {
     /// and ask the registry for a token if it wants one.
     pub async fn connect_source(
         source: &PullSource,
+        helpers: &[String],
         opts: &PullOptions,
         access: Access,
     ) -> Result<Remote> {
@@ -76,7 +77,11 @@ impl Remote {
         let creds = match &opts.credentials {
             _ if opts.anonymous => None,
             Some(c) => Some(c.clone()),
-            None => auth::lookup(&registry, &name.repository, opts.authfile.as_deref()).await?,
+            // An --authfile is read whatever the helpers say, as podman does.
+            None if opts.authfile.is_some() => {
+                auth::lookup(&registry, &name.repository, opts.authfile.as_deref()).await?
+            }
+            None => auth::lookup_with(helpers, &registry, &name.repository, None).await?,
         };
         let host = api_host(&registry).to_string();
 

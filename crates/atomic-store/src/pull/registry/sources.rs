@@ -79,7 +79,13 @@ fn rewrite(name: &ImageName, entry: &Entry, location: Option<&str>) -> Result<Im
     } else {
         entry.prefix.len()
     };
-    let rewritten = format!("{location}{}", &full[matched.min(full.len())..]);
+    let Some(rest) = full.get(matched..) else {
+        bail!(
+            "registries.conf's prefix '{}' does not fit {name}",
+            entry.prefix
+        );
+    };
+    let rewritten = format!("{location}{rest}");
     let parsed = ImageName::parse(&rewritten)?;
     if parsed.registry.is_none() {
         bail!("registries.conf rewrites {name} to '{rewritten}', which names no registry");
