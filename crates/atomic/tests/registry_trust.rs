@@ -277,3 +277,89 @@ fn credential_helper_on_path_named_by_docker_config() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(&asked).unwrap().lines().count(), 2);
 }
+
+/// `short-name-mode = "enforcing"` on a terminal (a pty from script(1)): atomic asks which
+/// search registry is meant, pulls from the one chosen and records the choice as an alias,
+/// which the next pull uses without asking; without a terminal it refuses.
+#[test]
+fn enforcing_short_names_ask_on_a_terminal_and_record_the_choice() {
+    let shared = Registry::ensure().unwrap();
+    let repo = common::unique("i15b-prompt");
+    shared
+        .push(&ImageSpec::new(&repo).label("prompt", "yes"), &repo)
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("registries.conf");
+    // Both names reach the same loopback registry; the choice shows in the stored name.
+    std::fs::write(
+        &conf,
+        "unqualified-search-registries = [\"127.0.0.1:5000\", \"localhost:5000\"]\n\
+         short-name-mode = \"enforcing\"\n\
+         [[registry]]\nlocation = \"127.0.0.1:5000\"\ninsecure = true\n\
+         [[registry]]\nlocation = \"localhost:5000\"\ninsecure = true\n",
+    )
+    .unwrap();
+    let aliases = tmp.path().join("aliases.conf");
+    let world = World::new();
+    let env = |cmd: &mut std::process::Command| {
+        cmd.env("ATOMIC_STORE_ROOT", world.store_root())
+            .env("ATOMIC_CONF", world.conf())
+            .env("CONTAINERS_REGISTRIES_CONF", &conf)
+            .env("ATOMIC_SHORT_NAME_ALIASES", &aliases);
+    };
+    // No terminal: refused.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+    env(&mut cmd);
+    let out = cmd
+        .args(["pull", "--storage", "native", &repo])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no terminal"), "{}", stderr(&out));
+
+    // On a terminal: the prompt, answered "2".
+    let line = format!(
+        "{} pull --storage native {repo}",
+        assert_cmd::cargo::cargo_bin("atomic").display()
+    );
+    let mut cmd = std::process::Command::new("script");
+    env(&mut cmd);
+    let mut child = cmd
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"2\n").unwrap();
+        // Keep the pty's input open until atomic has read the answer.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    }
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Please select an image"), "{shown}");
+    assert!(
+        shown.contains(&format!("Pulled localhost:5000/{repo}:latest")),
+        "{shown}"
+    );
+    let recorded = std::fs::read_to_string(&aliases).unwrap();
+    assert!(
+        recorded.contains(&format!("\"{repo}\" = \"localhost:5000/{repo}\"")),
+        "{recorded}"
+    );
+
+    // The recorded alias answers from now on, without a terminal.
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("atomic"));
+    env(&mut cmd);
+    let out = cmd
+        .args(["pull", "--storage", "native", &repo])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -8,7 +8,8 @@
 //!    `permissive` tries them in order.
 //!
 //! `short-name-aliases.conf` is `/var/cache/containers/short-name-aliases.conf` for root and
-//! `$XDG_CACHE_HOME/containers/short-name-aliases.conf` (default `~/.cache/…`) for others.
+//! `$XDG_CACHE_HOME/containers/short-name-aliases.conf` (default `~/.cache/…`) for others;
+//! `$ATOMIC_SHORT_NAME_ALIASES` names another.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -38,8 +39,12 @@ struct AliasFile {
     aliases: BTreeMap<String, String>,
 }
 
-/// The machine-written alias file of this user.
+/// The machine-written alias file of this user (`$ATOMIC_SHORT_NAME_ALIASES` overrides it,
+/// as `$ATOMIC_STORE_ROOT` does the store: for tests and private setups).
 pub fn default_alias_file() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ATOMIC_SHORT_NAME_ALIASES").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
     if rustix::process::geteuid().is_root() {
         return Some(PathBuf::from(
             "/var/cache/containers/short-name-aliases.conf",
