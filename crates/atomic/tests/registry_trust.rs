@@ -39,8 +39,8 @@ fn skopeo_push(addr: &str, repo: &str) {
 }
 
 /// `atomic ARGS` inside a container of the minimal root, on the host's network, with
-/// `certs_d` (if any) as its /etc/containers/certs.d.
-fn atomic_in_minimal_root(args: &[&str], certs_d: Option<&Path>) -> Output {
+/// `certs_d` (if any) mounted at the certs.d directory given (`/etc/containers/certs.d`…).
+fn atomic_in_minimal_root(args: &[&str], certs_d: Option<(&Path, &str)>) -> Output {
     let bin = assert_cmd::cargo::cargo_bin("atomic");
     let mut cmd = podman_command();
     cmd.args(["run", "--rm", "--net=host"])
@@ -52,11 +52,8 @@ fn atomic_in_minimal_root(args: &[&str], certs_d: Option<&Path>) -> Output {
             "--env=ATOMIC_STORE_ROOT=/tmp/store",
             "--env=ATOMIC_CONF=/nonexistent",
         ]);
-    if let Some(dir) = certs_d {
-        cmd.arg(format!(
-            "--volume={}:/etc/containers/certs.d:ro",
-            dir.display()
-        ));
+    if let Some((dir, at)) = certs_d {
+        cmd.arg(format!("--volume={}:{at}:ro", dir.display()));
     }
     cmd.arg(MINIMAL_ROOT_IMAGE).arg("atomic").args(args);
     cmd.output().unwrap()
@@ -126,8 +123,13 @@ fn without_a_ca_store_http_and_certs_d_work_and_unknown_https_fails_clearly() {
     let certs_d = tmp.path().join("certs.d");
     std::fs::create_dir_all(certs_d.join(tls.addr())).unwrap();
     std::fs::copy(&crt, certs_d.join(tls.addr()).join("ca.crt")).unwrap();
-    let out = atomic_in_minimal_root(&["pull", "--storage", "native", &name], Some(&certs_d));
-    assert!(out.status.success(), "{}", stderr(&out));
+    for at in ["/etc/containers/certs.d", "/etc/docker/certs.d"] {
+        let out = atomic_in_minimal_root(
+            &["pull", "--storage", "native", &name],
+            Some((&certs_d, at)),
+        );
+        assert!(out.status.success(), "{at}: {}", stderr(&out));
+    }
 }
 
 #[test]
