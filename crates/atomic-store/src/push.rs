@@ -198,7 +198,12 @@ async fn upload_blob(
     let repo = &remote.name.repository;
     let session = &remote.session;
     let url = format!("{base}/v2/{repo}/blobs/{digest}");
-    let head = session.auth.apply(session.http.head(&url)).send().await;
+    let head = remote
+        .authorization()
+        .await?
+        .apply(session.http.head(&url))
+        .send()
+        .await;
     let head = head.map_err(|e| explain(e.into(), &remote.name, false))?;
     match head.status() {
         s if s.is_success() => {
@@ -219,7 +224,12 @@ async fn upload_blob(
 
     // Open an upload session; the registry says where to send the bytes.
     let start = format!("{base}/v2/{repo}/blobs/uploads/");
-    let answer = session.auth.apply(session.http.post(&start)).send().await;
+    let answer = remote
+        .authorization()
+        .await?
+        .apply(session.http.post(&start))
+        .send()
+        .await;
     let answer = answer.map_err(|e| explain(e.into(), &remote.name, false))?;
     if answer.status() != StatusCode::ACCEPTED {
         let status = answer.status();
@@ -265,7 +275,7 @@ async fn upload_blob(
         .header(CONTENT_TYPE, "application/octet-stream")
         .body(reqwest::Body::wrap_stream(body));
     if same_host {
-        request = session.auth.apply(request);
+        request = remote.authorization().await?.apply(request);
     }
     let answer = request
         .send()
@@ -307,8 +317,9 @@ async fn put_manifest(
         dest.repository
     );
     let session = &remote.session;
-    let answer = session
-        .auth
+    let answer = remote
+        .authorization()
+        .await?
         .apply(session.http.put(&url))
         .header(CONTENT_TYPE, media_type)
         .body(bytes.to_vec())

@@ -108,7 +108,11 @@ struct FakeServer {
 }
 
 impl FakeServer {
-    fn start(ip: &str, respond: impl Fn(&str, &str) -> String + Send + 'static) -> FakeServer {
+    /// `respond(own address, request path, request head)` makes each response (bytes).
+    fn start(
+        ip: &str,
+        respond: impl Fn(&str, &str, &str) -> Vec<u8> + Send + 'static,
+    ) -> FakeServer {
         let listener = TcpListener::bind(format!("{ip}:0")).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -128,8 +132,8 @@ impl FakeServer {
                 }
                 let path = head.split(' ').nth(1).unwrap_or("").to_string();
                 log.lock().unwrap().push(head.clone());
-                let response = respond(&own, &path);
-                let _ = conn.write_all(response.as_bytes());
+                let response = respond(&own, &path, &head);
+                let _ = conn.write_all(&response);
             }
         });
         FakeServer { addr, seen }
@@ -140,17 +144,24 @@ impl FakeServer {
     }
 }
 
-fn http(status: &str, headers: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+fn http(status: &str, headers: &str, body: &str) -> Vec<u8> {
+    http_bytes(status, headers, body.as_bytes())
+}
+
+fn http_bytes(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
         body.len()
     )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// A registry whose challenge sends clients to `realm`, and a token service at `realm_ip`
 /// that refuses every request.
 fn registry_with_realm(realm_ip: &str) -> (FakeServer, FakeServer) {
-    let tokens = FakeServer::start(realm_ip, |_, _| {
+    let tokens = FakeServer::start(realm_ip, |_, _, _| {
         http(
             "401 Unauthorized",
             "Content-Type: application/json\r\n",
@@ -158,7 +169,7 @@ fn registry_with_realm(realm_ip: &str) -> (FakeServer, FakeServer) {
         )
     });
     let realm = format!("http://{}/token", tokens.addr);
-    let registry = FakeServer::start("127.0.0.1", move |own, _| {
+    let registry = FakeServer::start("127.0.0.1", move |own, _, _| {
         http(
             "401 Unauthorized",
             &format!(
@@ -204,5 +215,86 @@ fn credentials_never_go_to_a_realm_on_another_host() {
             .iter()
             .any(|r| r.to_ascii_lowercase().contains("authorization: basic")),
         "{asked:?}"
+    );
+}
+
+/// Tokens live one second here; the registry answers each request after 0.8 s, so a pull
+/// outlives its first token and must renew it before the last request (Docker Hub's tokens
+/// live five minutes: a pull of large layers outlives them the same way).
+#[test]
+fn expiring_bearer_tokens_are_renewed_during_a_pull() {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+    let layout = tempfile::tempdir().unwrap();
+    write_oci_layout(&ImageSpec::new("i15b-token"), layout.path()).unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.path().join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blobs = layout.path().join("blobs/sha256");
+
+    let issued: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let minted = issued.clone();
+    let tokens = FakeServer::start("127.0.0.1", move |_, _, _| {
+        let mut minted = minted.lock().unwrap();
+        let token = format!("t{}", minted.len() + 1);
+        minted.insert(token.clone(), Instant::now());
+        http(
+            "200 OK",
+            "Content-Type: application/json\r\n",
+            &format!(r#"{{"token":"{token}","expires_in":1}}"#),
+        )
+    });
+    let realm = format!("http://{}/token", tokens.addr);
+    let valid = issued.clone();
+    let registry = FakeServer::start("127.0.0.1", move |own, path, head| {
+        let fresh = head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("authorization: bearer ")
+                && valid
+                    .lock()
+                    .unwrap()
+                    .get(l[22..].trim())
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+        });
+        if !fresh {
+            return http(
+                "401 Unauthorized",
+                &format!("WWW-Authenticate: Bearer realm=\"{realm}\",service=\"{own}\"\r\n"),
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}"#,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(800));
+        let digest = path.rsplit('/').next().unwrap_or("");
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        let hex = if path.ends_with("/manifests/latest") {
+            manifest_digest.trim_start_matches("sha256:")
+        } else {
+            hex
+        };
+        match std::fs::read(blobs.join(hex)) {
+            Ok(bytes) if path.contains("/manifests/") => http_bytes(
+                "200 OK",
+                "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n",
+                &bytes,
+            ),
+            Ok(bytes) => http_bytes(
+                "200 OK",
+                "Content-Type: application/octet-stream\r\n",
+                &bytes,
+            ),
+            Err(_) => http("404 Not Found", "", ""),
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("store")).unwrap();
+    let name = format!("{}/i15b-token:latest", registry.addr);
+    let pulled = pull(&store, &name, &opts()).unwrap();
+    assert!(pulled.changed);
+    assert!(
+        issued.lock().unwrap().len() >= 2,
+        "the token was never renewed: {:?}",
+        tokens.requests()
     );
 }

@@ -14,14 +14,12 @@ use super::token::Authorization;
 /// The largest manifest or index accepted: 4 MiB, as containers-image (`manifest.MaxSize`).
 pub const MAX_MANIFEST: usize = 4 << 20;
 
-/// How to reach one registry: the client set up for its TLS, the scheme that answered and
-/// what to send for authorization.
+/// How to reach one registry: the client set up for its TLS and the scheme that answered.
 #[derive(Clone)]
 pub struct ManifestClient {
     pub http: reqwest::Client,
     /// `https` or `http`.
     pub scheme: &'static str,
-    pub auth: Authorization,
 }
 
 /// What a manifest request got back.
@@ -35,8 +33,8 @@ pub enum Answer {
 }
 
 impl ManifestClient {
-    pub fn new(http: reqwest::Client, scheme: &'static str, auth: Authorization) -> ManifestClient {
-        ManifestClient { http, scheme, auth }
+    pub fn new(http: reqwest::Client, scheme: &'static str) -> ManifestClient {
+        ManifestClient { http, scheme }
     }
 
     /// GET `/v2/REPO/manifests/REFERENCE` on `registry`, accepting `accept`.
@@ -46,6 +44,7 @@ impl ManifestClient {
         repository: &str,
         reference: &str,
         accept: &[&str],
+        auth: &Authorization,
     ) -> reqwest::Result<Answer> {
         let url = format!(
             "{}://{registry}/v2/{repository}/manifests/{reference}",
@@ -55,7 +54,7 @@ impl ManifestClient {
         if let Ok(value) = HeaderValue::from_str(&accept.join(", ")) {
             request = request.header(ACCEPT, value);
         }
-        request = self.auth.apply(request);
+        request = auth.apply(request);
         let mut response = request.send().await?;
         let status = response.status();
         if !status.is_success() {

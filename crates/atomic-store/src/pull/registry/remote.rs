@@ -14,7 +14,7 @@ use super::manifest::{self, Parsed};
 use super::sources::PullSource;
 use super::timeout;
 use super::tls;
-use super::token::{self, Access};
+use super::token::{self, Access, Authorization, Grant};
 use crate::digest::Digest;
 use crate::pull::PullOptions;
 use crate::reference::ImageName;
@@ -29,8 +29,13 @@ pub struct Remote {
     pub name: ImageName,
     /// The host requests go to (`registry-1.docker.io` for `docker.io`).
     host: String,
-    /// How to reach it: HTTP client, scheme, authorization.
+    /// How to reach it: HTTP client and scheme.
     pub(crate) session: ManifestClient,
+    /// What to send, renewed before a bearer token expires (a pull of large layers outlasts
+    /// Docker Hub's five-minute tokens).
+    grant: tokio::sync::Mutex<Grant>,
+    creds: Option<auth::Credentials>,
+    access: Access,
     /// Whether TLS verification is off for this registry (for error hints).
     insecure: bool,
 }
@@ -107,11 +112,14 @@ impl Remote {
             )
             .await
             {
-                Ok(auth) => {
+                Ok(grant) => {
                     return Ok(Remote {
                         name,
                         host,
-                        session: ManifestClient::new(http, scheme, auth),
+                        session: ManifestClient::new(http, scheme),
+                        grant: tokio::sync::Mutex::new(grant),
+                        creds,
+                        access,
                         insecure,
                     });
                 }
@@ -128,6 +136,29 @@ impl Remote {
             Some(err) => Err(explain(err, &name, insecure)),
             None => bail!("no protocol to reach {registry} with"),
         }
+    }
+
+    /// What to send with the next request; a bearer token near its end is renewed first.
+    pub async fn authorization(&self) -> Result<Authorization> {
+        let mut grant = self.grant.lock().await;
+        if let Some((bearer, at)) = &grant.renew
+            && std::time::Instant::now() >= *at
+        {
+            let bearer = bearer.clone();
+            tracing::debug!("renewing the token for {}", self.name);
+            *grant = token::fetch_token(
+                &self.session.http,
+                self.session.scheme,
+                &self.host,
+                &self.name.repository,
+                self.creds.as_ref(),
+                self.access,
+                &bearer,
+            )
+            .await
+            .map_err(|e| explain(e, &self.name, self.insecure))?;
+        }
+        Ok(grant.auth.clone())
     }
 
     /// `scheme://host`, the start of every URL of this registry.
@@ -193,9 +224,16 @@ impl Remote {
     /// GET the manifest `wanted` (a tag or digest) of this repository.
     pub(crate) async fn manifest_raw(&self, wanted: &str) -> Result<(Vec<u8>, Digest)> {
         let registry = &self.host;
+        let auth = self.authorization().await?;
         let answer = self
             .session
-            .get(registry, &self.name.repository, wanted, manifest::ACCEPT)
+            .get(
+                registry,
+                &self.name.repository,
+                wanted,
+                manifest::ACCEPT,
+                &auth,
+            )
             .await
             .map_err(|e| explain(e.into(), &self.name, self.insecure))?;
         let bytes = match answer {
@@ -271,7 +309,10 @@ impl Remote {
         let fail = |e: OciDistributionError| {
             explain(e, &self.name, self.insecure).context(format!("fetching blob {digest}"))
         };
-        let request = self.session.auth.apply(self.session.http.get(&url));
+        let request = self
+            .authorization()
+            .await?
+            .apply(self.session.http.get(&url));
         let mut response = request.send().await.map_err(|e| fail(e.into()))?;
         let status = response.status();
         if !status.is_success() {

@@ -9,6 +9,8 @@
 //! that is refused the error says why. containers-image sends credentials to any realm; an
 //! operator whose token service really sits elsewhere logs in with a token, not a password.
 
+use std::time::{Duration, Instant};
+
 use oci_client::errors::OciDistributionError;
 use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -46,6 +48,19 @@ pub enum Access {
 struct TokenAnswer {
     token: Option<String>,
     access_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+/// A token's lifetime when the service does not say (the distribution token spec's default).
+const DEFAULT_LIFETIME: u64 = 60;
+
+/// What the handshake obtained, and when to renew it.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub auth: Authorization,
+    /// For a bearer token: the challenge to ask again and the time to do it (three quarters
+    /// into the token's lifetime, so a request never goes out with an expired one).
+    pub renew: Option<(Bearer, Instant)>,
 }
 
 /// A bearer challenge: where to ask for a token.
@@ -141,12 +156,15 @@ pub async fn handshake(
     repository: &str,
     creds: Option<&Credentials>,
     access: Access,
-) -> Result<Authorization, OciDistributionError> {
+) -> Result<Grant, OciDistributionError> {
     let url = format!("{scheme}://{registry}/v2/");
     let response = http.get(&url).send().await?;
-    let basic = || match creds {
-        Some((user, pass)) => Authorization::Basic(user.clone(), pass.clone()),
-        None => Authorization::Anonymous,
+    let basic = || Grant {
+        auth: match creds {
+            Some((user, pass)) => Authorization::Basic(user.clone(), pass.clone()),
+            None => Authorization::Anonymous,
+        },
+        renew: None,
     };
     if response.status().is_success() {
         return Ok(basic());
@@ -174,7 +192,8 @@ pub async fn handshake(
     }
 }
 
-async fn fetch_token(
+/// Ask the token service of `bearer` for a (new) token.
+pub async fn fetch_token(
     http: &reqwest::Client,
     scheme: &str,
     registry: &str,
@@ -182,7 +201,8 @@ async fn fetch_token(
     creds: Option<&Credentials>,
     access: Access,
     bearer: &Bearer,
-) -> Result<Authorization, OciDistributionError> {
+) -> Result<Grant, OciDistributionError> {
+    let asked = Instant::now();
     let realm = Url::parse(&bearer.realm).map_err(|e| {
         OciDistributionError::AuthenticationFailure(format!(
             "{registry} names a token service that is not a URL ({}): {e}",
@@ -228,7 +248,14 @@ async fn fetch_token(
         .or(answer.access_token)
         .filter(|t| !t.is_empty())
     {
-        Some(token) => Ok(Authorization::Bearer(token)),
+        Some(token) => {
+            let lifetime = answer.expires_in.unwrap_or(DEFAULT_LIFETIME).max(1);
+            let renew_after = Duration::from_millis(lifetime.saturating_mul(750));
+            Ok(Grant {
+                auth: Authorization::Bearer(token),
+                renew: Some((bearer.clone(), asked + renew_after)),
+            })
+        }
         None => Err(OciDistributionError::AuthenticationFailure(format!(
             "the token service {realm} answered without a token"
         ))),
