@@ -26,6 +26,9 @@ PACKAGES=(
     catatonit python3-venv
     # the Debian package (scripts/package.sh: cargo-deb runs dpkg-shlibdeps) and its check
     dpkg-dev lintian
+    # htpasswd (bcrypt) for the password-protected registry of the credential tests; openssl
+    # makes their certificates
+    apache2-utils openssl
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

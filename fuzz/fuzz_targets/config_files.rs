@@ -5,7 +5,7 @@
 //! the same name.
 #![no_main]
 
-use atomic_store::pull::registry::{auth, config::RegistriesConf};
+use atomic_store::pull::registry::{auth, config::RegistriesConf, token};
 use atomic_store::{ImageName, Source};
 use libfuzzer_sys::fuzz_target;
 
@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = conf.search_registries();
         let _ = conf.insecure("127.0.0.1:5000/x/y");
         let _ = conf.blocked("docker.io/library/busybox");
+        if let Ok(name) = ImageName::parse("127.0.0.1:5000/x/y:1") {
+            let _ = conf.pull_sources(&name);
+        }
     }
+    let _ = token::parse_challenge(text);
     let _ = auth::lookup_in(text, "127.0.0.1:5000", "x/y");
     let line = text.lines().next().unwrap_or("");
     if let Ok(name) = ImageName::parse(line) {

@@ -15,6 +15,8 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 
+mod push;
+
 use crate::root::{RootKind, RootLayers, graph_driver_layers};
 use crate::{
     ContainerInfo, EngineError, EngineKind, ImageInfo, ImageSummary, Lookup, PruneReport, Removal,
@@ -316,6 +318,14 @@ impl DockerEngine {
                 format!("pull {image}"),
                 "--tls-verify cannot be passed to the Docker daemon (it reads insecure \
                  registries from its own daemon.json); use --storage podman or native",
+            ));
+        }
+        if opts.cert_dir.is_some() || opts.authfile.is_some() {
+            return Err(EngineError::failed(
+                EngineKind::Docker,
+                format!("pull {image}"),
+                "--cert-dir and --authfile cannot be passed to the Docker daemon (it reads \
+                 /etc/docker/certs.d and its own logins); use --storage podman or native",
             ));
         }
         let quiet = opts.quiet;

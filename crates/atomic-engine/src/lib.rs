@@ -351,6 +351,33 @@ impl Engine {
         }
     }
 
+    /// Push an image to a registry (`atomic push`): Docker and Podman by their own push,
+    /// native by atomic's (`atomic_store::push`). `destination` defaults to the image's name.
+    pub async fn push(
+        &self,
+        image: &str,
+        destination: Option<&str>,
+        opts: &atomic_store::PushOptions,
+    ) -> Result<()> {
+        match self {
+            Engine::Docker(d) => d.push(image, destination, opts).await,
+            Engine::Podman(p) => p.push(image, destination, opts),
+            Engine::Native(n) => {
+                let store = n.store()?;
+                let pushed = atomic_store::push::push(&store, image, destination, opts)
+                    .await
+                    .map_err(EngineError::Native)?;
+                if !opts.quiet {
+                    eprintln!(
+                        "Pushed {} ({}; {} blobs sent, {} already there)",
+                        pushed.destination, pushed.digest, pushed.uploaded, pushed.skipped
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Every image, for `images list`; `all` adds intermediate images (Docker and Podman).
     pub async fn list_images(&self, all: bool) -> Result<Vec<ImageSummary>> {
         match self {

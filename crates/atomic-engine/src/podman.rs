@@ -9,6 +9,7 @@
 //! --type all` so that `atomic run` costs one process, not two.
 
 mod libpod_names;
+mod push;
 pub mod storage;
 mod store_images;
 
@@ -431,6 +432,9 @@ impl PodmanEngine {
         if let Some(verify) = opts.tls_verify {
             cmd.arg(format!("--tls-verify={verify}"));
         }
+        if let Some(dir) = &opts.cert_dir {
+            cmd.arg("--cert-dir").arg(dir);
+        }
         // `--creds` would put the password in the process list; an authfile (mode 0600,
         // removed when the pull ends) does not.
         let authfile = match &opts.credentials {
@@ -441,7 +445,12 @@ impl PodmanEngine {
                 cmd.arg("--authfile").arg(file.path());
                 Some(file)
             }
-            None => None,
+            None => {
+                if let Some(path) = &opts.authfile {
+                    cmd.arg("--authfile").arg(path);
+                }
+                None
+            }
         };
         if quiet {
             cmd.arg("--quiet").stdout(Stdio::null());

@@ -25,6 +25,7 @@ use std::fmt;
 
 mod engines;
 mod image;
+mod private_registry;
 mod registry;
 mod rootfs;
 mod systemd_host;
@@ -34,6 +35,9 @@ pub use engines::{
     podman_available, podman_command, podman_image_name, registries_conf,
 };
 pub use image::{OciImage, image_id, write_docker_archive, write_oci_layout};
+pub use private_registry::{
+    PrivateRegistry, PrivateRegistryConfig, TestCerts, free_port, htpasswd,
+};
 pub use registry::Registry;
 pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
 pub use systemd_host::{Bind, FileEntry, FileKind, SystemdHost};

@@ -103,6 +103,17 @@ pub struct PullOptions {
     /// registries.conf to read (tests point this elsewhere); default
     /// `/etc/containers/registries.conf`.
     pub registries_conf: Option<PathBuf>,
+    /// `--cert-dir`: the directory of `*.crt` CAs and `*.cert`/`*.key` client pairs to use
+    /// instead of the registry's certs.d directory.
+    pub cert_dir: Option<PathBuf>,
+    /// The machine-written short-name alias file (tests point this elsewhere); default
+    /// `/var/cache/containers/short-name-aliases.conf` for root.
+    pub short_name_aliases: Option<PathBuf>,
+    /// `--authfile`: the one auth file to read credentials from (else `$REGISTRY_AUTH_FILE`,
+    /// else the default files; see `registry::auth`).
+    pub authfile: Option<PathBuf>,
+    /// Send no credentials, whatever the auth files hold (`push --anonymous`).
+    pub anonymous: bool,
 }
 
 /// The result of a pull.

@@ -107,6 +107,23 @@ impl LayerBar {
         }
     }
 
+    /// The blob is being sent (a push), not fetched.
+    pub fn uploading(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message("uploading");
+        }
+    }
+
+    /// A handle that counts bytes into this bar from elsewhere (a request body's stream).
+    pub fn counter(&self) -> impl Fn(u64) + Send + Sync + 'static {
+        let bar = self.bar.clone();
+        move |n| {
+            if let Some(bar) = &bar {
+                bar.inc(n);
+            }
+        }
+    }
+
     /// The download is complete; the layer is still being unpacked.
     pub fn unpacking(&self) {
         if let Some(bar) = &self.bar {

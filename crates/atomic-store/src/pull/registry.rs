@@ -1,12 +1,15 @@
 //! Pulls from registries over the OCI distribution API (oci-client).
 //!
 //! A pull, in order:
-//! 1. The name is parsed; a short name (`busybox`, `team/app:1`) is tried on each of
-//!    registries.conf's `unqualified-search-registries` in turn (`config.rs`).
-//! 2. The registry is reached over verified https, or, when `--tls-verify=false` or the
-//!    registry is `insecure` in registries.conf, over https without verification and then
-//!    plain http; credentials come from `--src-creds` or the auth files (`auth.rs`), and
-//!    oci-client fetches a bearer token when the registry asks for one (`remote.rs`).
+//! 1. The name is parsed; a short name (`busybox`, `team/app:1`) resolves through an alias or
+//!    registries.conf's `unqualified-search-registries` and `short-name-mode`
+//!    (`shortname.rs`); each candidate's registry entry may rewrite it and put mirrors first
+//!    (`sources.rs`, `config.rs`).
+//! 2. The registry is reached over https verified against the system's CAs and its certs.d
+//!    (`tls.rs`), or, when `--tls-verify=false` or the registry is `insecure` in
+//!    registries.conf, over https without verification and then plain http; credentials come
+//!    from `--src-creds` or the auth files (`auth.rs`), and a bearer token is fetched when the
+//!    registry asks for one (`token.rs`, `remote.rs`).
 //! 3. The manifest is fetched (an index is resolved to linux on this machine's architecture)
 //!    and hashed. If the store already has that manifest under the name, with all its layers,
 //!    the pull stops there, and the caller says it is up to date.
@@ -22,8 +25,12 @@ mod capped;
 pub mod config;
 mod layers;
 pub mod manifest;
-mod remote;
+pub(crate) mod remote;
+pub mod shortname;
+pub mod sources;
 pub mod timeout;
+pub mod tls;
+pub mod token;
 
 use anyhow::{Context, Result};
 use oci_spec::image::ImageConfiguration;
@@ -31,6 +38,7 @@ use oci_spec::image::ImageConfiguration;
 use self::config::RegistriesConf;
 use self::layers::LayerJob;
 use self::remote::{Fetched, Remote};
+use self::token::Access;
 use super::progress::Progress;
 use super::{PullOptions, Pulled};
 use crate::digest::Digest;
@@ -54,8 +62,9 @@ pub struct RemoteImage {
 /// Pull `name` from its registry into `store`. The caller holds the store's writer lock.
 pub async fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled> {
     let progress = Progress::new(opts.quiet);
-    let (remote, fetched) = resolve(name, opts, &progress).await?;
-    let ref_name = remote.name.to_string();
+    let (logical, remote, fetched) = resolve(name, opts, &progress).await?;
+    // The name asked for, not a mirror's or a rewritten location's: what podman stores too.
+    let ref_name = logical.to_string();
 
     if let Some(image) = super::current(store, &ref_name, &fetched.digest)? {
         // The caller reports it ("Image … is up to date.").
@@ -103,7 +112,7 @@ pub async fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulle
 /// Fetch what `atomic info --remote` shows: the manifest and config of `name`, nothing else.
 pub async fn inspect(name: &str, opts: &PullOptions) -> Result<RemoteImage> {
     let progress = Progress::new(opts.quiet);
-    let (remote, fetched) = resolve(name, opts, &progress).await?;
+    let (logical, remote, fetched) = resolve(name, opts, &progress).await?;
     let config_desc = fetched.manifest.config();
     let digest = Digest::try_from(config_desc.digest())?;
     let bytes = remote.small_blob(&digest, config_desc.size()).await?;
@@ -116,7 +125,7 @@ pub async fn inspect(name: &str, opts: &PullOptions) -> Result<RemoteImage> {
         .map(|l| Ok((Digest::try_from(l.digest())?, l.size())))
         .collect::<Result<_>>()?;
     Ok(RemoteImage {
-        name: remote.name.to_string(),
+        name: logical.to_string(),
         manifest_digest: fetched.digest,
         config_digest: digest,
         config,
@@ -129,35 +138,50 @@ pub async fn inspect(name: &str, opts: &PullOptions) -> Result<RemoteImage> {
 /// against a registry.
 pub async fn remote_manifest_digest(name: &str, opts: &PullOptions) -> Result<(String, Digest)> {
     let progress = Progress::new(opts.quiet);
-    let (remote, fetched) = resolve(name, opts, &progress).await?;
-    Ok((remote.name.to_string(), fetched.digest))
+    let (logical, _remote, fetched) = resolve(name, opts, &progress).await?;
+    Ok((logical.to_string(), fetched.digest))
 }
 
-/// Parse `name`, connect to its registry (trying the search registries for a short name) and
-/// fetch its manifest.
-async fn resolve(name: &str, opts: &PullOptions, progress: &Progress) -> Result<(Remote, Fetched)> {
+/// Parse `name`, resolve a short name, connect to the first of its sources that has it and
+/// fetch its manifest. Returns the qualified name asked for beside the connection.
+async fn resolve(
+    name: &str,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<(ImageName, Remote, Fetched)> {
     let parsed = ImageName::parse(name)?;
     let conf = RegistriesConf::load(opts.registries_conf.as_deref())?;
     if parsed.registry.is_some() {
-        let remote = Remote::connect(parsed.qualified(), &conf, opts).await?;
-        let fetched = remote.manifest().await?;
-        return Ok((remote, fetched));
+        let qualified = parsed.qualified();
+        let (remote, fetched) = from_sources(&conf, &qualified, opts, progress).await?;
+        return Ok((qualified, remote, fetched));
     }
-    let registries = conf
-        .search_registries()
-        .with_context(|| format!("resolving the short name '{name}'"))?;
+    let alias_file = opts
+        .short_name_aliases
+        .clone()
+        .or_else(shortname::default_alias_file);
+    let terminal = !opts.quiet && shortname::on_terminal();
+    let resolution = shortname::resolve(
+        &conf,
+        &parsed,
+        alias_file.as_deref(),
+        terminal,
+        &mut shortname::prompt,
+    )?;
     let mut failures = Vec::new();
-    for registry in &registries {
-        let candidate = parsed.on_registry(registry).qualified();
-        let attempt = async {
-            let remote = Remote::connect(candidate.clone(), &conf, opts).await?;
-            let fetched = remote.manifest().await?;
-            anyhow::Ok((remote, fetched))
-        };
-        match attempt.await {
-            Ok(found) => {
-                progress.message(&format!("Resolved short name '{name}' to {candidate}"));
-                return Ok(found);
+    for candidate in &resolution.candidates {
+        match from_sources(&conf, candidate, opts, progress).await {
+            Ok((remote, fetched)) => {
+                progress.message(&format!(
+                    "Resolved short name '{name}' to {candidate} ({})",
+                    resolution.origin
+                ));
+                if let (Some((short, repo)), Some(file)) = (&resolution.record, &alias_file)
+                    && let Err(e) = shortname::record(file, short, repo)
+                {
+                    progress.message(&format!("warning: recording the alias {short}: {e:#}"));
+                }
+                return Ok((candidate.clone(), remote, fetched));
             }
             Err(e) => {
                 tracing::debug!("{candidate}: {e:#}");
@@ -166,7 +190,46 @@ async fn resolve(name: &str, opts: &PullOptions, progress: &Progress) -> Result<
         }
     }
     anyhow::bail!(
-        "short name '{name}' was not found on any search registry ({}):\n{}",
+        "short name '{name}' was not found on any of its candidates ({}):\n{}",
+        resolution.origin,
+        failures.join("\n")
+    )
+}
+
+/// Connect to the first source of `name` (its mirrors, then its location) that serves its
+/// manifest.
+async fn from_sources(
+    conf: &RegistriesConf,
+    name: &ImageName,
+    opts: &PullOptions,
+    progress: &Progress,
+) -> Result<(Remote, Fetched)> {
+    let sources = conf.pull_sources(name)?;
+    let helpers = conf.credential_helpers();
+    let mut failures = Vec::new();
+    for source in &sources {
+        let attempt = async {
+            let remote = Remote::connect_source(source, &helpers, opts, Access::Pull).await?;
+            let fetched = remote.manifest().await?;
+            anyhow::Ok((remote, fetched))
+        };
+        match attempt.await {
+            Ok(found) => {
+                if source.mirror {
+                    progress.message(&format!("Pulling {name} from the mirror {}", source.name));
+                }
+                return Ok(found);
+            }
+            // The only source: its own error is the clearest.
+            Err(e) if sources.len() == 1 => return Err(e),
+            Err(e) => {
+                tracing::debug!("{}: {e:#}", source.name);
+                failures.push(format!("  {}: {e:#}", source.name));
+            }
+        }
+    }
+    anyhow::bail!(
+        "{name} could not be pulled from its mirrors nor its registry ({}):\n{}",
         conf.describe_sources(),
         failures.join("\n")
     )

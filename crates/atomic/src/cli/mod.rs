@@ -15,6 +15,7 @@ mod install;
 mod kube;
 mod mount;
 mod pull;
+mod push;
 mod run;
 pub(crate) mod scan;
 mod stop;
@@ -205,6 +206,9 @@ enum Verb {
     Stop(Lazy<stop::StopArgs>),
     /// Pull an image into an engine (registries; archives and layouts into native)
     Pull(Lazy<pull::PullArgs>),
+    /// Push an image to a registry (native: only the blobs it lacks; Docker, Podman: their push)
+    #[command(alias = "upload")]
+    Push(Lazy<push::PushArgs>),
     /// Mount an image or a container of any engine on a directory (read-only unless --live)
     Mount(Lazy<mount::MountArgs>),
     /// Unmount what 'atomic mount' mounted, and give back what it took from the engine
@@ -354,6 +358,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Uninstall(Lazy(args)) => uninstall::uninstall(args, global, &config).await,
         Verb::Stop(Lazy(args)) => stop::stop(args, &config).await,
         Verb::Pull(Lazy(args)) => pull::pull(args, &config).await,
+        Verb::Push(Lazy(args)) => push::push(args, &config).await,
         Verb::Mount(Lazy(args)) => mount::mount(args, &config).await,
         Verb::Unmount(Lazy(args)) => mount::unmount(args, &config).await,
         Verb::Images(ImagesVerb::List(Lazy(args))) => images::list::list(args, &config).await,

@@ -29,6 +29,14 @@ pub struct PullArgs {
     /// when left out
     #[arg(long, value_name = "USER[:PASSWORD]")]
     src_creds: Option<String>,
+    /// Use the CA certificates (*.crt) and client certificate pairs (*.cert, *.key) in DIR
+    /// instead of the registry's /etc/containers/certs.d/HOST[:PORT] (native storage)
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<std::path::PathBuf>,
+    /// Read registry credentials from FILE only (as `podman login --authfile` wrote it);
+    /// default $REGISTRY_AUTH_FILE, else podman's and Docker's files (native storage)
+    #[arg(long, value_name = "FILE")]
+    authfile: Option<std::path::PathBuf>,
     /// Accepted for compatibility with the original, which ignored it too
     #[arg(short = 't', long = "type", hide = true)]
     image_type: Option<String>,
@@ -49,7 +57,9 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         quiet: args.quiet,
         tls_verify: args.tls.tls_verify,
         credentials: credentials(args.src_creds.as_deref())?,
-        registries_conf: None,
+        cert_dir: args.cert_dir.clone(),
+        authfile: args.authfile.clone(),
+        ..PullOptions::default()
     };
     // Without a choice, new images go to atomic's own store: it needs no daemon.
     let kind = match (&source, selection.explicit) {
@@ -92,7 +102,7 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
 }
 
 /// `--src-creds USER[:PASSWORD]`; an empty value counts as none, as in the original.
-fn credentials(arg: Option<&str>) -> Result<Option<(String, String)>> {
+pub(super) fn credentials(arg: Option<&str>) -> Result<Option<(String, String)>> {
     let Some(arg) = arg.filter(|a| !a.is_empty()) else {
         return Ok(None);
     };

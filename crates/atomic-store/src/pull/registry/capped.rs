@@ -7,23 +7,19 @@
 //! [`MAX_MANIFEST`] (what containers-image allows). Layers and configs are streamed with their
 //! size checked against the manifest's as they arrive (`layers.rs`, `Remote::small_blob`).
 
-use anyhow::Result;
 use reqwest::header::{ACCEPT, HeaderValue};
 
-use super::timeout;
+use super::token::Authorization;
 
 /// The largest manifest or index accepted: 4 MiB, as containers-image (`manifest.MaxSize`).
 pub const MAX_MANIFEST: usize = 4 << 20;
 
-/// How to reach one registry: the scheme that answered and the credentials that work there.
+/// How to reach one registry: the client set up for its TLS and the scheme that answered.
+#[derive(Clone)]
 pub struct ManifestClient {
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     /// `https` or `http`.
     pub scheme: &'static str,
-    /// The bearer token oci-client was given for this repository, if the registry uses tokens.
-    pub token: Option<String>,
-    /// Basic credentials, sent when there is no token.
-    pub basic: Option<(String, String)>,
 }
 
 /// What a manifest request got back.
@@ -37,23 +33,8 @@ pub enum Answer {
 }
 
 impl ManifestClient {
-    pub fn new(
-        scheme: &'static str,
-        insecure: bool,
-        token: Option<String>,
-        basic: Option<(String, String)>,
-    ) -> Result<ManifestClient> {
-        let http = reqwest::Client::builder()
-            .danger_accept_invalid_certs(insecure)
-            .connect_timeout(timeout::CONNECT_TIMEOUT)
-            .read_timeout(timeout::read_timeout())
-            .build()?;
-        Ok(ManifestClient {
-            http,
-            scheme,
-            token,
-            basic,
-        })
+    pub fn new(http: reqwest::Client, scheme: &'static str) -> ManifestClient {
+        ManifestClient { http, scheme }
     }
 
     /// GET `/v2/REPO/manifests/REFERENCE` on `registry`, accepting `accept`.
@@ -63,6 +44,7 @@ impl ManifestClient {
         repository: &str,
         reference: &str,
         accept: &[&str],
+        auth: &Authorization,
     ) -> reqwest::Result<Answer> {
         let url = format!(
             "{}://{registry}/v2/{repository}/manifests/{reference}",
@@ -72,11 +54,7 @@ impl ManifestClient {
         if let Ok(value) = HeaderValue::from_str(&accept.join(", ")) {
             request = request.header(ACCEPT, value);
         }
-        request = match (&self.token, &self.basic) {
-            (Some(token), _) => request.bearer_auth(token),
-            (None, Some((user, pass))) => request.basic_auth(user, Some(pass)),
-            (None, None) => request,
-        };
+        request = auth.apply(request);
         let mut response = request.send().await?;
         let status = response.status();
         if !status.is_success() {
@@ -97,7 +75,7 @@ impl ManifestClient {
 
 /// The body, or `None` when it is longer than `cap` (said by Content-Length up front, or
 /// found while reading; nothing past the cap is kept).
-async fn read_capped(
+pub async fn read_capped(
     response: &mut reqwest::Response,
     cap: usize,
 ) -> reqwest::Result<Option<Vec<u8>>> {

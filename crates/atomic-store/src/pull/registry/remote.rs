@@ -3,16 +3,18 @@
 //! into messages that name the image and say what to do.
 
 use anyhow::{Context, Result, anyhow, bail};
-use oci_client::client::{ClientConfig, ClientProtocol, SizedStream};
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
 
 use super::auth;
 use super::capped::{self, Answer, ManifestClient};
-use super::config::RegistriesConf;
 use super::manifest::{self, Parsed};
+use super::sources::PullSource;
 use super::timeout;
+use super::tls;
+use super::token::{self, Access, Authorization, Grant};
 use crate::digest::Digest;
 use crate::pull::PullOptions;
 use crate::reference::ImageName;
@@ -25,12 +27,22 @@ const MAX_SMALL_BLOB: u64 = 16 << 20;
 pub struct Remote {
     /// Fully qualified, as stored in the store's refs.
     pub name: ImageName,
-    client: Client,
-    reference: Reference,
-    /// Manifests are fetched apart, with a size cap (`capped.rs`).
-    manifests: ManifestClient,
+    /// The host requests go to (`registry-1.docker.io` for `docker.io`).
+    host: String,
+    /// How to reach it: HTTP client and scheme.
+    pub(crate) session: ManifestClient,
+    /// What to send, renewed before a bearer token expires (a pull of large layers outlasts
+    /// Docker Hub's five-minute tokens).
+    grant: tokio::sync::Mutex<Grant>,
+    creds: Option<auth::Credentials>,
+    access: Access,
     /// Whether TLS verification is off for this registry (for error hints).
     insecure: bool,
+}
+
+/// A blob being downloaded: its chunks, as they arrive.
+pub struct BlobStream {
+    pub stream: BoxStream<'static, std::io::Result<Bytes>>,
 }
 
 /// An image manifest as fetched: its exact bytes (stored as they are, since they are what the
@@ -41,107 +53,128 @@ pub struct Fetched {
     pub manifest: oci_spec::image::ImageManifest,
 }
 
+/// The host that serves a registry's API: Docker Hub's name is not its API's.
+pub fn api_host(registry: &str) -> &str {
+    match registry {
+        "docker.io" | "index.docker.io" => "registry-1.docker.io",
+        other => other,
+    }
+}
+
 impl Remote {
-    /// Connect to the registry of `name` (qualified): pick https or http, find credentials and
-    /// ask the registry for a token if it wants one.
-    pub async fn connect(
-        name: ImageName,
-        conf: &RegistriesConf,
+    /// Connect to one source: pick https or http, set TLS up from certs.d, find credentials
+    /// and ask the registry for a token if it wants one.
+    pub async fn connect_source(
+        source: &PullSource,
+        helpers: &[String],
         opts: &PullOptions,
+        access: Access,
     ) -> Result<Remote> {
+        let name = source.name.clone();
         let registry = name
             .registry
             .clone()
             .ok_or_else(|| anyhow!("'{name}' has no registry"))?;
-        if conf.blocked(&name.repo_path()) {
-            bail!(
-                "pulling {name} is blocked: {} lists {registry} as blocked",
-                conf.describe_sources()
-            );
-        }
         let insecure = match opts.tls_verify {
             Some(verify) => !verify,
-            None => conf.insecure(&name.repo_path()),
+            None => source.insecure,
         };
         let creds = match &opts.credentials {
+            _ if opts.anonymous => None,
             Some(c) => Some(c.clone()),
-            None => auth::lookup(&registry, &name.repository)?,
-        };
-        let auth = match creds.clone() {
-            Some((user, pass)) => RegistryAuth::Basic(user, pass),
-            None => RegistryAuth::Anonymous,
-        };
-        let reference = match (&name.digest, &name.tag) {
-            (Some(d), _) => {
-                Reference::with_digest(registry.clone(), name.repository.clone(), d.to_string())
+            // An --authfile is read whatever the helpers say, as podman does.
+            None if opts.authfile.is_some() => {
+                auth::lookup(&registry, &name.repository, opts.authfile.as_deref()).await?
             }
-            (None, tag) => Reference::with_tag(
-                registry.clone(),
-                name.repository.clone(),
-                tag.clone()
-                    .unwrap_or_else(|| crate::reference::DEFAULT_TAG.to_string()),
-            ),
+            None => auth::lookup_with(helpers, &registry, &name.repository, None).await?,
         };
+        let host = api_host(&registry).to_string();
 
         // An insecure registry is tried over https without verification first, then over plain
         // http, as podman and skopeo do; a secure one only over verified https.
-        let protocols = if insecure {
-            vec![
-                ClientProtocol::Https,
-                ClientProtocol::HttpsExcept(vec![reference.resolve_registry().to_string()]),
-            ]
+        let schemes: &[&'static str] = if insecure {
+            &["https", "http"]
         } else {
-            vec![ClientProtocol::Https]
+            &["https"]
         };
+        let http = tls::http_client(&registry, opts.cert_dir.as_deref(), insecure)?;
         let mut last_err = None;
-        for protocol in protocols {
-            let plain = protocol != ClientProtocol::Https;
-            let client = Client::new(ClientConfig {
-                protocol,
-                accept_invalid_certificates: insecure,
-                // The platform is chosen here (manifest.rs), from the raw index.
-                platform_resolver: None,
-                connect_timeout: Some(timeout::CONNECT_TIMEOUT),
-                read_timeout: Some(timeout::read_timeout()),
-                ..ClientConfig::default()
-            });
+        for &scheme in schemes {
             // The /v2/ handshake: reaches the registry, and fetches a bearer token when the
             // registry asks for one (anonymous or with the credentials).
-            match client
-                .auth(&reference, &auth, RegistryOperation::Pull)
-                .await
+            match token::handshake(
+                &http,
+                scheme,
+                &host,
+                &name.repository,
+                creds.as_ref(),
+                access,
+            )
+            .await
             {
-                Ok(token) => {
-                    let scheme = if plain { "http" } else { "https" };
-                    let manifests = ManifestClient::new(scheme, insecure, token, creds)?;
+                Ok(grant) => {
                     return Ok(Remote {
                         name,
-                        client,
-                        reference,
-                        manifests,
+                        host,
+                        session: ManifestClient::new(http, scheme),
+                        grant: tokio::sync::Mutex::new(grant),
+                        creds,
+                        access,
                         insecure,
                     });
                 }
                 // Only a failure to talk at all (TLS, connection) is worth another protocol;
                 // a registry that answered and refused has said what it had to say.
                 Err(e @ OciDistributionError::RequestError(_)) => {
-                    tracing::debug!(
-                        "{registry} over {}: {e:#}",
-                        if plain { "http" } else { "https" }
-                    );
+                    tracing::debug!("{registry} over {scheme}: {e:#}");
                     last_err = Some(e);
                 }
                 Err(e) => return Err(explain(e, &name, insecure)),
             }
         }
-        let err = last_err.expect("at least one protocol was tried");
-        Err(explain(err, &name, insecure))
+        match last_err {
+            Some(err) => Err(explain(err, &name, insecure)),
+            None => bail!("no protocol to reach {registry} with"),
+        }
+    }
+
+    /// What to send with the next request; a bearer token near its end is renewed first.
+    pub async fn authorization(&self) -> Result<Authorization> {
+        let mut grant = self.grant.lock().await;
+        if let Some((bearer, at)) = &grant.renew
+            && std::time::Instant::now() >= *at
+        {
+            let bearer = bearer.clone();
+            tracing::debug!("renewing the token for {}", self.name);
+            *grant = token::fetch_token(
+                &self.session.http,
+                self.session.scheme,
+                &self.host,
+                &self.name.repository,
+                self.creds.as_ref(),
+                self.access,
+                &bearer,
+            )
+            .await
+            .map_err(|e| explain(e, &self.name, self.insecure))?;
+        }
+        Ok(grant.auth.clone())
+    }
+
+    /// `scheme://host`, the start of every URL of this registry.
+    pub fn base(&self) -> String {
+        format!("{}://{}", self.session.scheme, self.host)
     }
 
     /// Fetch the image manifest, resolving an index to the host's platform. When the name pins
     /// a digest, the bytes must hash to it.
     pub async fn manifest(&self) -> Result<Fetched> {
-        let (bytes, digest) = self.manifest_raw(&self.reference).await?;
+        let wanted = match (&self.name.digest, &self.name.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(tag)) => tag.clone(),
+            (None, None) => crate::reference::DEFAULT_TAG.to_string(),
+        };
+        let (bytes, digest) = self.manifest_raw(&wanted).await?;
         if let Some(want) = &self.name.digest
             && &digest != want
         {
@@ -163,8 +196,7 @@ impl Remote {
                     format!("choosing a platform from the index of {}", self.name)
                 })?;
                 let want = Digest::try_from(entry.digest())?;
-                let platform_ref = self.reference.clone_with_digest(want.to_string());
-                let (bytes, digest) = self.manifest_raw(&platform_ref).await?;
+                let (bytes, digest) = self.manifest_raw(&want.to_string()).await?;
                 if digest != want {
                     bail!(
                         "the registry sent a manifest for {}@{want} whose content hashes to {digest}; refusing it",
@@ -189,15 +221,19 @@ impl Remote {
         }
     }
 
-    async fn manifest_raw(&self, reference: &Reference) -> Result<(Vec<u8>, Digest)> {
-        let registry = reference.resolve_registry();
-        let wanted = reference
-            .digest()
-            .or(reference.tag())
-            .unwrap_or(crate::reference::DEFAULT_TAG);
+    /// GET the manifest `wanted` (a tag or digest) of this repository.
+    pub(crate) async fn manifest_raw(&self, wanted: &str) -> Result<(Vec<u8>, Digest)> {
+        let registry = &self.host;
+        let auth = self.authorization().await?;
         let answer = self
-            .manifests
-            .get(registry, reference.repository(), wanted, manifest::ACCEPT)
+            .session
+            .get(
+                registry,
+                &self.name.repository,
+                wanted,
+                manifest::ACCEPT,
+                &auth,
+            )
             .await
             .map_err(|e| explain(e.into(), &self.name, self.insecure))?;
         let bytes = match answer {
@@ -209,22 +245,12 @@ impl Remote {
                 capped::MAX_MANIFEST >> 20
             ),
             Answer::Refused(status, body) => {
-                let url = format!(
-                    "{registry}/v2/{}/manifests/{wanted}",
-                    reference.repository()
-                );
-                let err = match serde_json::from_str::<OciEnvelope>(&body) {
-                    Ok(envelope) if !envelope.errors.is_empty() => {
-                        OciDistributionError::RegistryError { envelope, url }
-                    }
-                    _ if status.as_u16() == 401 => OciDistributionError::UnauthorizedError { url },
-                    _ => OciDistributionError::ServerError {
-                        code: status.as_u16(),
-                        url,
-                        message: body.chars().take(200).collect(),
-                    },
-                };
-                return Err(explain(err, &self.name, self.insecure));
+                let url = format!("{registry}/v2/{}/manifests/{wanted}", self.name.repository);
+                return Err(explain(
+                    refusal(status, &body, url),
+                    &self.name,
+                    self.insecure,
+                ));
             }
         };
         // The digest is computed here rather than taken from the registry's header: it is the
@@ -244,7 +270,7 @@ impl Remote {
         }
         let mut stream = self.blob_stream(digest).await?;
         let mut bytes = Vec::with_capacity(size as usize);
-        while let Some(chunk) = futures_util::StreamExt::next(&mut stream.stream).await {
+        while let Some(chunk) = stream.stream.next().await {
             let chunk =
                 chunk.map_err(|e| self.stream_error(e, &format!("fetching blob {digest}")))?;
             if (bytes.len() + chunk.len()) as u64 > size {
@@ -276,15 +302,55 @@ impl Remote {
         anyhow::Error::new(err).context(msg)
     }
 
-    /// Start streaming a blob. The stream checks the digest itself at its end, and so does the
-    /// store's blob writer: a blob is verified before anything uses it either way.
-    pub async fn blob_stream(&self, digest: &Digest) -> Result<SizedStream> {
-        let digest_str = digest.to_string();
-        self.client
-            .pull_blob_stream(&self.reference, digest_str.as_str())
-            .await
-            .map_err(|e| explain(e, &self.name, self.insecure))
-            .with_context(|| format!("fetching blob {digest}"))
+    /// Start streaming a blob. The stream checks nothing itself; the store's blob writer
+    /// checks the digest, and a blob is verified before anything uses it.
+    pub async fn blob_stream(&self, digest: &Digest) -> Result<BlobStream> {
+        let url = format!("{}/v2/{}/blobs/{digest}", self.base(), self.name.repository);
+        let fail = |e: OciDistributionError| {
+            explain(e, &self.name, self.insecure).context(format!("fetching blob {digest}"))
+        };
+        let request = self
+            .authorization()
+            .await?
+            .apply(self.session.http.get(&url));
+        let mut response = request.send().await.map_err(|e| fail(e.into()))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = capped::read_capped(&mut response, 64 << 10)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let body = String::from_utf8_lossy(&body);
+            return Err(fail(refusal(status, &body, url)));
+        }
+        let stream = response
+            .bytes_stream()
+            .map_err(|e| {
+                let kind = if e.is_timeout() {
+                    std::io::ErrorKind::TimedOut
+                } else {
+                    std::io::ErrorKind::Other
+                };
+                std::io::Error::new(kind, e)
+            })
+            .boxed();
+        Ok(BlobStream { stream })
+    }
+}
+
+/// The error a registry's refusal (`status`, error envelope in `body`) of `url` stands for.
+pub fn refusal(status: reqwest::StatusCode, body: &str, url: String) -> OciDistributionError {
+    match serde_json::from_str::<OciEnvelope>(body) {
+        Ok(envelope) if !envelope.errors.is_empty() => {
+            OciDistributionError::RegistryError { envelope, url }
+        }
+        _ if status.as_u16() == 401 => OciDistributionError::UnauthorizedError { url },
+        _ => OciDistributionError::ServerError {
+            code: status.as_u16(),
+            url,
+            message: body.chars().take(200).collect(),
+        },
     }
 }
 
@@ -327,21 +393,30 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         OciDistributionError::ServerError { code: 404, .. } => {
             format!("manifest unknown: {name} was not found on {registry}")
         }
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => not_authorized(name, registry),
+        OciDistributionError::UnauthorizedError { .. } => not_authorized(name, registry),
+        OciDistributionError::AuthenticationFailure(reason) => {
+            format!("{}: {reason}", not_authorized(name, registry))
+        }
         OciDistributionError::RequestError(e) if timeout::is_timeout(e) => {
             timeout::stalled(registry, &format!("answering a request for {name}"))
         }
         OciDistributionError::RequestError(e) if e.is_body() || e.is_decode() => {
             format!("{registry} answered, but its response to the request for {name} broke off")
         }
+        OciDistributionError::RequestError(e) if !insecure && tls::is_certificate_error(e) => {
+            format!(
+                "the TLS certificate of {registry} is not trusted (for {name}): put the certificate of the CA that signed it (or the registry's own \
+                 self-signed one) in /etc/containers/certs.d/{registry}/ca.crt, or pass \
+                 --tls-verify=false to skip verification"
+            )
+        }
         OciDistributionError::RequestError(_) if !insecure => format!(
-            "cannot reach {registry} over https to pull {name}; if the registry speaks plain \
+            "cannot reach {registry} over https for {name}; if the registry speaks plain \
              http or has a self-signed certificate, pass --tls-verify=false or mark it \
              `insecure = true` in registries.conf"
         ),
         OciDistributionError::RequestError(_) => {
-            format!("cannot reach {registry} (tried https and http) to pull {name}")
+            format!("cannot reach {registry} (tried https and http) for {name}")
         }
         _ => format!("pulling {name} from {registry}"),
     };
@@ -350,7 +425,7 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
 
 fn not_authorized(name: &ImageName, registry: &str) -> String {
     format!(
-        "not authorized to pull {name} from {registry}: log in with `podman login {registry}` \
-         or pass --src-creds USER:PASSWORD"
+        "not authorized for {name} on {registry}: log in with `podman login {registry}` or \
+         pass credentials (--src-creds for pull, --dest-creds for push: USER:PASSWORD)"
     )
 }
