@@ -48,6 +48,8 @@ pub enum DockerCommand {
         follow: bool,
         /// `--tail N` as given (`all` or a number).
         tail: Option<String>,
+        /// `--since` as given (see `logs::since`).
+        since: Option<String>,
         timestamps: bool,
         name: String,
     },
@@ -215,6 +217,7 @@ fn simple_options(sub: &str) -> &'static [(Option<char>, &'static str, bool)] {
         "logs" => &[
             (Some('f'), "follow", false),
             (Some('n'), "tail", true),
+            (None, "since", true),
             (Some('t'), "timestamps", false),
         ],
         "inspect" => &[(Some('f'), "format", true)],
@@ -357,6 +360,7 @@ fn parse_simple(sub: &str, words: &[String]) -> Result<DockerCommand, CliError> 
         "logs" => DockerCommand::Logs {
             follow: boolean("--follow")?,
             tail: string("--tail")?,
+            since: string("--since")?,
             timestamps: boolean("--timestamps")?,
             name: single(&mut names, "a container name")?,
         },

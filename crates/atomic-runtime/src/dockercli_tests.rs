@@ -443,6 +443,7 @@ fn subcommands() {
             DockerCommand::Logs {
                 follow: true,
                 tail: Some("10".into()),
+                since: None,
                 timestamps: true,
                 name: "a".into(),
             },
@@ -558,5 +559,50 @@ fn subcommand_errors() {
     for (line, check) in cases {
         let err = parse(&argv(line)).expect_err(line);
         assert!(check(&err), "{line:?}: {err:?}");
+    }
+}
+
+#[test]
+fn log_driver_and_tag_are_read_and_checked() {
+    use crate::logs::{LogDriver, TagInfo, Template};
+    let r = run("--log-driver journald --log-opt tag={{.Name}}/{{.ID}} img");
+    assert_eq!(r.log_driver, Some(LogDriver::Journald));
+    let info = TagInfo {
+        id: "0123456789abcdef".into(),
+        name: "web".into(),
+        image_name: "img".into(),
+        image_id: "ff".into(),
+    };
+    assert_eq!(r.log_tag.unwrap().render(&info), "web/0123456789ab");
+    assert_eq!(
+        run("--log-driver=none img").log_driver,
+        Some(LogDriver::None)
+    );
+    assert_eq!(
+        run("--log-driver json-file img").log_driver,
+        Some(LogDriver::JsonFile)
+    );
+    assert_eq!(run("img").log_driver, None);
+    assert_eq!(run("img").log_tag, None::<Template>);
+
+    for (args, needle) in [
+        ("--log-driver syslog img", "unknown log driver 'syslog'"),
+        ("--log-opt max-size=10m img", "log option 'max-size'"),
+        ("--log-opt tag img", "expected KEY=VALUE"),
+        ("--log-opt tag={{.Bogus}} img", "not '.Bogus'"),
+        ("--log-driver none --log-opt tag=x img", "takes no options"),
+    ] {
+        let err = run_err(args);
+        assert!(
+            matches!(err, CliError::InvalidValue { .. }) && err.to_string().contains(needle),
+            "{args}: {err}"
+        );
+    }
+    match parse(&argv("docker logs --since 10m -n 3 a")).unwrap() {
+        DockerCommand::Logs { since, tail, .. } => {
+            assert_eq!(since.as_deref(), Some("10m"));
+            assert_eq!(tail.as_deref(), Some("3"));
+        }
+        other => panic!("{other:?}"),
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
+use atomic_runtime::logs::{LogConfig, LogDriver, TagInfo};
 use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
@@ -29,8 +30,25 @@ impl NativeEngine {
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
+        let request = &self.with_default_log_driver(request).map_err(native)?;
         let created = create(&runner, image, request, env).map_err(native)?;
         Ok((runner, created))
+    }
+}
+
+impl NativeEngine {
+    /// `request` with atomic.conf's `log_driver` when it names none itself.
+    fn with_default_log_driver(&self, request: &RunRequest) -> Result<RunRequest> {
+        let mut request = request.clone();
+        if request.log_driver.is_none()
+            && let Some(default) = &self.log_driver
+        {
+            let driver = default
+                .parse::<LogDriver>()
+                .map_err(|e| anyhow::anyhow!("log_driver in atomic.conf: {e}"))?;
+            request.log_driver = Some(driver);
+        }
+        Ok(request)
     }
 }
 
@@ -48,6 +66,19 @@ fn create(
         }
         None => format!("atomic-{}", &id[..12]),
     };
+    let log = LogConfig::new(
+        request.log_driver,
+        request.log_tag.as_ref(),
+        &TagInfo {
+            id: id.clone(),
+            name: name.clone(),
+            image_name: request.image.clone(),
+            image_id: image.id().to_string(),
+        },
+    );
+    // A driver that cannot log here (journald not running) stops the run before anything is
+    // made.
+    log.check_available()?;
     let config = image.config.config().clone();
     let mut record = Record {
         id: id.clone(),
@@ -74,6 +105,7 @@ fn create(
         stop_timeout: request.stop_timeout,
         restart: restart(request.restart),
         runtime: runner.runtime.name(),
+        log,
         state: Lifecycle::Created,
     };
     // The bundle is made in memory first (its paths are known from the ID): the record is

@@ -1,0 +1,119 @@
+//! The `json-file` log driver's file, as Docker writes it: one JSON object per line,
+//! `{"log":"hello\n","stream":"stdout","time":"2026-01-02T03:04:05.123456789Z"}`. A piece of a
+//! line longer than [`super::MAX_LINE`], or a last line without a newline, has no `\n` at the
+//! end of `log`: concatenating `log` values gives the output back.
+
+use serde::{Deserialize, Serialize};
+
+use super::Stream;
+
+/// The file in the container's directory.
+pub const FILE: &str = "container-json.log";
+
+/// One line of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub log: String,
+    pub stream: String,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub time: String,
+}
+
+impl Entry {
+    /// The stream it came from (anything but `stderr` is stdout, as Docker reads it).
+    pub fn stream(&self) -> Stream {
+        if self.stream == "stderr" {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        }
+    }
+
+    /// When it was logged, in nanoseconds since the epoch (None if `time` is not a time).
+    pub fn nanos(&self) -> Option<i128> {
+        let time = chrono::DateTime::parse_from_rfc3339(&self.time).ok()?;
+        Some(
+            i128::from(time.timestamp()) * 1_000_000_000
+                + i128::from(time.timestamp_subsec_nanos()),
+        )
+    }
+}
+
+/// The file's line for `line` (without its newline) of `stream`, logged at `time`.
+pub fn encode(stream: Stream, line: &[u8], partial: bool, time: &str) -> Vec<u8> {
+    let mut log = String::from_utf8_lossy(line).into_owned();
+    if !partial {
+        log.push('\n');
+    }
+    let entry = Entry {
+        log,
+        stream: stream.as_str().to_string(),
+        time: time.to_string(),
+    };
+    // Serializing three strings cannot fail.
+    let mut out = serde_json::to_vec(&entry).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// The current time as the file writes it.
+pub fn timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The entries of the complete lines at the start of `text`, and how many bytes they took: a
+/// last line still being written is left for the next read. A line that is not an entry
+/// (a write cut short by a full disk) is skipped.
+pub fn parse(text: &[u8]) -> (Vec<Entry>, usize) {
+    let mut entries = Vec::new();
+    let mut used = 0;
+    while let Some(eol) = text[used..].iter().position(|b| *b == b'\n') {
+        let line = &text[used..used + eol];
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) => entries.push(entry),
+            Err(e) => tracing::debug!("skipping a log line that is not an entry: {e}"),
+        }
+        used += eol + 1;
+    }
+    (entries, used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_encode_as_docker_writes_them() {
+        let time = "2026-01-02T03:04:05.000000001Z";
+        assert_eq!(
+            encode(Stream::Stdout, b"hi \"you\"", false, time),
+            b"{\"log\":\"hi \\\"you\\\"\\n\",\"stream\":\"stdout\",\"time\":\"2026-01-02T03:04:05.000000001Z\"}\n"
+        );
+        let partial = encode(Stream::Stderr, b"piece", true, time);
+        let (entries, used) = parse(&partial);
+        assert_eq!(used, partial.len());
+        assert_eq!(entries[0].log, "piece");
+        assert_eq!(entries[0].stream(), Stream::Stderr);
+        assert_eq!(entries[0].nanos(), Some(1_767_323_045_000_000_001));
+    }
+
+    #[test]
+    fn parse_leaves_an_unfinished_line_and_skips_garbage() {
+        let time = "2026-01-02T03:04:05Z";
+        let mut text = encode(Stream::Stdout, b"one", false, time);
+        text.extend_from_slice(b"{\"log\":\"cut sh\n");
+        text.extend_from_slice(&encode(Stream::Stdout, b"two", false, time));
+        let whole = text.len();
+        text.extend_from_slice(b"{\"log\":\"still writ");
+        let (entries, used) = parse(&text);
+        let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
+        assert_eq!(logs, ["one\n", "two\n"]);
+        assert_eq!(used, whole);
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_not_refused() {
+        let line = encode(Stream::Stdout, b"a\xffb", false, "2026-01-02T03:04:05Z");
+        assert_eq!(parse(&line).0[0].log, "a\u{fffd}b\n");
+    }
+}
