@@ -1,0 +1,239 @@
+//! Log drivers of the native engine, run for real with runc on this host: json-file (the
+//! default), none, a bad driver, journald where no journald runs. The journald driver itself is
+//! proved in the booted systemd host (`native_logs_journald.rs`).
+
+mod common;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use atomic_testsupport::ImageSpec;
+use common::native::{pull_oci, run};
+use common::{Kind, World, stderr, stdout};
+
+fn usable() -> bool {
+    Kind::Native.usable()
+}
+
+/// A docker command line carried out by the native engine (atomic's hidden verb for it).
+fn docker(world: &World, args: &[&str]) -> Output {
+    let mut all = vec!["native-docker", "docker"];
+    all.extend(args);
+    run(world, &all)
+}
+
+fn docker_ok(world: &World, args: &[&str]) -> String {
+    let out = docker(world, args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Waits until the container `name` has exited (its supervisor records it after the last line
+/// is logged).
+fn wait_exited(world: &World, name: &str) {
+    let start = Instant::now();
+    loop {
+        let state = docker_ok(world, &["inspect", "-f", "{{.State.Status}}", name]);
+        if state.trim() == "exited" {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{name} still {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Container directories left in the world's store.
+fn containers(world: &World) -> usize {
+    std::fs::read_dir(world.store_root().join("containers"))
+        .map(|e| {
+            e.filter(|e| e.as_ref().unwrap().file_name().len() == 64)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+fn image(world: &World) -> String {
+    pull_oci(world, &ImageSpec::new("i16b-logs")).name
+}
+
+/// The script of the test containers: a line on each stream, a line longer than Docker's 16
+/// KiB cut, and a last line without a newline.
+const SCRIPT: &str = "echo out one; echo err one >&2; i=0; line=; \
+                      while [ $i -lt 2500 ]; do line=\"${line}0123456789\"; i=$((i+1)); done; \
+                      echo \"$line\"; printf 'no newline'";
+
+fn long_line() -> String {
+    "0123456789".repeat(2500)
+}
+
+#[test]
+fn json_file_is_the_default_and_docker_logs_reads_it_back() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "i16b-json",
+            &image,
+            "/bin/sh",
+            "-c",
+            SCRIPT,
+        ],
+    );
+    wait_exited(&world, "i16b-json");
+
+    // Docker's json-file format, in the container's directory.
+    let id = docker_ok(&world, &["inspect", "-f", "{{.Id}}", "i16b-json"]);
+    let file = world
+        .store_root()
+        .join("containers")
+        .join(id.trim())
+        .join("container-json.log");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let entries: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["log"] == "err one\n" && e["stream"] == "stderr"),
+        "{text:.300}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["time"].as_str().unwrap().ends_with('Z'))
+    );
+    let longest = entries
+        .iter()
+        .map(|e| e["log"].as_str().unwrap().len())
+        .max()
+        .unwrap();
+    assert_eq!(longest, 16 * 1024, "long lines are cut at 16 KiB");
+
+    let logs = docker(&world, &["logs", "i16b-json"]);
+    assert_eq!(
+        stdout(&logs),
+        format!("out one\n{}\nno newline", long_line()),
+        "stdout lines, the long one whole again"
+    );
+    assert_eq!(stderr(&logs), "err one\n");
+
+    let tail = docker(&world, &["logs", "--tail", "1", "i16b-json"]);
+    assert_eq!(stdout(&tail), "no newline");
+    let stamped = docker_ok(&world, &["logs", "-t", "-n", "1", "i16b-json"]);
+    let (time, line) = stamped.split_once(' ').unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok() && line == "no newline",
+        "{stamped}"
+    );
+    let future = docker(&world, &["logs", "--since", "2099-01-01", "i16b-json"]);
+    assert!(future.status.success() && stdout(&future).is_empty() && stderr(&future).is_empty());
+    let recent = docker(&world, &["logs", "--since", "10m", "i16b-json"]);
+    assert_eq!(stderr(&recent), "err one\n");
+    let bad = docker(&world, &["logs", "--since", "yesterday", "i16b-json"]);
+    assert!(
+        stderr(&bad).contains("--since 'yesterday'"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn none_keeps_nothing_and_docker_logs_says_so() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "--log-driver",
+            "none",
+            "--name",
+            "i16b-none",
+            &image,
+            "/bin/sh",
+            "-c",
+            "echo hidden",
+        ],
+    );
+    wait_exited(&world, "i16b-none");
+    let out = docker(&world, &["logs", "i16b-none"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--log-driver none")
+            && stderr(&out).contains("does not support reading"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out), "");
+    let id = docker_ok(&world, &["inspect", "-f", "{{.Id}}", "i16b-none"]);
+    let dir = world.store_root().join("containers").join(id.trim());
+    assert!(!dir.join("container-json.log").exists());
+}
+
+#[test]
+fn a_bad_log_driver_or_option_is_an_error_and_creates_nothing() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    for (args, needle) in [
+        (
+            vec!["--log-driver", "syslog"],
+            "unknown log driver 'syslog'",
+        ),
+        (vec!["--log-opt", "max-size=10m"], "log option 'max-size'"),
+        (vec!["--log-opt", "tag={{.Label}}"], "not '.Label'"),
+    ] {
+        let mut argv = vec!["run", "-d", "--name", "i16b-bad"];
+        argv.extend(&args);
+        argv.extend([image.as_str(), "true"]);
+        let out = docker(&world, &argv);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert_eq!(containers(&world), 0, "{args:?} created a container");
+    }
+
+    // A bad default in atomic.conf is named as such, and creates nothing either.
+    std::fs::write(world.conf(), "log_driver: gelf\n").unwrap();
+    let out = docker(&world, &["run", "-d", "--name", "i16b-bad", &image, "true"]);
+    assert!(
+        stderr(&out).contains("log_driver in atomic.conf") && stderr(&out).contains("'gelf'"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(containers(&world), 0);
+
+    // journald where none runs: refused before the container exists.
+    if !std::path::Path::new("/run/systemd/journal/socket").exists() {
+        std::fs::write(world.conf(), "log_driver: journald\n").unwrap();
+        let out = docker(&world, &["run", "-d", "--name", "i16b-bad", &image, "true"]);
+        assert!(
+            stderr(&out).contains("journald does not answer"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(containers(&world), 0);
+    }
+}
