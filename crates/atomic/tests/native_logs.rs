@@ -237,3 +237,93 @@ fn a_bad_log_driver_or_option_is_an_error_and_creates_nothing() {
         assert_eq!(containers(&world), 0);
     }
 }
+
+#[test]
+fn follow_prints_lines_as_they_come_and_ends_when_the_container_stops() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "i16b-follow",
+            &image,
+            "/bin/sh",
+            "-c",
+            "echo first; sleep 1; echo second >&2; sleep 1; echo third",
+        ],
+    );
+    let start = Instant::now();
+    let out = docker(&world, &["logs", "-f", "i16b-follow"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "first\nthird\n");
+    assert_eq!(stderr(&out), "second\n");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "-f waited for the container"
+    );
+}
+
+/// The PID of the supervisor of container `id` (`atomic supervise-container … ID`).
+fn supervisor_of(id: &str) -> Option<i32> {
+    std::fs::read_dir("/proc").ok()?.find_map(|entry| {
+        let entry = entry.ok()?;
+        let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        (args.contains(&&b"supervise-container"[..]) && args.contains(&id.as_bytes()))
+            .then_some(pid)
+    })
+}
+
+#[test]
+fn a_killed_supervisor_keeps_what_was_logged_and_the_container_can_be_deleted() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    let id = docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "i16b-orphan",
+            &image,
+            "/bin/sh",
+            "-c",
+            "echo before; while true; do sleep 0.2; echo tick; done",
+        ],
+    );
+    let id = id.trim();
+    let start = Instant::now();
+    while !stdout(&docker(&world, &["logs", "i16b-orphan"])).contains("tick") {
+        assert!(start.elapsed() < Duration::from_secs(20), "no tick logged");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = supervisor_of(id).expect("the supervisor runs");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::KILL,
+    )
+    .unwrap();
+    // Without a reader the container's writes fail (EPIPE; as PID 1 of its namespace the
+    // shell ignores SIGPIPE and goes on, as it would under a killed conmon). What was logged
+    // stays readable, and the container is still removed whole.
+    std::thread::sleep(Duration::from_millis(500));
+    let logs = docker_ok(&world, &["logs", "i16b-orphan"]);
+    assert!(logs.starts_with("before\ntick\n"), "{logs}");
+    docker_ok(&world, &["rm", "-f", "i16b-orphan"]);
+    assert_eq!(containers(&world), 0);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&world.store_root().to_string_lossy().into_owned()),
+        "a mount is left under the store"
+    );
+}
