@@ -564,7 +564,7 @@ fn subcommand_errors() {
 
 #[test]
 fn log_driver_and_tag_are_read_and_checked() {
-    use crate::logs::{LogDriver, TagInfo, Template};
+    use crate::logs::{LogDriver, LogOpts, TagInfo};
     let r = run("--log-driver journald --log-opt tag={{.Name}}/{{.ID}} img");
     assert_eq!(r.log_driver, Some(LogDriver::Journald));
     let info = TagInfo {
@@ -573,7 +573,9 @@ fn log_driver_and_tag_are_read_and_checked() {
         image_name: "img".into(),
         image_id: "ff".into(),
     };
-    assert_eq!(r.log_tag.unwrap().render(&info), "web/0123456789ab");
+    assert_eq!(r.log_opts.tag.unwrap().render(&info), "web/0123456789ab");
+    let sized = run("--log-opt max-size=10m --log-opt=max-file=3 img").log_opts;
+    assert_eq!((sized.max_size, sized.max_file), (Some(10 << 20), Some(3)));
     assert_eq!(
         run("--log-driver=none img").log_driver,
         Some(LogDriver::None)
@@ -583,14 +585,14 @@ fn log_driver_and_tag_are_read_and_checked() {
         Some(LogDriver::JsonFile)
     );
     assert_eq!(run("img").log_driver, None);
-    assert_eq!(run("img").log_tag, None::<Template>);
+    assert_eq!(run("img").log_opts, LogOpts::default());
 
     for (args, needle) in [
         ("--log-driver syslog img", "unknown log driver 'syslog'"),
-        ("--log-opt max-size=10m img", "log option 'max-size'"),
+        ("--log-opt labels=a img", "log option 'labels'"),
+        ("--log-opt max-size=huge img", "max-size 'huge'"),
         ("--log-opt tag img", "expected KEY=VALUE"),
         ("--log-opt tag={{.Bogus}} img", "not '.Bogus'"),
-        ("--log-driver none --log-opt tag=x img", "takes no options"),
     ] {
         let err = run_err(args);
         assert!(

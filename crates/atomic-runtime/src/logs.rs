@@ -68,6 +68,75 @@ impl FromStr for LogDriver {
     }
 }
 
+/// The `--log-opt KEY=VALUE`s the built-in engine takes, as read from a command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogOpts {
+    /// `tag`: every driver but none.
+    pub tag: Option<Template>,
+    /// `max-size` (json-file): the size past which the file is rotated.
+    pub max_size: Option<u64>,
+    /// `max-file` (json-file, with max-size): how many files are kept, the current included.
+    pub max_file: Option<u32>,
+}
+
+impl LogOpts {
+    /// Take one `KEY=VALUE`; an error says what is wrong and what is accepted.
+    pub fn set(&mut self, option: &str) -> Result<(), String> {
+        let Some((key, value)) = option.split_once('=') else {
+            return Err("expected KEY=VALUE".into());
+        };
+        match key {
+            "tag" => self.tag = Some(Template::parse(value)?),
+            "max-size" => {
+                self.max_size = Some(size(value).ok_or_else(|| {
+                    format!("max-size '{value}': expected a size such as 10m, 512k or 1g")
+                })?)
+            }
+            "max-file" => match value.parse::<u32>() {
+                Ok(n) if n >= 1 => self.max_file = Some(n),
+                _ => {
+                    return Err(format!(
+                        "max-file '{value}': expected a whole number, 1 or more"
+                    ));
+                }
+            },
+            _ => {
+                return Err(format!(
+                    "log option '{key}' is not supported by the built-in engine (it takes \
+                     tag, max-size and max-file); use --storage docker or --storage podman"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A size as Docker reads one (`RAMInBytes`): a number and an optional binary unit, `k`, `m`,
+/// `g`, `t` or `p`, optionally followed by `b` or `ib`, in any case.
+fn size(text: &str) -> Option<u64> {
+    let lower = text.trim().to_ascii_lowercase();
+    let number_end = lower
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(lower.len());
+    let number: f64 = lower[..number_end].parse().ok()?;
+    let unit = lower[number_end..].trim_start();
+    let unit = unit
+        .strip_suffix("ib")
+        .or_else(|| unit.strip_suffix('b'))
+        .unwrap_or(unit);
+    let scale: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        "p" => 1 << 50,
+        _ => return None,
+    };
+    let bytes = number * scale as f64;
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
 /// How one container logs, as its record keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LogConfig {
@@ -76,20 +145,42 @@ pub struct LogConfig {
     /// `SYSLOG_IDENTIFIER` and `CONTAINER_TAG`.
     #[serde(default)]
     pub tag: String,
+    /// json-file: rotate past this many bytes (None: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// json-file: files kept when rotating, the current one included (Docker's default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file: Option<u32>,
 }
 
 impl LogConfig {
-    /// The log settings of a new container: `driver` (else json-file) and the tag `template`
-    /// (else Docker's `{{.ID}}`) rendered for `info`.
-    pub fn new(driver: Option<LogDriver>, template: Option<&Template>, info: &TagInfo) -> Self {
-        let tag = match template {
+    /// The log settings of a new container: `driver` (else json-file), the tag template (else
+    /// Docker's `{{.ID}}`) rendered for `info`, and the options, checked against the driver as
+    /// Docker checks them.
+    pub fn new(driver: Option<LogDriver>, opts: &LogOpts, info: &TagInfo) -> Result<Self, String> {
+        let driver = driver.unwrap_or_default();
+        let tag = match &opts.tag {
             Some(t) => t.render(info),
             None => Template::default().render(info),
         };
-        LogConfig {
-            driver: driver.unwrap_or_default(),
-            tag,
+        if driver == LogDriver::None && *opts != LogOpts::default() {
+            return Err("the none log driver takes no --log-opt".into());
         }
+        if driver != LogDriver::JsonFile && (opts.max_size.is_some() || opts.max_file.is_some()) {
+            return Err(format!(
+                "log options max-size and max-file are json-file's; the {driver} log driver \
+                 does not take them"
+            ));
+        }
+        if opts.max_file.is_some_and(|n| n > 1) && opts.max_size.is_none() {
+            return Err("log option max-file needs max-size".into());
+        }
+        Ok(LogConfig {
+            driver,
+            tag,
+            max_size: opts.max_size,
+            max_file: opts.max_file,
+        })
     }
 
     /// Whether this driver can be used on this host now: journald's socket must answer, else a
@@ -135,6 +226,86 @@ mod tests {
         assert!(
             err.contains("'syslog'") && err.contains("--storage docker"),
             "{err}"
+        );
+    }
+
+    fn info() -> TagInfo {
+        TagInfo {
+            id: "0123456789abcdef".into(),
+            name: "web".into(),
+            image_name: "img".into(),
+            image_id: "ff".into(),
+        }
+    }
+
+    fn opts(options: &[&str]) -> Result<LogOpts, String> {
+        let mut opts = LogOpts::default();
+        for option in options {
+            opts.set(option)?;
+        }
+        Ok(opts)
+    }
+
+    #[test]
+    fn options_are_read_as_docker_reads_them() {
+        let o = opts(&["max-size=10m", "max-file=3", "tag={{.Name}}"]).unwrap();
+        assert_eq!(o.max_size, Some(10 << 20));
+        assert_eq!(o.max_file, Some(3));
+        for (text, bytes) in [
+            ("1024", 1024),
+            ("512k", 512 << 10),
+            ("1.5KB", 1536),
+            ("2MiB", 2 << 20),
+            ("1g", 1 << 30),
+            ("3 m", 3 << 20),
+        ] {
+            assert_eq!(size(text), Some(bytes), "{text}");
+        }
+        for bad in ["", "m", "10x", "-1", "0", "1.2.3m"] {
+            assert_eq!(size(bad), None, "{bad}");
+        }
+        for (bad, needle) in [
+            ("max-size=lots", "max-size 'lots'"),
+            ("max-file=0", "max-file '0'"),
+            ("labels=a", "log option 'labels'"),
+            ("tag", "KEY=VALUE"),
+        ] {
+            let err = opts(&[bad]).unwrap_err();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn options_are_checked_against_the_driver() {
+        let ok = LogConfig::new(
+            None,
+            &opts(&["max-size=1k", "max-file=2"]).unwrap(),
+            &info(),
+        );
+        assert_eq!(ok.unwrap().max_size, Some(1024));
+        let cases = [
+            (
+                Some(LogDriver::Journald),
+                &["max-size=1m"][..],
+                "journald log driver",
+            ),
+            (Some(LogDriver::None), &["tag=x"][..], "takes no --log-opt"),
+            (None, &["max-file=3"][..], "needs max-size"),
+        ];
+        for (driver, options, needle) in cases {
+            let err = LogConfig::new(driver, &opts(options).unwrap(), &info()).unwrap_err();
+            assert!(err.contains(needle), "{options:?}: {err}");
+        }
+        let journald = LogConfig::new(
+            Some(LogDriver::Journald),
+            &opts(&["tag=t"]).unwrap(),
+            &info(),
+        );
+        assert_eq!(journald.unwrap().tag, "t");
+        let default = LogConfig::new(None, &LogOpts::default(), &info()).unwrap();
+        assert_eq!(
+            (default.driver, default.tag.as_str()),
+            (LogDriver::JsonFile, "0123456789ab")
         );
     }
 

@@ -203,7 +203,12 @@ fn a_bad_log_driver_or_option_is_an_error_and_creates_nothing() {
             vec!["--log-driver", "syslog"],
             "unknown log driver 'syslog'",
         ),
-        (vec!["--log-opt", "max-size=10m"], "log option 'max-size'"),
+        (vec!["--log-opt", "labels=a"], "log option 'labels'"),
+        (vec!["--log-opt", "max-size=lots"], "max-size 'lots'"),
+        (
+            vec!["--log-driver", "journald", "--log-opt", "max-size=1m"],
+            "the journald log driver does not take them",
+        ),
         (vec!["--log-opt", "tag={{.Label}}"], "not '.Label'"),
     ] {
         let mut argv = vec!["run", "-d", "--name", "i16b-bad"];
@@ -326,4 +331,62 @@ fn a_killed_supervisor_keeps_what_was_logged_and_the_container_can_be_deleted() 
         !mounts.contains(&world.store_root().to_string_lossy().into_owned()),
         "a mount is left under the store"
     );
+}
+
+#[test]
+fn max_size_rotates_the_json_file_and_follow_crosses_rotations() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    let image = image(&world);
+    // An entry is ~80 bytes: a 1 KiB file holds about a dozen, so 60 lines rotate it about
+    // five times, one every ~0.6 s, while `-f` follows.
+    docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "--log-opt",
+            "max-size=1k",
+            "--log-opt",
+            "max-file=3",
+            "--name",
+            "i16b-rotate",
+            &image,
+            "/bin/sh",
+            "-c",
+            "i=0; while [ $i -lt 60 ]; do echo line $i; i=$((i+1)); sleep 0.05; done",
+        ],
+    );
+    let followed = docker_ok(&world, &["logs", "-f", "i16b-rotate"]);
+    let all: String = (0..60).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(followed, all, "-f printed every line once, in order");
+
+    let id = docker_ok(&world, &["inspect", "-f", "{{.Id}}", "i16b-rotate"]);
+    let dir = world.store_root().join("containers").join(id.trim());
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("container-json.log"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "container-json.log",
+            "container-json.log.1",
+            "container-json.log.2"
+        ]
+    );
+    let kept = docker_ok(&world, &["logs", "i16b-rotate"]);
+    assert!(kept.ends_with("line 58\nline 59\n"), "{kept}");
+    assert!(
+        !kept.starts_with("line 0\n"),
+        "the oldest lines were dropped: {kept}"
+    );
+    let lines: Vec<&str> = kept.lines().collect();
+    let first: usize = lines[0].trim_start_matches("line ").parse().unwrap();
+    let want: Vec<String> = (first..60).map(|i| format!("line {i}")).collect();
+    assert_eq!(lines, want, "what is kept is contiguous");
 }

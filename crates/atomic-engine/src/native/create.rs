@@ -68,14 +68,15 @@ fn create(
     };
     let log = LogConfig::new(
         request.log_driver,
-        request.log_tag.as_ref(),
+        &request.log_opts,
         &TagInfo {
             id: id.clone(),
             name: name.clone(),
             image_name: request.image.clone(),
             image_id: image.id().to_string(),
         },
-    );
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     // A driver that cannot log here (journald not running) stops the run before anything is
     // made.
     log.check_available()?;

@@ -8,7 +8,7 @@
 use super::volumes::{MountKind, MountRequest, mount, tmpfs, volume};
 use super::{CliError, flag_bool, flag_value, unsupported};
 use crate::caps;
-use crate::logs::{LogDriver, Template};
+use crate::logs::{LogDriver, LogOpts};
 use atomic_label::{RunOpt, parse_run};
 use oci_spec::runtime::PosixRlimitType;
 use std::path::{Path, PathBuf};
@@ -55,8 +55,9 @@ pub struct RunRequest {
     pub restart: RestartPolicy,
     /// `--log-driver`; None: atomic.conf's `log_driver`, else json-file.
     pub log_driver: Option<LogDriver>,
-    /// `--log-opt tag=…`, checked; rendered when the container has its ID.
-    pub log_tag: Option<Template>,
+    /// `--log-opt`s, each checked; checked against the driver when the container is made
+    /// (the default driver is known then).
+    pub log_opts: LogOpts,
     pub image: String,
     pub command: Vec<String>,
 }
@@ -168,12 +169,6 @@ pub(super) fn parse(words: &[String], create_only: bool) -> Result<RunRequest, C
     for opt in &args.options {
         apply(&mut req, opt)?;
     }
-    if req.log_driver == Some(LogDriver::None) && req.log_tag.is_some() {
-        return Err(CliError::InvalidValue {
-            flag: "--log-opt tag".into(),
-            reason: "the none log driver takes no options".into(),
-        });
-    }
     req.image = args
         .image
         .ok_or_else(|| CliError::MissingArgument("run".into(), "an image"))?;
@@ -271,7 +266,10 @@ fn apply(req: &mut RunRequest, opt: &RunOpt) -> Result<(), CliError> {
                     .map_err(|e: String| CliError::invalid(opt, e))?,
             )
         }
-        "--log-opt" => req.log_tag = Some(log_opt(opt)?),
+        "--log-opt" => req
+            .log_opts
+            .set(flag_value(opt)?)
+            .map_err(|e| CliError::invalid(opt, e))?,
         _ => return Err(unsupported(opt)),
     }
     Ok(())
@@ -393,22 +391,6 @@ fn ulimit(opt: &RunOpt) -> Result<Ulimit, CliError> {
         ));
     }
     Ok(Ulimit { kind, soft, hard })
-}
-
-/// `--log-opt KEY=VALUE`: `tag` is the one the built-in engine's drivers take.
-fn log_opt(opt: &RunOpt) -> Result<Template, CliError> {
-    let value = flag_value(opt)?;
-    match value.split_once('=') {
-        Some(("tag", template)) => Template::parse(template).map_err(|e| CliError::invalid(opt, e)),
-        Some((key, _)) => Err(CliError::invalid(
-            opt,
-            format!(
-                "log option '{key}' is not supported by the built-in engine (it takes tag=…); \
-                 use --storage docker or --storage podman"
-            ),
-        )),
-        None => Err(CliError::invalid(opt, "expected KEY=VALUE")),
-    }
 }
 
 fn restart(opt: &RunOpt) -> Result<RestartPolicy, CliError> {

@@ -3,12 +3,32 @@
 //! line longer than [`super::MAX_LINE`], or a last line without a newline, has no `\n` at the
 //! end of `log`: concatenating `log` values gives the output back.
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
 use super::Stream;
 
 /// The file in the container's directory.
 pub const FILE: &str = "container-json.log";
+
+/// The `n`th older file of `current` after rotations (`container-json.log.1` is the newest).
+pub fn rotated(current: &Path, n: u32) -> PathBuf {
+    let mut name = current.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// The log's files that exist, oldest first: the rotated ones, then `current`.
+pub fn files(current: &Path) -> Vec<PathBuf> {
+    let mut older: Vec<PathBuf> = (1..)
+        .map(|n| rotated(current, n))
+        .take_while(|p| p.exists())
+        .collect();
+    older.reverse();
+    older.push(current.to_path_buf());
+    older
+}
 
 /// One line of the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +129,21 @@ mod tests {
         let logs: Vec<&str> = entries.iter().map(|e| e.log.as_str()).collect();
         assert_eq!(logs, ["one\n", "two\n"]);
         assert_eq!(used, whole);
+    }
+
+    #[test]
+    fn rotated_files_are_listed_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let current = dir.path().join(FILE);
+        assert_eq!(files(&current), [current.clone()]);
+        for n in [1, 2] {
+            std::fs::write(rotated(&current, n), "").unwrap();
+        }
+        assert_eq!(
+            files(&current),
+            [rotated(&current, 2), rotated(&current, 1), current.clone()]
+        );
+        assert!(rotated(&current, 2).ends_with("container-json.log.2"));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -28,31 +28,74 @@ pub trait Sink: Send {
     fn write_line(&mut self, stream: Stream, line: &[u8], partial: bool) -> io::Result<()>;
 }
 
-/// The `json-file` driver's file, opened for appending.
+/// The `json-file` driver's file, opened for appending, rotated past `max_size` as Docker's:
+/// the file becomes `.1`, `.1` becomes `.2`, …, and `max_file` files are kept in all (with one,
+/// the file is emptied instead).
 pub struct JsonFileSink {
+    path: PathBuf,
     file: File,
+    size: u64,
+    max_size: Option<u64>,
+    max_file: u32,
 }
 
 impl JsonFileSink {
+    /// The file at `path`, never rotated.
     pub fn open(path: &Path) -> Result<JsonFileSink> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening the log file {}", path.display()))?;
-        Ok(JsonFileSink { file })
+        JsonFileSink::rotating(path, None, 1)
     }
+
+    pub fn rotating(path: &Path, max_size: Option<u64>, max_file: u32) -> Result<JsonFileSink> {
+        let file =
+            append(path).with_context(|| format!("opening the log file {}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(JsonFileSink {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_size,
+            max_file: max_file.max(1),
+        })
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        if self.max_file == 1 {
+            self.file.set_len(0)?;
+        } else {
+            for n in (1..self.max_file - 1).rev() {
+                match std::fs::rename(
+                    jsonfile::rotated(&self.path, n),
+                    jsonfile::rotated(&self.path, n + 1),
+                ) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            std::fs::rename(&self.path, jsonfile::rotated(&self.path, 1))?;
+            self.file = append(&self.path)?;
+        }
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn append(path: &Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 impl Sink for JsonFileSink {
     fn write_line(&mut self, stream: Stream, line: &[u8], partial: bool) -> io::Result<()> {
+        let entry = jsonfile::encode(stream, line, partial, &jsonfile::timestamp());
+        if let Some(max) = self.max_size
+            && self.size > 0
+            && self.size + entry.len() as u64 > max
+        {
+            self.rotate()?;
+        }
         // One write per entry: with O_APPEND, entries of the two streams never interleave.
-        self.file.write_all(&jsonfile::encode(
-            stream,
-            line,
-            partial,
-            &jsonfile::timestamp(),
-        ))
+        self.file.write_all(&entry)?;
+        self.size += entry.len() as u64;
+        Ok(())
     }
 }
 
@@ -155,7 +198,11 @@ pub fn open(dir: &Path, record: &Record) -> Result<Outputs> {
                 copier: Copier::default(),
             });
         }
-        LogDriver::JsonFile => Box::new(JsonFileSink::open(&dir.join(jsonfile::FILE))?),
+        LogDriver::JsonFile => Box::new(JsonFileSink::rotating(
+            &dir.join(jsonfile::FILE),
+            record.log.max_size,
+            record.log.max_file.unwrap_or(1),
+        )?),
         LogDriver::Journald => {
             let journal = journald::open(Path::new(journald::SOCKET))?;
             let tag = if record.log.tag.is_empty() {

@@ -130,17 +130,30 @@ fn show_json_file(
     request: &LogsRequest,
     term: &mut Terminal<'_>,
 ) -> Result<()> {
-    let mut file = match File::open(path) {
+    let reading = |e: std::io::Error, p: &Path| {
+        anyhow::Error::new(e).context(format!("reading {}", p.display()))
+    };
+    // The current file is opened first: `-f` goes on from this very file, whatever rotations
+    // happen while the older ones are read.
+    let mut current = match File::open(path) {
         Ok(f) => Some(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        Err(e) => return Err(reading(e, path)),
     };
-    let mut text = Vec::new();
-    if let Some(f) = file.as_mut() {
-        f.read_to_end(&mut text)
-            .with_context(|| format!("reading {}", path.display()))?;
+    let mut entries = Vec::new();
+    for older in jsonfile::files(path).iter().filter(|p| *p != path) {
+        match std::fs::read(older) {
+            Ok(text) => entries.extend(jsonfile::parse(&text).0),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(reading(e, older)),
+        }
     }
-    let (entries, used) = jsonfile::parse(&text);
+    let mut text = Vec::new();
+    if let Some(f) = current.as_mut() {
+        f.read_to_end(&mut text).map_err(|e| reading(e, path))?;
+    }
+    let (found, used) = jsonfile::parse(&text);
+    entries.extend(found);
     let entries: Vec<_> = entries
         .into_iter()
         .filter(|e| time_of(e, request))
@@ -150,12 +163,22 @@ fn show_json_file(
     if !request.follow {
         return Ok(());
     }
-    let mut pos = used as u64;
+    follow_json_file(runner, record, path, (current, used as u64), request, term)
+}
+
+/// `-f` on json-file: print what is appended to `file` from `pos`, moving to the new file when
+/// the log is rotated (renamed away) or emptied (`max-file=1`), until the container stops.
+fn follow_json_file(
+    runner: &Runner,
+    record: &Record,
+    path: &Path,
+    (mut file, mut pos): (Option<File>, u64),
+    request: &LogsRequest,
+    term: &mut Terminal<'_>,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
     loop {
         let running = runner.status(record)? == Status::Running;
-        if file.is_none() {
-            file = File::open(path).ok();
-        }
         if let Some(f) = file.as_mut() {
             f.seek(SeekFrom::Start(pos))?;
             let mut more = Vec::new();
@@ -167,6 +190,25 @@ fn show_json_file(
                 .filter(|e| time_of(e, request))
                 .collect();
             print_entries(&entries, request, term)?;
+        }
+        let on_disk = std::fs::metadata(path).ok();
+        let ours = file.as_ref().and_then(|f| f.metadata().ok());
+        match (on_disk, ours) {
+            (Some(disk), Some(ours)) if disk.ino() != ours.ino() || disk.dev() != ours.dev() => {
+                file = File::open(path).ok();
+                pos = 0;
+                continue;
+            }
+            (Some(disk), Some(_)) if disk.len() < pos => {
+                pos = 0;
+                continue;
+            }
+            (Some(_), None) => {
+                file = File::open(path).ok();
+                pos = 0;
+                continue;
+            }
+            _ => {}
         }
         if !running {
             return Ok(());

@@ -24,7 +24,7 @@ fn record(driver: LogDriver) -> Record {
         runtime: "runc".into(),
         log: LogConfig {
             driver,
-            tag: String::new(),
+            ..Default::default()
         },
         state: Lifecycle::Exited {
             code: Some(0),
@@ -196,4 +196,55 @@ fn journal_entries_read_back_with_stream_time_and_bytes() {
         rfc3339(1_700_000_000_000_001_000),
         "2023-11-14T22:13:20.000001000Z"
     );
+}
+
+#[test]
+fn rotated_json_files_are_read_oldest_first_and_old_ones_dropped() {
+    use crate::logs::pump::{JsonFileSink, Sink};
+    let dir = tempfile::tempdir().unwrap();
+    let record = record(LogDriver::JsonFile);
+    let runner = runner(dir.path(), &record);
+    let path = runner.containers.dir(&record.id).join(jsonfile::FILE);
+    // Each entry is ~80 bytes: two fit under 200, so 10 lines make 5 files, 3 of them kept.
+    let mut sink = JsonFileSink::rotating(&path, Some(200), 3).unwrap();
+    for i in 0..10 {
+        sink.write_line(Stream::Stdout, format!("line {i}").as_bytes(), false)
+            .unwrap();
+    }
+    assert_eq!(
+        jsonfile::files(&path).len(),
+        3,
+        "max-file counts the current file"
+    );
+    assert!(!jsonfile::rotated(&path, 3).exists());
+    for file in jsonfile::files(&path) {
+        assert!(std::fs::metadata(&file).unwrap().len() <= 200, "{file:?}");
+    }
+    let (out, _) = run_show(&runner, &record, &LogsRequest::default()).unwrap();
+    let want: String = (4..10).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(out, want, "the newest lines, in order, across the files");
+    let tail = LogsRequest {
+        tail: Some(3),
+        ..Default::default()
+    };
+    assert_eq!(
+        run_show(&runner, &record, &tail).unwrap().0,
+        "line 7\nline 8\nline 9\n"
+    );
+
+    // With max-file 1 the file is emptied instead.
+    let single = dir.path().join("single.log");
+    let mut sink = JsonFileSink::rotating(&single, Some(200), 1).unwrap();
+    for i in 0..5 {
+        sink.write_line(Stream::Stdout, format!("line {i}").as_bytes(), false)
+            .unwrap();
+    }
+    assert_eq!(jsonfile::files(&single), [single.clone()]);
+    let text = std::fs::read(&single).unwrap();
+    let logs: Vec<String> = jsonfile::parse(&text)
+        .0
+        .into_iter()
+        .map(|e| e.log)
+        .collect();
+    assert_eq!(logs, ["line 4\n"]);
 }
