@@ -135,7 +135,7 @@ mod tests {
     fn rotated_files_are_listed_oldest_first() {
         let dir = tempfile::tempdir().unwrap();
         let current = dir.path().join(FILE);
-        assert_eq!(files(&current), [current.clone()]);
+        assert_eq!(files(&current), vec![current.clone()]);
         for n in [1, 2] {
             std::fs::write(rotated(&current, n), "").unwrap();
         }

@@ -239,7 +239,7 @@ fn rotated_json_files_are_read_oldest_first_and_old_ones_dropped() {
         sink.write_line(Stream::Stdout, format!("line {i}").as_bytes(), false)
             .unwrap();
     }
-    assert_eq!(jsonfile::files(&single), [single.clone()]);
+    assert_eq!(jsonfile::files(&single), vec![single.clone()]);
     let text = std::fs::read(&single).unwrap();
     let logs: Vec<String> = jsonfile::parse(&text)
         .0
