@@ -183,6 +183,32 @@ impl LogConfig {
         })
     }
 
+    /// `docker inspect`'s `HostConfig.LogConfig`: `{"Type": driver, "Config": {options}}`.
+    pub fn inspect(&self) -> serde_json::Value {
+        let mut config = serde_json::Map::new();
+        if !self.tag.is_empty() && self.driver != LogDriver::None {
+            config.insert("tag".into(), self.tag.clone().into());
+        }
+        if let Some(size) = self.max_size {
+            config.insert("max-size".into(), size.to_string().into());
+        }
+        if let Some(n) = self.max_file {
+            config.insert("max-file".into(), n.to_string().into());
+        }
+        serde_json::json!({"Type": self.driver.as_str(), "Config": config})
+    }
+
+    /// `docker inspect`'s `LogPath`: the json-file's path, else empty, as Docker has it.
+    pub fn log_path(&self, container_dir: &std::path::Path) -> String {
+        match self.driver {
+            LogDriver::JsonFile => container_dir
+                .join(jsonfile::FILE)
+                .to_string_lossy()
+                .into_owned(),
+            LogDriver::Journald | LogDriver::None => String::new(),
+        }
+    }
+
     /// Whether this driver can be used on this host now: journald's socket must answer, else a
     /// container would be made that cannot log (checked before it is created).
     pub fn check_available(&self) -> anyhow::Result<()> {
@@ -307,6 +333,29 @@ mod tests {
             (default.driver, default.tag.as_str()),
             (LogDriver::JsonFile, "0123456789ab")
         );
+    }
+
+    #[test]
+    fn inspect_shows_dockers_log_config() {
+        let config = LogConfig::new(
+            None,
+            &opts(&["max-size=1k", "max-file=2"]).unwrap(),
+            &info(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.inspect(),
+            serde_json::json!({"Type": "json-file",
+                "Config": {"tag": "0123456789ab", "max-size": "1024", "max-file": "2"}})
+        );
+        let dir = std::path::Path::new("/s/containers/x");
+        assert_eq!(config.log_path(dir), "/s/containers/x/container-json.log");
+        let none = LogConfig::new(Some(LogDriver::None), &LogOpts::default(), &info()).unwrap();
+        assert_eq!(
+            none.inspect(),
+            serde_json::json!({"Type": "none", "Config": {}})
+        );
+        assert_eq!(none.log_path(dir), "");
     }
 
     #[test]

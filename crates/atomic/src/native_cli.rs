@@ -218,7 +218,9 @@ fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Res
                 "Tty": record.tty,
                 "OpenStdin": record.interactive,
             },
-            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime },
+            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime,
+                            "LogConfig": record.log.inspect() },
+            "LogPath": record.log.log_path(&runner.containers.dir(&record.id)),
         }));
     }
     match format {

@@ -103,6 +103,8 @@ fn json_file_is_the_default_and_docker_logs_reads_it_back() {
         .join("containers")
         .join(id.trim())
         .join("container-json.log");
+    let log_path = docker_ok(&world, &["inspect", "-f", "{{.LogPath}}", "i16b-json"]);
+    assert_eq!(log_path.trim(), file.to_string_lossy(), "inspect's LogPath");
     let text = std::fs::read_to_string(&file).unwrap();
     let entries: Vec<serde_json::Value> = text
         .lines()
@@ -186,6 +188,16 @@ fn none_keeps_nothing_and_docker_logs_says_so() {
         stderr(&out)
     );
     assert_eq!(stdout(&out), "");
+    let driver = docker_ok(
+        &world,
+        &[
+            "inspect",
+            "-f",
+            "{{.HostConfig.LogConfig.Type}}",
+            "i16b-none",
+        ],
+    );
+    assert_eq!(driver.trim(), "none");
     let id = docker_ok(&world, &["inspect", "-f", "{{.Id}}", "i16b-none"]);
     let dir = world.store_root().join("containers").join(id.trim());
     assert!(!dir.join("container-json.log").exists());
