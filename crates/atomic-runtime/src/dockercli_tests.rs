@@ -440,13 +440,13 @@ fn subcommands() {
         ),
         (
             "docker logs -f --tail 10 -t a",
-            DockerCommand::Logs {
+            DockerCommand::Logs(LogsArgs {
                 follow: true,
                 tail: Some("10".into()),
-                since: None,
                 timestamps: true,
                 name: "a".into(),
-            },
+                ..Default::default()
+            }),
         ),
         (
             "docker inspect -f {{.Id}} a",
@@ -600,10 +600,11 @@ fn log_driver_and_tag_are_read_and_checked() {
             "{args}: {err}"
         );
     }
-    match parse(&argv("docker logs --since 10m -n 3 a")).unwrap() {
-        DockerCommand::Logs { since, tail, .. } => {
-            assert_eq!(since.as_deref(), Some("10m"));
-            assert_eq!(tail.as_deref(), Some("3"));
+    match parse(&argv("docker logs --since 10m --until=1m -n 3 a")).unwrap() {
+        DockerCommand::Logs(args) => {
+            assert_eq!(args.since.as_deref(), Some("10m"));
+            assert_eq!(args.until.as_deref(), Some("1m"));
+            assert_eq!(args.tail.as_deref(), Some("3"));
         }
         other => panic!("{other:?}"),
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, anyhow, bail};
 
 use atomic_engine::NativeEngine;
-use atomic_runtime::dockercli::{self, DockerCommand, EnvEntry, ExecRequest, RunRequest};
+use atomic_runtime::dockercli::{self, DockerCommand, EnvEntry, ExecRequest, LogsArgs, RunRequest};
 use atomic_runtime::logs::show::{LogsRequest, Terminal};
 use atomic_runtime::signals::{exit_code, wait_forwarding};
 use atomic_runtime::{ExecOptions, Record, Runner, Status};
@@ -74,17 +74,7 @@ pub async fn execute(
             Ok(0)
         }
         DockerCommand::Exec(request) => exec(&request, env, native).await,
-        DockerCommand::Logs {
-            follow,
-            tail,
-            since,
-            timestamps,
-            name,
-        } => {
-            let request =
-                LogsRequest::from_flags(follow, tail.as_deref(), since.as_deref(), timestamps)?;
-            logs(native, &name, &request)
-        }
+        DockerCommand::Logs(args) => logs(native, &args),
         DockerCommand::Inspect { format, names } => inspect(native, &names, format.as_deref()),
         DockerCommand::Pull { image } => {
             pull(native, &image).await?;
@@ -183,8 +173,9 @@ async fn exec(
 }
 
 /// `docker logs`: what a detached container wrote, from its log driver (json-file, journald).
-fn logs(native: &NativeEngine, name: &str, request: &LogsRequest) -> Result<i32> {
-    let (runner, record) = require(native, name)?;
+fn logs(native: &NativeEngine, args: &LogsArgs) -> Result<i32> {
+    let request = &LogsRequest::from_args(args)?;
+    let (runner, record) = require(native, &args.name)?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let mut term = Terminal {
         out: &mut out,

@@ -1,4 +1,4 @@
-//! `docker logs [-f] [-n|--tail N] [--since T] [-t] NAME` on the built-in engine: a
+//! `docker logs [-f] [-n|--tail N] [--since T] [--until T] [-t] NAME` on the built-in engine: a
 //! container's lines read back from its driver, stdout lines to stdout and stderr lines to
 //! stderr, as Docker prints them. `-f` follows until the container stops.
 //!
@@ -20,6 +20,7 @@ use anyhow::{Context, Result, bail};
 use super::since::Nanos;
 use super::{LogDriver, Stream, jsonfile};
 use crate::container::{LOG, Runner};
+use crate::dockercli::LogsArgs;
 use crate::state::{Record, Status};
 
 /// What `docker logs` asked for.
@@ -30,36 +31,48 @@ pub struct LogsRequest {
     pub tail: Option<usize>,
     /// Lines logged at or after this time only.
     pub since: Option<Nanos>,
+    /// Lines logged before this time only.
+    pub until: Option<Nanos>,
     /// Each line preceded by its time (RFC 3339, nanoseconds).
     pub timestamps: bool,
 }
 
 impl LogsRequest {
-    /// The request of `docker logs` flags as given: `--tail` a number or `all`, `--since` a
-    /// time or duration (see [`super::since`]).
-    pub fn from_flags(
-        follow: bool,
-        tail: Option<&str>,
-        since: Option<&str>,
-        timestamps: bool,
-    ) -> Result<LogsRequest> {
-        let tail = match tail {
+    /// The request of `docker logs` flags as given: `--tail` a number or `all`, `--since` and
+    /// `--until` a time or a duration before now (see [`super::since`]).
+    pub fn from_args(args: &LogsArgs) -> Result<LogsRequest> {
+        let tail = match args.tail.as_deref() {
             None | Some("all") => None,
             Some(n) => Some(
                 n.parse::<usize>()
                     .map_err(|_| anyhow::anyhow!("--tail '{n}': expected a number or 'all'"))?,
             ),
         };
-        let since = since
-            .map(|s| super::since::parse(s, super::since::now()))
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let now = super::since::now();
+        let time = |flag: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|s| super::since::parse(s, now))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{}", e.replacen("--since", flag, 1)))
+        };
+        let until = time("--until", &args.until)?;
         Ok(LogsRequest {
-            follow,
+            // Nothing comes after an end that has passed.
+            follow: args.follow && until.is_none_or(|u| u > now),
             tail,
-            since,
-            timestamps,
+            since: time("--since", &args.since)?,
+            until,
+            timestamps: args.timestamps,
         })
+    }
+
+    /// Whether a line logged at `nanos` is asked for (a line of unknown time is).
+    fn wants(&self, nanos: Option<Nanos>) -> bool {
+        let Some(t) = nanos else {
+            return true;
+        };
+        self.since.is_none_or(|since| t >= since) && self.until.is_none_or(|until| t < until)
     }
 }
 
@@ -117,10 +130,7 @@ pub fn show(
 }
 
 fn time_of(entry: &jsonfile::Entry, request: &LogsRequest) -> bool {
-    match request.since {
-        None => true,
-        Some(since) => entry.nanos().is_some_and(|t| t >= since),
-    }
+    request.wants(entry.nanos())
 }
 
 fn show_json_file(
@@ -232,10 +242,10 @@ fn print_entries(
 /// A container made before log drivers existed: its output as one plain file, both streams
 /// mixed, without times.
 fn show_plain(path: &Path, request: &LogsRequest, term: &mut Terminal<'_>) -> Result<()> {
-    if request.since.is_some() || request.timestamps || request.follow {
+    if request.since.is_some() || request.until.is_some() || request.timestamps || request.follow {
         bail!(
             "this container's log has no times or streams (it was made by an older atomic): \
-             --since, -t and -f need a container created again"
+             --since, --until, -t and -f need a container created again"
         );
     }
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -274,6 +284,10 @@ pub fn journalctl_args(id: &str, request: &LogsRequest) -> Vec<String> {
     if let Some(since) = request.since {
         // Whole seconds here; the exact bound is applied to each entry's time.
         args.push(format!("--since=@{}", since.div_euclid(1_000_000_000)));
+    }
+    if let Some(until) = request.until {
+        // Rounded up: the exact bound is applied to each entry's time.
+        args.push(format!("--until=@{}", until.div_euclid(1_000_000_000) + 1));
     }
     if request.follow {
         args.push("--follow".into());
@@ -331,7 +345,7 @@ fn print_journal_line(line: &str, request: &LogsRequest, term: &mut Terminal<'_>
     let Some(entry) = parse_journal_line(line) else {
         return Ok(());
     };
-    if request.since.is_some_and(|since| entry.nanos < since) {
+    if !request.wants(Some(entry.nanos)) {
         return Ok(());
     }
     let time = request.timestamps.then(|| rfc3339(entry.nanos));

@@ -98,6 +98,28 @@ fn json_file_lines_go_to_their_stream_with_tail_since_and_times() {
     };
     let got = run_show(&runner, &record, &since).unwrap();
     assert_eq!(got, ("three\n".into(), "two\n".into()));
+
+    let args = crate::dockercli::LogsArgs {
+        since: Some("2026-01-02T03:04:00.5Z".into()),
+        until: Some("2026-01-02T03:04:01.5Z".into()),
+        follow: true,
+        ..Default::default()
+    };
+    let window = LogsRequest::from_args(&args).unwrap();
+    assert!(!window.follow, "an end in the past ends -f");
+    let got = run_show(&runner, &record, &window).unwrap();
+    assert_eq!(got, ("one\n".into(), "".into()), "--until is exclusive");
+    let bad = crate::dockercli::LogsArgs {
+        until: Some("soon".into()),
+        ..Default::default()
+    };
+    let err = LogsRequest::from_args(&bad).unwrap_err().to_string();
+    assert!(err.starts_with("--until 'soon'"), "{err}");
+    let bad_tail = crate::dockercli::LogsArgs {
+        tail: Some("x".into()),
+        ..Default::default()
+    };
+    assert!(LogsRequest::from_args(&bad_tail).is_err());
 }
 
 #[test]
@@ -152,6 +174,7 @@ fn journalctl_is_asked_for_the_containers_entries_only() {
         follow: true,
         tail: Some(5),
         since: Some(1_700_000_000_500_000_000),
+        until: Some(1_800_000_000_000_000_000),
         timestamps: false,
     };
     let args = journalctl_args("abc", &request);
@@ -164,6 +187,7 @@ fn journalctl_is_asked_for_the_containers_entries_only() {
             "--output-fields=MESSAGE,PRIORITY,CONTAINER_PARTIAL_MESSAGE",
             "--lines=5",
             "--since=@1700000000",
+            "--until=@1800000001",
             "--follow",
             "CONTAINER_ID_FULL=abc",
         ]
