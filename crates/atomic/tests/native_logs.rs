@@ -402,3 +402,120 @@ fn max_size_rotates_the_json_file_and_follow_crosses_rotations() {
     let want: Vec<String> = (first..60).map(|i| format!("line {i}")).collect();
     assert_eq!(lines, want, "what is kept is contiguous");
 }
+
+/// A tmpfs mounted at a directory for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs at {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fill the filesystem of `path` until a write fails with ENOSPC.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    loop {
+        if let Err(e) = file.write_all(&chunk) {
+            assert_eq!(e.raw_os_error(), Some(28), "{e}");
+            break;
+        }
+    }
+    // What is left is less than a chunk: fill that too, a byte at a time.
+    while file.write_all(&[0]).is_ok() {}
+}
+
+fn wait_file(path: &std::path::Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_full_disk_under_json_file_loses_lines_says_so_and_blocks_nothing() {
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    // The store on a small filesystem of its own, which the test fills.
+    let _tmpfs = Tmpfs::mount(&world.store_root(), "64m");
+    let image = image(&world);
+    let signals = world.path().join("signals");
+    std::fs::create_dir_all(&signals).unwrap();
+    let volume = format!("{}:/sig", signals.display());
+    // 2000 lines while the disk is full: far more than a pipe holds, so a copier that stopped
+    // reading would block the container.
+    let script = "echo before; while [ ! -e /sig/full ]; do sleep 0.05; done; \
+                  i=0; while [ $i -lt 2000 ]; do echo lost $i; i=$((i+1)); done; \
+                  touch /sig/wrote; while [ ! -e /sig/freed ]; do sleep 0.05; done; echo after";
+    docker_ok(
+        &world,
+        &[
+            "run",
+            "-d",
+            "-v",
+            &volume,
+            "--name",
+            "i16b-full",
+            &image,
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+    );
+    let start = Instant::now();
+    while !stdout(&docker(&world, &["logs", "i16b-full"])).contains("before") {
+        assert!(start.elapsed() < Duration::from_secs(20), "nothing logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ballast = world.store_root().join("ballast");
+    fill(&ballast);
+    std::fs::write(signals.join("full"), "").unwrap();
+    wait_file(&signals.join("wrote"));
+    // The copier meets the full disk with the last of those lines, then space comes back.
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::remove_file(&ballast).unwrap();
+    std::fs::write(signals.join("freed"), "").unwrap();
+    wait_exited(&world, "i16b-full");
+
+    let code = docker_ok(
+        &world,
+        &["inspect", "-f", "{{.State.ExitCode}}", "i16b-full"],
+    );
+    assert_eq!(code.trim(), "0", "the container ran to its end");
+    let logs = docker(&world, &["logs", "i16b-full"]);
+    let (out, err) = (stdout(&logs), stderr(&logs));
+    assert!(
+        out.starts_with("before\n") && out.ends_with("after\n"),
+        "{out:.500}"
+    );
+    assert!(
+        err.contains("line(s) of stdout could not be logged: No space left on device"),
+        "{err}"
+    );
+    docker_ok(&world, &["rm", "i16b-full"]);
+}

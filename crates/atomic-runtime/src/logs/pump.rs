@@ -37,6 +37,9 @@ pub struct JsonFileSink {
     size: u64,
     max_size: Option<u64>,
     max_file: u32,
+    /// A write failed (a full disk) and may have left part of an entry: the next one starts
+    /// on a line of its own, so only the broken line is unreadable.
+    broken: bool,
 }
 
 impl JsonFileSink {
@@ -55,6 +58,7 @@ impl JsonFileSink {
             size,
             max_size,
             max_file: max_file.max(1),
+            broken: false,
         })
     }
 
@@ -85,7 +89,10 @@ fn append(path: &Path) -> io::Result<File> {
 
 impl Sink for JsonFileSink {
     fn write_line(&mut self, stream: Stream, line: &[u8], partial: bool) -> io::Result<()> {
-        let entry = jsonfile::encode(stream, line, partial, &jsonfile::timestamp());
+        let mut entry = jsonfile::encode(stream, line, partial, &jsonfile::timestamp());
+        if self.broken {
+            entry.insert(0, b'\n');
+        }
         if let Some(max) = self.max_size
             && self.size > 0
             && self.size + entry.len() as u64 > max
@@ -93,7 +100,12 @@ impl Sink for JsonFileSink {
             self.rotate()?;
         }
         // One write per entry: with O_APPEND, entries of the two streams never interleave.
-        self.file.write_all(&entry)?;
+        if let Err(e) = self.file.write_all(&entry) {
+            self.broken = true;
+            self.size = self.file.metadata().map_or(self.size, |m| m.len());
+            return Err(e);
+        }
+        self.broken = false;
         self.size += entry.len() as u64;
         Ok(())
     }
