@@ -214,6 +214,24 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
     );
     let since = host.docker_ok(&["logs", "--since", "2099-01-01", "i16b-journal"]);
     assert_eq!(since, "");
+    // More lines than journalctl -f shows by itself (10): -f starts from the first.
+    host.docker_ok(&[
+        "run",
+        "-d",
+        "--log-driver",
+        "journald",
+        "--name",
+        "i16b-many",
+        "localhost/i16b-journal",
+        "/bin/sh",
+        "-c",
+        "i=0; while [ $i -lt 15 ]; do echo $i; i=$((i+1)); done",
+    ]);
+    host.wait_exited("i16b-many");
+    host.entries("i16b-many", 15);
+    let many: String = (0..15).map(|i| format!("{i}\n")).collect();
+    assert_eq!(host.docker_ok(&["logs", "-f", "i16b-many"]), many);
+    assert_eq!(host.docker_ok(&["logs", "i16b-many"]), many);
 
     // atomic.conf's log_driver is the default; Docker's default tag is the short ID.
     let conf = "/data/journald.conf";

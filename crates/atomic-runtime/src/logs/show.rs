@@ -278,8 +278,10 @@ pub fn journalctl_args(id: &str, request: &LogsRequest) -> Vec<String> {
     ]
     .map(String::from)
     .into();
-    if let Some(n) = request.tail {
-        args.push(format!("--lines={n}"));
+    // `--follow` alone shows the last 10 entries only; docker logs -f starts from the first.
+    match request.tail {
+        Some(n) => args.push(format!("--lines={n}")),
+        None => args.push("--lines=all".into()),
     }
     if let Some(since) = request.since {
         // Whole seconds here; the exact bound is applied to each entry's time.

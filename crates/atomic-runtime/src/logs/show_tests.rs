@@ -192,6 +192,8 @@ fn journalctl_is_asked_for_the_containers_entries_only() {
             "CONTAINER_ID_FULL=abc",
         ]
     );
+    let all = journalctl_args("abc", &LogsRequest::default());
+    assert!(all.contains(&"--lines=all".to_string()), "{all:?}");
 }
 
 #[test]
