@@ -232,6 +232,27 @@ fn a_bad_log_driver_or_option_is_an_error_and_creates_nothing() {
         assert_eq!(containers(&world), 0, "{args:?} created a container");
     }
 
+    // A foreground run that names a driver runs, and says its output is not logged.
+    let out = docker(
+        &world,
+        &[
+            "run",
+            "--rm",
+            "--log-driver",
+            "json-file",
+            &image,
+            "echo",
+            "shown",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "shown\n");
+    assert!(
+        stderr(&out).contains("logs detached containers (-d)"),
+        "{}",
+        stderr(&out)
+    );
+
     // A bad default in atomic.conf is named as such, and creates nothing either.
     std::fs::write(world.conf(), "log_driver: gelf\n").unwrap();
     let out = docker(&world, &["run", "-d", "--name", "i16b-bad", &image, "true"]);

@@ -39,6 +39,16 @@ impl NativeEngine {
 impl NativeEngine {
     /// `request` with atomic.conf's `log_driver` when it names none itself.
     fn with_default_log_driver(&self, request: &RunRequest) -> Result<RunRequest> {
+        if let Some(driver @ (LogDriver::Journald | LogDriver::JsonFile)) = request.log_driver
+            && !request.detach
+            && !request.create_only
+        {
+            // Said rather than done silently: Docker would log a foreground run too.
+            tracing::warn!(
+                "--log-driver {driver}: the built-in engine logs detached containers (-d); this \
+                 foreground run's output goes to the terminal only"
+            );
+        }
         let mut request = request.clone();
         if request.log_driver.is_none()
             && let Some(default) = &self.log_driver
