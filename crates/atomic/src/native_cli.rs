@@ -181,8 +181,19 @@ fn logs(native: &NativeEngine, args: &LogsArgs) -> Result<i32> {
         out: &mut out,
         err: &mut err,
     };
-    atomic_runtime::logs::show::show(&runner, &record, request, &mut term)?;
-    Ok(0)
+    match atomic_runtime::logs::show::show(&runner, &record, request, &mut term) {
+        // `docker logs NAME | head` ends quietly when its reader goes away.
+        Err(e) if is_broken_pipe(&e) => Ok(0),
+        result => result.map(|()| 0),
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `docker inspect`: the fields scripts read, in docker's shape; `--format` takes field paths

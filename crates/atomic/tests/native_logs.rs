@@ -148,6 +148,19 @@ fn json_file_is_the_default_and_docker_logs_reads_it_back() {
     assert!(future.status.success() && stdout(&future).is_empty() && stderr(&future).is_empty());
     let recent = docker(&world, &["logs", "--since", "10m", "i16b-json"]);
     assert_eq!(stderr(&recent), "err one\n");
+    // `docker logs | head`: a reader that goes away ends it quietly.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atomic"))
+        .env("ATOMIC_STORE_ROOT", world.store_root())
+        .env("ATOMIC_CONF", world.conf())
+        .args(["native-docker", "docker", "logs", "i16b-json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().unwrap();
+    assert!(closed.status.success(), "{}", stderr(&closed));
+    assert!(!stderr(&closed).contains("error"), "{}", stderr(&closed));
     let bad = docker(&world, &["logs", "--since", "yesterday", "i16b-json"]);
     assert!(
         stderr(&bad).contains("--since 'yesterday'"),

@@ -30,7 +30,7 @@ impl NativeEngine {
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
-        let request = &self.with_default_log_driver(request).map_err(native)?;
+        let request = &self.resolve_log_driver(request).map_err(native)?;
         let created = create(&runner, image, request, env).map_err(native)?;
         Ok((runner, created))
     }
@@ -38,7 +38,7 @@ impl NativeEngine {
 
 impl NativeEngine {
     /// `request` with atomic.conf's `log_driver` when it names none itself.
-    fn with_default_log_driver(&self, request: &RunRequest) -> Result<RunRequest> {
+    fn resolve_log_driver(&self, request: &RunRequest) -> Result<RunRequest> {
         if let Some(driver @ (LogDriver::Journald | LogDriver::JsonFile)) = request.log_driver
             && !request.detach
             && !request.create_only
