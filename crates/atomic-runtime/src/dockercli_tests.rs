@@ -589,7 +589,7 @@ fn log_driver_and_tag_are_read_and_checked() {
 
     for (args, needle) in [
         ("--log-driver syslog img", "unknown log driver 'syslog'"),
-        ("--log-opt labels=a img", "log option 'labels'"),
+        ("--log-opt labels-regex=a img", "log option 'labels-regex'"),
         ("--log-opt max-size=huge img", "max-size 'huge'"),
         ("--log-opt tag img", "expected KEY=VALUE"),
         ("--log-opt tag={{.Bogus}} img", "not '.Bogus'"),

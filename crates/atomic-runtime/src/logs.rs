@@ -19,6 +19,7 @@ pub mod show;
 pub mod since;
 mod tag;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -77,6 +78,10 @@ pub struct LogOpts {
     pub max_size: Option<u64>,
     /// `max-file` (json-file, with max-size): how many files are kept, the current included.
     pub max_file: Option<u32>,
+    /// `labels=K1,K2`: container labels logged with every line.
+    pub labels: Vec<String>,
+    /// `env=K1,K2`: container environment variables logged with every line.
+    pub env: Vec<String>,
 }
 
 impl LogOpts {
@@ -92,6 +97,8 @@ impl LogOpts {
                     format!("max-size '{value}': expected a size such as 10m, 512k or 1g")
                 })?)
             }
+            "labels" => self.labels.extend(list(value)),
+            "env" => self.env.extend(list(value)),
             "max-file" => match value.parse::<u32>() {
                 Ok(n) if n >= 1 => self.max_file = Some(n),
                 _ => {
@@ -103,12 +110,22 @@ impl LogOpts {
             _ => {
                 return Err(format!(
                     "log option '{key}' is not supported by the built-in engine (it takes \
-                     tag, max-size and max-file); use --storage docker or --storage podman"
+                     tag, labels, env, max-size and max-file); use --storage docker or --storage \
+                     podman"
                 ));
             }
         }
         Ok(())
     }
+}
+
+/// `a,b,c` without empty items.
+fn list(value: &str) -> impl Iterator<Item = String> + '_ {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// A size as Docker reads one (`RAMInBytes`): a number and an optional binary unit, `k`, `m`,
@@ -151,6 +168,10 @@ pub struct LogConfig {
     /// json-file: files kept when rotating, the current one included (Docker's default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_file: Option<u32>,
+    /// The labels and environment variables `labels=`/`env=` asked for, with their values:
+    /// json-file's `attrs`, journald's extra fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
 }
 
 impl LogConfig {
@@ -180,7 +201,28 @@ impl LogConfig {
             tag,
             max_size: opts.max_size,
             max_file: opts.max_file,
+            attrs: BTreeMap::new(),
         })
+    }
+
+    /// Keep the values of the labels and variables `opts` names (`labels=`, `env=`) that the
+    /// container has: `labels` its labels, `env` its `KEY=VALUE` environment. Docker logs
+    /// those it finds and ignores the others.
+    pub fn add_attrs(&mut self, opts: &LogOpts, labels: &BTreeMap<String, String>, env: &[String]) {
+        for key in &opts.labels {
+            if let Some(value) = labels.get(key) {
+                self.attrs.insert(key.clone(), value.clone());
+            }
+        }
+        for key in &opts.env {
+            let value = env
+                .iter()
+                .rev()
+                .find_map(|kv| kv.strip_prefix(key.as_str())?.strip_prefix('='));
+            if let Some(value) = value {
+                self.attrs.insert(key.clone(), value.to_string());
+            }
+        }
     }
 
     /// `docker inspect`'s `HostConfig.LogConfig`: `{"Type": driver, "Config": {options}}`.
@@ -293,7 +335,7 @@ mod tests {
         for (bad, needle) in [
             ("max-size=lots", "max-size 'lots'"),
             ("max-file=0", "max-file '0'"),
-            ("labels=a", "log option 'labels'"),
+            ("env-regex=a", "log option 'env-regex'"),
             ("tag", "KEY=VALUE"),
         ] {
             let err = opts(&[bad]).unwrap_err();
@@ -332,6 +374,29 @@ mod tests {
         assert_eq!(
             (default.driver, default.tag.as_str()),
             (LogDriver::JsonFile, "0123456789ab")
+        );
+    }
+
+    #[test]
+    fn labels_and_env_options_keep_the_values_the_container_has() {
+        let o = opts(&["labels=app, tier,missing", "env=MODE,NOPE"]).unwrap();
+        assert_eq!(o.labels, ["app", "tier", "missing"]);
+        let mut config = LogConfig::new(None, &o, &info()).unwrap();
+        let labels = BTreeMap::from([
+            ("app".to_string(), "web".to_string()),
+            ("tier".to_string(), "front".to_string()),
+            ("other".to_string(), "x".to_string()),
+        ]);
+        let env = ["MODE=dev".to_string(), "MODE=prod".into(), "MODEL=x".into()];
+        config.add_attrs(&o, &labels, &env);
+        let want = BTreeMap::from([
+            ("app".to_string(), "web".to_string()),
+            ("tier".to_string(), "front".to_string()),
+            ("MODE".to_string(), "prod".to_string()),
+        ]);
+        assert_eq!(
+            config.attrs, want,
+            "the last MODE wins, MODEL is another variable"
         );
     }
 

@@ -228,7 +228,10 @@ fn a_bad_log_driver_or_option_is_an_error_and_creates_nothing() {
             vec!["--log-driver", "syslog"],
             "unknown log driver 'syslog'",
         ),
-        (vec!["--log-opt", "labels=a"], "log option 'labels'"),
+        (
+            vec!["--log-opt", "labels-regex=^a"],
+            "log option 'labels-regex'",
+        ),
         (vec!["--log-opt", "max-size=lots"], "max-size 'lots'"),
         (
             vec!["--log-driver", "journald", "--log-opt", "max-size=1m"],
@@ -397,6 +400,14 @@ fn max_size_rotates_the_json_file_and_follow_crosses_rotations() {
             "max-size=1k",
             "--log-opt",
             "max-file=3",
+            "-l",
+            "app=web",
+            "-e",
+            "MODE=prod",
+            "--log-opt",
+            "labels=app,absent",
+            "--log-opt",
+            "env=MODE",
             "--name",
             "i16b-rotate",
             &image,
@@ -425,6 +436,16 @@ fn max_size_rotates_the_json_file_and_follow_crosses_rotations() {
             "container-json.log.2"
         ]
     );
+    // labels= and env= put the values the container has in every entry, as Docker's attrs.
+    let text = std::fs::read_to_string(dir.join("container-json.log")).unwrap();
+    for line in text.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            entry["attrs"],
+            serde_json::json!({"app": "web", "MODE": "prod"}),
+            "{line}"
+        );
+    }
     let kept = docker_ok(&world, &["logs", "i16b-rotate"]);
     assert!(kept.ends_with("line 58\nline 59\n"), "{kept}");
     assert!(

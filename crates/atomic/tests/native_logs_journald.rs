@@ -220,6 +220,10 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
         "-d",
         "--log-driver",
         "journald",
+        "-l",
+        "com.example.app=web",
+        "--log-opt",
+        "labels=com.example.app",
         "--name",
         "i16b-many",
         "localhost/i16b-journal",
@@ -228,7 +232,12 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
         "i=0; while [ $i -lt 15 ]; do echo $i; i=$((i+1)); done",
     ]);
     host.wait_exited("i16b-many");
-    host.entries("i16b-many", 15);
+    let entries = host.entries("i16b-many", 15);
+    assert!(
+        entries.iter().all(|e| field(e, "COM_EXAMPLE_APP") == "web"),
+        "labels= adds the label as a field, named as Docker names it: {:?}",
+        entries[0]
+    );
     let many: String = (0..15).map(|i| format!("{i}\n")).collect();
     assert_eq!(host.docker_ok(&["logs", "-f", "i16b-many"]), many);
     assert_eq!(host.docker_ok(&["logs", "i16b-many"]), many);

@@ -130,6 +130,15 @@ fn create(
         env,
     )?;
     record.command = bundle.command();
+    let env = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().clone())
+        .unwrap_or_default();
+    record
+        .log
+        .add_attrs(&request.log_opts, &record.labels, &env);
     record.layers = with_init_layer(
         &store,
         &runner.containers.dir(&id),

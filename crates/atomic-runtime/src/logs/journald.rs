@@ -49,6 +49,23 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_')
 }
 
+/// A journal field name for `key`, Docker's way (`sanitizeKeyMod`): letters upper-cased, any
+/// other character but digits `_`, leading `_`s dropped.
+pub fn field_name(key: &str) -> String {
+    let mut name = String::new();
+    for c in key.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        };
+        if !(name.is_empty() && c == '_') {
+            name.push(c);
+        }
+    }
+    name
+}
+
 /// Append one field to an entry: `NAME=value\n`, or, when the value holds a newline, `NAME\n`,
 /// its length as a little-endian u64, the bytes, and `\n` (the protocol's binary-safe form).
 pub fn push_field(entry: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -83,6 +100,17 @@ impl ContainerFields {
         push_field(&mut encoded, "SYSLOG_IDENTIFIER", tag.as_bytes());
         push_field(&mut encoded, "IMAGE_NAME", image.as_bytes());
         ContainerFields { encoded }
+    }
+
+    /// Add the container's labels and variables asked for (`--log-opt labels=`/`env=`), under
+    /// field names made as Docker makes them: upper case, other characters `_`, no leading `_`.
+    pub fn add_attrs(&mut self, attrs: &std::collections::BTreeMap<String, String>) {
+        for (key, value) in attrs {
+            let name = field_name(key);
+            if valid_name(&name) {
+                push_field(&mut self.encoded, &name, value.as_bytes());
+            }
+        }
     }
 
     /// The entry for one line (without its newline) of `stream`; `partial` marks a piece of a

@@ -182,3 +182,27 @@ fn a_missing_journald_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn attrs_become_fields_named_as_docker_names_them() {
+    assert_eq!(field_name("com.example.app"), "COM_EXAMPLE_APP");
+    assert_eq!(field_name("_under"), "UNDER");
+    assert_eq!(field_name("MODE"), "MODE");
+    assert_eq!(field_name("été-1"), "T__1", "non-ASCII letters are `_` too");
+    let mut f = fields();
+    f.add_attrs(&std::collections::BTreeMap::from([
+        ("com.example.app".to_string(), "web".to_string()),
+        ("9lives".to_string(), "cat".to_string()),
+        ("___".to_string(), "nothing left".to_string()),
+    ]));
+    let got = decode(&f.entry(Stream::Stdout, b"m", false));
+    assert!(
+        got.contains(&("COM_EXAMPLE_APP".into(), b"web".to_vec())),
+        "{got:?}"
+    );
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        !names.contains(&"9LIVES") && !names.contains(&""),
+        "{names:?}"
+    );
+}

@@ -3,6 +3,7 @@
 //! line longer than [`super::MAX_LINE`], or a last line without a newline, has no `\n` at the
 //! end of `log`: concatenating `log` values gives the output back.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,9 @@ pub fn files(current: &Path) -> Vec<PathBuf> {
 pub struct Entry {
     pub log: String,
     pub stream: String,
+    /// The container's labels and variables asked for with `--log-opt labels=`/`env=`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrs: Option<BTreeMap<String, String>>,
     /// RFC 3339 with nanoseconds, UTC.
     pub time: String,
 }
@@ -59,8 +63,15 @@ impl Entry {
     }
 }
 
-/// The file's line for `line` (without its newline) of `stream`, logged at `time`.
-pub fn encode(stream: Stream, line: &[u8], partial: bool, time: &str) -> Vec<u8> {
+/// The file's line for `line` (without its newline) of `stream`, logged at `time`, with `attrs`
+/// when there are any.
+pub fn encode(
+    stream: Stream,
+    line: &[u8],
+    partial: bool,
+    time: &str,
+    attrs: &BTreeMap<String, String>,
+) -> Vec<u8> {
     let mut log = String::from_utf8_lossy(line).into_owned();
     if !partial {
         log.push('\n');
@@ -68,6 +79,7 @@ pub fn encode(stream: Stream, line: &[u8], partial: bool, time: &str) -> Vec<u8>
     let entry = Entry {
         log,
         stream: stream.as_str().to_string(),
+        attrs: (!attrs.is_empty()).then(|| attrs.clone()),
         time: time.to_string(),
     };
     // Serializing three strings cannot fail.
@@ -106,10 +118,10 @@ mod tests {
     fn lines_encode_as_docker_writes_them() {
         let time = "2026-01-02T03:04:05.000000001Z";
         assert_eq!(
-            encode(Stream::Stdout, b"hi \"you\"", false, time),
+            encode(Stream::Stdout, b"hi \"you\"", false, time, &BTreeMap::new()),
             b"{\"log\":\"hi \\\"you\\\"\\n\",\"stream\":\"stdout\",\"time\":\"2026-01-02T03:04:05.000000001Z\"}\n"
         );
-        let partial = encode(Stream::Stderr, b"piece", true, time);
+        let partial = encode(Stream::Stderr, b"piece", true, time, &BTreeMap::new());
         let (entries, used) = parse(&partial);
         assert_eq!(used, partial.len());
         assert_eq!(entries[0].log, "piece");
@@ -118,11 +130,28 @@ mod tests {
     }
 
     #[test]
+    fn attrs_are_written_when_asked_for() {
+        let attrs = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        let line = encode(Stream::Stdout, b"x", false, "2026-01-02T03:04:05Z", &attrs);
+        assert_eq!(
+            line,
+            b"{\"log\":\"x\\n\",\"stream\":\"stdout\",\"attrs\":{\"app\":\"web\"},\"time\":\"2026-01-02T03:04:05Z\"}\n"
+        );
+        assert_eq!(parse(&line).0[0].attrs, Some(attrs));
+    }
+
+    #[test]
     fn parse_leaves_an_unfinished_line_and_skips_garbage() {
         let time = "2026-01-02T03:04:05Z";
-        let mut text = encode(Stream::Stdout, b"one", false, time);
+        let mut text = encode(Stream::Stdout, b"one", false, time, &BTreeMap::new());
         text.extend_from_slice(b"{\"log\":\"cut sh\n");
-        text.extend_from_slice(&encode(Stream::Stdout, b"two", false, time));
+        text.extend_from_slice(&encode(
+            Stream::Stdout,
+            b"two",
+            false,
+            time,
+            &BTreeMap::new(),
+        ));
         let whole = text.len();
         text.extend_from_slice(b"{\"log\":\"still writ");
         let (entries, used) = parse(&text);
@@ -148,7 +177,13 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_replaced_not_refused() {
-        let line = encode(Stream::Stdout, b"a\xffb", false, "2026-01-02T03:04:05Z");
+        let line = encode(
+            Stream::Stdout,
+            b"a\xffb",
+            false,
+            "2026-01-02T03:04:05Z",
+            &BTreeMap::new(),
+        );
         assert_eq!(parse(&line).0[0].log, "a\u{fffd}b\n");
     }
 }

@@ -7,6 +7,7 @@
 //! must not block on a full pipe. The lines lost are counted, and the next write that works
 //! is preceded by a line on stderr saying how many were lost and why.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub struct JsonFileSink {
     size: u64,
     max_size: Option<u64>,
     max_file: u32,
+    /// Written with every entry (`--log-opt labels=`/`env=`).
+    attrs: BTreeMap<String, String>,
     /// A write failed (a full disk) and may have left part of an entry: the next one starts
     /// on a line of its own, so only the broken line is unreadable.
     broken: bool,
@@ -58,8 +61,14 @@ impl JsonFileSink {
             size,
             max_size,
             max_file: max_file.max(1),
+            attrs: BTreeMap::new(),
             broken: false,
         })
+    }
+
+    /// The same, with `attrs` in every entry.
+    pub fn with_attrs(self, attrs: BTreeMap<String, String>) -> JsonFileSink {
+        JsonFileSink { attrs, ..self }
     }
 
     fn rotate(&mut self) -> io::Result<()> {
@@ -89,7 +98,8 @@ fn append(path: &Path) -> io::Result<File> {
 
 impl Sink for JsonFileSink {
     fn write_line(&mut self, stream: Stream, line: &[u8], partial: bool) -> io::Result<()> {
-        let mut entry = jsonfile::encode(stream, line, partial, &jsonfile::timestamp());
+        let time = jsonfile::timestamp();
+        let mut entry = jsonfile::encode(stream, line, partial, &time, &self.attrs);
         if self.broken {
             entry.insert(0, b'\n');
         }
@@ -210,11 +220,14 @@ pub fn open(dir: &Path, record: &Record) -> Result<Outputs> {
                 copier: Copier::default(),
             });
         }
-        LogDriver::JsonFile => Box::new(JsonFileSink::rotating(
-            &dir.join(jsonfile::FILE),
-            record.log.max_size,
-            record.log.max_file.unwrap_or(1),
-        )?),
+        LogDriver::JsonFile => Box::new(
+            JsonFileSink::rotating(
+                &dir.join(jsonfile::FILE),
+                record.log.max_size,
+                record.log.max_file.unwrap_or(1),
+            )?
+            .with_attrs(record.log.attrs.clone()),
+        ),
         LogDriver::Journald => {
             let journal = journald::open(Path::new(journald::SOCKET))?;
             let tag = if record.log.tag.is_empty() {
@@ -222,7 +235,8 @@ pub fn open(dir: &Path, record: &Record) -> Result<Outputs> {
             } else {
                 &record.log.tag
             };
-            let fields = ContainerFields::new(&record.id, &record.name, &record.image, tag);
+            let mut fields = ContainerFields::new(&record.id, &record.name, &record.image, tag);
+            fields.add_attrs(&record.log.attrs);
             Box::new(JournaldSink { journal, fields })
         }
     };

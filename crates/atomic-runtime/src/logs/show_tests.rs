@@ -73,7 +73,13 @@ fn json_file_lines_go_to_their_stream_with_tail_since_and_times() {
     .enumerate()
     {
         let time = format!("2026-01-02T03:04:0{i}.5Z");
-        text.extend(jsonfile::encode(stream, line.as_bytes(), false, &time));
+        text.extend(jsonfile::encode(
+            stream,
+            line.as_bytes(),
+            false,
+            &time,
+            &Default::default(),
+        ));
     }
     std::fs::write(
         runner.containers.dir(&record.id).join(jsonfile::FILE),
