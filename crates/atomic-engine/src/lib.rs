@@ -134,6 +134,9 @@ pub struct EngineSettings {
     /// The OCI runtime of native containers (`--runtime`, atomic.conf `runtime`): a name on
     /// PATH or a path.
     pub runtime: String,
+    /// The log driver of native containers that do not name one (atomic.conf `log_driver`;
+    /// checked when a container is created), else json-file.
+    pub log_driver: Option<String>,
 }
 
 /// The OCI runtime used when none is configured.
@@ -144,6 +147,7 @@ impl Default for EngineSettings {
         EngineSettings {
             store_root: PathBuf::from(atomic_store::store::DEFAULT_ROOT),
             runtime: DEFAULT_RUNTIME.to_string(),
+            log_driver: None,
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::{EngineError, ImageInfo, ImageSummary, Lookup, PruneReport, Removal, 
 pub struct NativeEngine {
     root: PathBuf,
     runtime: String,
+    log_driver: Option<String>,
 }
 
 /// Every store error goes out with its whole chain: it says what failed and on what.
@@ -42,6 +43,7 @@ impl NativeEngine {
         NativeEngine {
             root: settings.store_root.clone(),
             runtime: settings.runtime.clone(),
+            log_driver: settings.log_driver.clone(),
         }
     }
 

@@ -25,7 +25,8 @@ use crate::state::{Containers, Lifecycle, Record, Status, now};
 /// Marker a user's stop leaves in the container directory: the restart policy must not start
 /// the process again.
 pub(crate) const STOPPED_MARKER: &str = "stopped-by-user";
-/// Stdout and stderr of a detached container.
+/// Stdout and stderr of a detached container, as atomic wrote them before log drivers (one
+/// plain file): still read by `docker logs` for such a container.
 pub const LOG: &str = "container.log";
 /// How long `stop` waits for the stop signal before SIGKILL (docker's default).
 pub const DEFAULT_STOP_TIMEOUT: u32 = 10;

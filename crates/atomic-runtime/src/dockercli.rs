@@ -44,13 +44,7 @@ pub enum DockerCommand {
         signal: Option<String>,
         names: Vec<String>,
     },
-    Logs {
-        follow: bool,
-        /// `--tail N` as given (`all` or a number).
-        tail: Option<String>,
-        timestamps: bool,
-        name: String,
-    },
+    Logs(LogsArgs),
     Inspect {
         format: Option<String>,
         names: Vec<String>,
@@ -58,6 +52,19 @@ pub enum DockerCommand {
     Pull {
         image: String,
     },
+}
+
+/// `logs [-f] [-n|--tail N] [--since T] [--until T] [-t] NAME`, values as given (read by
+/// `logs::show::LogsRequest::from_args`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogsArgs {
+    pub follow: bool,
+    /// `all` or a number.
+    pub tail: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub timestamps: bool,
+    pub name: String,
 }
 
 /// `exec [-i] [-t] [-d] [-e K=V] [-u U] [-w DIR] [--privileged] NAME CMD…`.
@@ -215,6 +222,8 @@ fn simple_options(sub: &str) -> &'static [(Option<char>, &'static str, bool)] {
         "logs" => &[
             (Some('f'), "follow", false),
             (Some('n'), "tail", true),
+            (None, "since", true),
+            (None, "until", true),
             (Some('t'), "timestamps", false),
         ],
         "inspect" => &[(Some('f'), "format", true)],
@@ -354,12 +363,14 @@ fn parse_simple(sub: &str, words: &[String]) -> Result<DockerCommand, CliError> 
                 names,
             }
         }
-        "logs" => DockerCommand::Logs {
+        "logs" => DockerCommand::Logs(LogsArgs {
             follow: boolean("--follow")?,
             tail: string("--tail")?,
+            since: string("--since")?,
+            until: string("--until")?,
             timestamps: boolean("--timestamps")?,
             name: single(&mut names, "a container name")?,
-        },
+        }),
         "inspect" => {
             need(&names, "a container or image name")?;
             DockerCommand::Inspect {

@@ -440,12 +440,13 @@ fn subcommands() {
         ),
         (
             "docker logs -f --tail 10 -t a",
-            DockerCommand::Logs {
+            DockerCommand::Logs(LogsArgs {
                 follow: true,
                 tail: Some("10".into()),
                 timestamps: true,
                 name: "a".into(),
-            },
+                ..Default::default()
+            }),
         ),
         (
             "docker inspect -f {{.Id}} a",
@@ -558,5 +559,53 @@ fn subcommand_errors() {
     for (line, check) in cases {
         let err = parse(&argv(line)).expect_err(line);
         assert!(check(&err), "{line:?}: {err:?}");
+    }
+}
+
+#[test]
+fn log_driver_and_tag_are_read_and_checked() {
+    use crate::logs::{LogDriver, LogOpts, TagInfo};
+    let r = run("--log-driver journald --log-opt tag={{.Name}}/{{.ID}} img");
+    assert_eq!(r.log_driver, Some(LogDriver::Journald));
+    let info = TagInfo {
+        id: "0123456789abcdef".into(),
+        name: "web".into(),
+        image_name: "img".into(),
+        image_id: "ff".into(),
+    };
+    assert_eq!(r.log_opts.tag.unwrap().render(&info), "web/0123456789ab");
+    let sized = run("--log-opt max-size=10m --log-opt=max-file=3 img").log_opts;
+    assert_eq!((sized.max_size, sized.max_file), (Some(10 << 20), Some(3)));
+    assert_eq!(
+        run("--log-driver=none img").log_driver,
+        Some(LogDriver::None)
+    );
+    assert_eq!(
+        run("--log-driver json-file img").log_driver,
+        Some(LogDriver::JsonFile)
+    );
+    assert_eq!(run("img").log_driver, None);
+    assert_eq!(run("img").log_opts, LogOpts::default());
+
+    for (args, needle) in [
+        ("--log-driver syslog img", "unknown log driver 'syslog'"),
+        ("--log-opt labels-regex=a img", "log option 'labels-regex'"),
+        ("--log-opt max-size=huge img", "max-size 'huge'"),
+        ("--log-opt tag img", "expected KEY=VALUE"),
+        ("--log-opt tag={{.Bogus}} img", "not '.Bogus'"),
+    ] {
+        let err = run_err(args);
+        assert!(
+            matches!(err, CliError::InvalidValue { .. }) && err.to_string().contains(needle),
+            "{args}: {err}"
+        );
+    }
+    match parse(&argv("docker logs --since 10m --until=1m -n 3 a")).unwrap() {
+        DockerCommand::Logs(args) => {
+            assert_eq!(args.since.as_deref(), Some("10m"));
+            assert_eq!(args.until.as_deref(), Some("1m"));
+            assert_eq!(args.tail.as_deref(), Some("3"));
+        }
+        other => panic!("{other:?}"),
     }
 }

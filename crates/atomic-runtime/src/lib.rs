@@ -7,12 +7,14 @@
 //!   seccomp profile, init binary), as a trait so the logic is tested without root;
 //! - [`state`]: the record of each container; [`rootfs`]: its overlay over the store's layers;
 //! - [`runc`]: the OCI runtime's command line; [`container`]: run, stop, remove, exec;
-//!   [`supervise`]: the supervisor of a detached container; [`signals`]: waiting like a shell.
+//!   [`supervise`]: the supervisor of a detached container; [`signals`]: waiting like a shell;
+//! - [`logs`]: log drivers (json-file, journald, none) and `docker logs`.
 
 pub mod caps;
 pub mod container;
 pub mod dockercli;
 pub mod host;
+pub mod logs;
 pub mod rootfs;
 pub mod runc;
 pub mod seccomp;

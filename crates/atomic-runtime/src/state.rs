@@ -9,7 +9,7 @@
 //!     ├── lock              held while the container is started, stopped or removed
 //!     ├── rootfs/ upper/ work/   the overlay (see `rootfs.rs`)
 //!     ├── hosts hostname resolv.conf   bind-mounted into the container
-//!     └── container.log     stdout and stderr of a detached container
+//!     └── container-json.log   a detached container's output (json-file log driver)
 //! ```
 //!
 //! The record says what atomic last did; the runtime says what is true now. A record can say
@@ -58,6 +58,10 @@ pub struct Record {
     pub restart: Restart,
     /// The OCI runtime program (runc by default).
     pub runtime: String,
+    /// Where a detached run's output goes (`--log-driver`, `--log-opt tag=`); a record made
+    /// before log drivers existed reads as json-file.
+    #[serde(default)]
+    pub log: crate::logs::LogConfig,
     pub state: Lifecycle,
 }
 
@@ -354,6 +358,7 @@ mod tests {
             stop_timeout: None,
             restart: Restart::No,
             runtime: "runc".into(),
+            log: Default::default(),
             state: Lifecycle::Created,
         }
     }

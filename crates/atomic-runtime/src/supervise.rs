@@ -3,8 +3,11 @@
 //!
 //! Protocol with the starting atomic: on success the supervisor prints `started` on stdout and
 //! closes stdout and stderr; on failure it prints the error on stderr and exits non-zero.
+//!
+//! The container's stdout and stderr are pipes to the supervisor, which copies each line into
+//! the container's log driver (`logs::pump`) until the container's end of the pipes closes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
@@ -12,7 +15,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use rustix::process::{Pid, WaitOptions, getpid, set_child_subreaper, setsid, waitpid};
 
-use crate::container::{LOG, Runner, STOPPED_MARKER};
+use crate::container::{Runner, STOPPED_MARKER};
+use crate::logs::pump::{self, Copier};
 use crate::runc::Stdio3;
 use crate::state::{Lifecycle, Record, now};
 
@@ -32,12 +36,12 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
     let mut restarts = 0;
     let mut reported = false;
     loop {
-        let pid = match start_once(runner, &mut record) {
-            Ok(pid) => pid,
+        let (pid, copier) = match start_once(runner, &mut record) {
+            Ok(started) => started,
             Err(e) if !reported => return Err(e),
             Err(e) => {
                 tracing::warn!("restarting {}: {e:#}", record.name);
-                None
+                (None, Copier::default())
             }
         };
         if !reported {
@@ -46,6 +50,9 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
         }
         let code = pid.map(wait_for);
         reap_orphans();
+        // The last lines are in the log before the exit is recorded: whoever sees the
+        // container exited can read all it wrote.
+        copier.finish(LOG_DRAIN);
         // Under the container's lock, so a removal (which holds it) never sees us writing.
         // The container may have been removed meanwhile (`containers delete -f`): then
         // neither its lock nor its record opens.
@@ -82,21 +89,24 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
     }
 }
 
-/// Create and start the container once; returns the host PID of its process.
-fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
+/// How long the supervisor waits for the copy of a finished container's output to end.
+const LOG_DRAIN: Duration = Duration::from_secs(2);
+
+/// Create and start the container once; returns the host PID of its process and the copier of
+/// its output.
+fn start_once(runner: &Runner, record: &mut Record) -> Result<(Option<Pid>, Copier)> {
     let dir = runner.containers.dir(&record.id);
     let _lock = runner.containers.lock(&record.id)?;
+    let outputs = pump::open(&dir, record)
+        .with_context(|| format!("setting up the logs of {}", record.name))?;
     runner.rootfs(record).mount()?;
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(LOG))
-        .with_context(|| format!("opening the log of {}", record.name))?;
     let pid_file = dir.join("pid");
+    // The runtime gets the write ends and, once `create` returns, our copies of them are
+    // closed: the pipes end when the container's processes are gone.
     let stdio = Stdio3 {
         stdin: Stdio::null(),
-        stdout: Stdio::from(log.try_clone()?),
-        stderr: Stdio::from(log),
+        stdout: outputs.stdout,
+        stderr: outputs.stderr,
     };
     let runtime_log = dir.join(RUNTIME_LOG);
     let _ = std::fs::remove_file(&runtime_log);
@@ -124,7 +134,7 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
         detached: true,
     };
     runner.containers.save(record)?;
-    Ok(pid)
+    Ok((pid, outputs.copier))
 }
 
 /// Tell the starting atomic it worked, then let go of its pipes (it reads until they close).

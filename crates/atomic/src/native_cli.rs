@@ -5,13 +5,13 @@
 //! would: create the container, run it in the foreground or under a supervisor, stop, remove,
 //! exec, show logs.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use atomic_engine::NativeEngine;
-use atomic_runtime::dockercli::{self, DockerCommand, EnvEntry, ExecRequest, RunRequest};
+use atomic_runtime::dockercli::{self, DockerCommand, EnvEntry, ExecRequest, LogsArgs, RunRequest};
+use atomic_runtime::logs::show::{LogsRequest, Terminal};
 use atomic_runtime::signals::{exit_code, wait_forwarding};
 use atomic_runtime::{ExecOptions, Record, Runner, Status};
 
@@ -74,9 +74,7 @@ pub async fn execute(
             Ok(0)
         }
         DockerCommand::Exec(request) => exec(&request, env, native).await,
-        DockerCommand::Logs {
-            follow, tail, name, ..
-        } => logs(native, &name, follow, tail.as_deref()),
+        DockerCommand::Logs(args) => logs(native, &args),
         DockerCommand::Inspect { format, names } => inspect(native, &names, format.as_deref()),
         DockerCommand::Pull { image } => {
             pull(native, &image).await?;
@@ -174,64 +172,28 @@ async fn exec(
     Ok(exit_code(wait_forwarding(&mut child).await?))
 }
 
-/// `docker logs`: what a detached container wrote; `-f` follows it until the container stops.
-fn logs(native: &NativeEngine, name: &str, follow: bool, tail: Option<&str>) -> Result<i32> {
-    use std::io::{Read, Seek, SeekFrom};
-    let (runner, record) = require(native, name)?;
-    let path = runner
-        .containers
-        .dir(&record.id)
-        .join(atomic_runtime::container::LOG);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+/// `docker logs`: what a detached container wrote, from its log driver (json-file, journald).
+fn logs(native: &NativeEngine, args: &LogsArgs) -> Result<i32> {
+    let request = &LogsRequest::from_args(args)?;
+    let (runner, record) = require(native, &args.name)?;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut term = Terminal {
+        out: &mut out,
+        err: &mut err,
     };
-    let mut text = Vec::new();
-    file.read_to_end(&mut text)?;
-    let start = match tail {
-        None | Some("all") => 0,
-        Some(n) => {
-            let n: usize = n
-                .parse()
-                .with_context(|| format!("--tail {n}: not a number"))?;
-            tail_start(&text, n)
-        }
-    };
-    let mut out = std::io::stdout().lock();
-    out.write_all(&text[start..])?;
-    out.flush()?;
-    if !follow {
-        return Ok(0);
-    }
-    let mut pos = text.len() as u64;
-    loop {
-        let running = runner.status(&record)? == Status::Running;
-        file.seek(SeekFrom::Start(pos))?;
-        let mut more = Vec::new();
-        file.read_to_end(&mut more)?;
-        pos += more.len() as u64;
-        out.write_all(&more)?;
-        out.flush()?;
-        if !running {
-            return Ok(0);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
+    match atomic_runtime::logs::show::show(&runner, &record, request, &mut term) {
+        // `docker logs NAME | head` ends quietly when its reader goes away.
+        Err(e) if is_broken_pipe(&e) => Ok(0),
+        result => result.map(|()| 0),
     }
 }
 
-/// Where the last `n` lines of `text` begin.
-fn tail_start(text: &[u8], n: usize) -> usize {
-    if n == 0 {
-        return text.len();
-    }
-    let body = text.strip_suffix(b"\n").unwrap_or(text);
-    body.iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(n - 1)
-        .map_or(0, |(i, _)| i + 1)
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// `docker inspect`: the fields scripts read, in docker's shape; `--format` takes field paths
@@ -258,7 +220,9 @@ fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Res
                 "Tty": record.tty,
                 "OpenStdin": record.interactive,
             },
-            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime },
+            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime,
+                            "LogConfig": record.log.inspect() },
+            "LogPath": record.log.log_path(&runner.containers.dir(&record.id)),
         }));
     }
     match format {
@@ -353,7 +317,7 @@ pub async fn native_docker(args: NativeDockerArgs, config: &crate::config::Confi
 
 #[cfg(test)]
 mod tests {
-    use super::{render_template, tail_start};
+    use super::render_template;
 
     #[test]
     fn templates_take_field_paths_only() {
@@ -366,15 +330,5 @@ mod tests {
         assert_eq!(render_template("{{.Nope}}", &v).unwrap(), "<no value>");
         assert!(render_template("{{json .State}}", &v).is_err());
         assert!(render_template("{{.Id", &v).is_err());
-    }
-
-    #[test]
-    fn tail_finds_the_last_lines() {
-        let text = b"a\nb\nc\n";
-        assert_eq!(&text[tail_start(text, 1)..], b"c\n");
-        assert_eq!(&text[tail_start(text, 2)..], b"b\nc\n");
-        assert_eq!(&text[tail_start(text, 9)..], b"a\nb\nc\n");
-        assert_eq!(&text[tail_start(text, 0)..], b"");
-        assert_eq!(tail_start(b"x", 1), 0, "a last line without a newline");
     }
 }

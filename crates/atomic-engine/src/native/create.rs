@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
+use atomic_runtime::logs::{LogConfig, LogDriver, TagInfo};
 use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
@@ -29,8 +30,35 @@ impl NativeEngine {
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
+        let request = &self.resolve_log_driver(request).map_err(native)?;
         let created = create(&runner, image, request, env).map_err(native)?;
         Ok((runner, created))
+    }
+}
+
+impl NativeEngine {
+    /// `request` with atomic.conf's `log_driver` when it names none itself.
+    fn resolve_log_driver(&self, request: &RunRequest) -> Result<RunRequest> {
+        if let Some(driver @ (LogDriver::Journald | LogDriver::JsonFile)) = request.log_driver
+            && !request.detach
+            && !request.create_only
+        {
+            // Said rather than done silently: Docker would log a foreground run too.
+            tracing::warn!(
+                "--log-driver {driver}: the built-in engine logs detached containers (-d); this \
+                 foreground run's output goes to the terminal only"
+            );
+        }
+        let mut request = request.clone();
+        if request.log_driver.is_none()
+            && let Some(default) = &self.log_driver
+        {
+            let driver = default
+                .parse::<LogDriver>()
+                .map_err(|e| anyhow::anyhow!("log_driver in atomic.conf: {e}"))?;
+            request.log_driver = Some(driver);
+        }
+        Ok(request)
     }
 }
 
@@ -48,6 +76,20 @@ fn create(
         }
         None => format!("atomic-{}", &id[..12]),
     };
+    let log = LogConfig::new(
+        request.log_driver,
+        &request.log_opts,
+        &TagInfo {
+            id: id.clone(),
+            name: name.clone(),
+            image_name: request.image.clone(),
+            image_id: image.id().to_string(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // A driver that cannot log here (journald not running) stops the run before anything is
+    // made.
+    log.check_available()?;
     let config = image.config.config().clone();
     let mut record = Record {
         id: id.clone(),
@@ -74,6 +116,7 @@ fn create(
         stop_timeout: request.stop_timeout,
         restart: restart(request.restart),
         runtime: runner.runtime.name(),
+        log,
         state: Lifecycle::Created,
     };
     // The bundle is made in memory first (its paths are known from the ID): the record is
@@ -87,6 +130,15 @@ fn create(
         env,
     )?;
     record.command = bundle.command();
+    let env = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().clone())
+        .unwrap_or_default();
+    record
+        .log
+        .add_attrs(&request.log_opts, &record.labels, &env);
     record.layers = with_init_layer(
         &store,
         &runner.containers.dir(&id),

@@ -8,6 +8,7 @@
 use super::volumes::{MountKind, MountRequest, mount, tmpfs, volume};
 use super::{CliError, flag_bool, flag_value, unsupported};
 use crate::caps;
+use crate::logs::{LogDriver, LogOpts};
 use atomic_label::{RunOpt, parse_run};
 use oci_spec::runtime::PosixRlimitType;
 use std::path::{Path, PathBuf};
@@ -52,6 +53,11 @@ pub struct RunRequest {
     /// `--init`: run an init process (tini, catatonit) as PID 1.
     pub init: bool,
     pub restart: RestartPolicy,
+    /// `--log-driver`; None: atomic.conf's `log_driver`, else json-file.
+    pub log_driver: Option<LogDriver>,
+    /// `--log-opt`s, each checked; checked against the driver when the container is made
+    /// (the default driver is known then).
+    pub log_opts: LogOpts,
     pub image: String,
     pub command: Vec<String>,
 }
@@ -253,6 +259,17 @@ fn apply(req: &mut RunRequest, opt: &RunOpt) -> Result<(), CliError> {
         }
         "--ulimit" => req.ulimits.push(ulimit(opt)?),
         "--restart" => req.restart = restart(opt)?,
+        "--log-driver" => {
+            req.log_driver = Some(
+                flag_value(opt)?
+                    .parse()
+                    .map_err(|e: String| CliError::invalid(opt, e))?,
+            )
+        }
+        "--log-opt" => req
+            .log_opts
+            .set(flag_value(opt)?)
+            .map_err(|e| CliError::invalid(opt, e))?,
         _ => return Err(unsupported(opt)),
     }
     Ok(())
