@@ -26,6 +26,9 @@ PACKAGES=(
     catatonit python3-venv
     # the Debian package (scripts/package.sh: cargo-deb runs dpkg-shlibdeps) and its check
     dpkg-dev lintian
+    # the native engine's networks (bridge, NAT, published ports, container DNS); the test of
+    # a rootless run uses slirp4netns when present
+    netavark aardvark-dns iptables
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

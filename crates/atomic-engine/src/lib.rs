@@ -134,6 +134,9 @@ pub struct EngineSettings {
     /// The OCI runtime of native containers (`--runtime`, atomic.conf `runtime`): a name on
     /// PATH or a path.
     pub runtime: String,
+    /// The subnet of the native default bridge network (atomic.conf
+    /// `default_network_subnet`), used when that network is first made.
+    pub default_network_subnet: Option<String>,
 }
 
 /// The OCI runtime used when none is configured.
@@ -144,6 +147,7 @@ impl Default for EngineSettings {
         EngineSettings {
             store_root: PathBuf::from(atomic_store::store::DEFAULT_ROOT),
             runtime: DEFAULT_RUNTIME.to_string(),
+            default_network_subnet: None,
         }
     }
 }

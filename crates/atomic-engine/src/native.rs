@@ -22,6 +22,8 @@ use crate::{EngineError, ImageInfo, ImageSummary, Lookup, PruneReport, Removal, 
 pub struct NativeEngine {
     root: PathBuf,
     runtime: String,
+    /// atomic.conf `default_network_subnet`, checked when the default network is made.
+    default_subnet: Option<String>,
 }
 
 /// Every store error goes out with its whole chain: it says what failed and on what.
@@ -42,6 +44,7 @@ impl NativeEngine {
         NativeEngine {
             root: settings.store_root.clone(),
             runtime: settings.runtime.clone(),
+            default_subnet: settings.default_network_subnet.clone(),
         }
     }
 

@@ -9,6 +9,7 @@
 //!     ├── lock              held while the container is started, stopped or removed
 //!     ├── rootfs/ upper/ work/   the overlay (see `rootfs.rs`)
 //!     ├── hosts hostname resolv.conf   bind-mounted into the container
+//!     ├── netns             its network namespace, kept while its network is up
 //!     └── container.log     stdout and stderr of a detached container
 //! ```
 //!
@@ -59,6 +60,9 @@ pub struct Record {
     /// The OCI runtime program (runc by default).
     pub runtime: String,
     pub state: Lifecycle,
+    /// Its networks (address, published ports); None without one (`--network none|host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::Attachment>,
 }
 
 /// What atomic last did with the container.
@@ -355,6 +359,7 @@ mod tests {
             restart: Restart::No,
             runtime: "runc".into(),
             state: Lifecycle::Created,
+            network: None,
         }
     }
 

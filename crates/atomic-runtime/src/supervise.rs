@@ -56,6 +56,11 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
             return Ok(());
         };
         runner.runtime_for(&current).delete(id, true).ok();
+        // Down between restarts too: each start sets it up again, with the same address and
+        // host ports (both are in the record).
+        if let Err(e) = runner.network_down(&current) {
+            tracing::warn!("taking down the network of {}: {e:#}", current.name);
+        }
         current.state = Lifecycle::Exited {
             code,
             finished: now(),
@@ -87,6 +92,10 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
     let dir = runner.containers.dir(&record.id);
     let _lock = runner.containers.lock(&record.id)?;
     runner.rootfs(record).mount()?;
+    if let Err(e) = runner.network_up(record) {
+        runner.rootfs(record).unmount().ok();
+        return Err(e);
+    }
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -104,6 +113,7 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
     let created = runtime.create(&dir, &record.id, &pid_file, &runtime_log, stdio);
     if let Err(e) = created {
         runtime.delete(&record.id, true).ok();
+        runner.network_down(record).ok();
         runner.rootfs(record).unmount().ok();
         return Err(match last_runtime_error(&runtime_log) {
             Some(why) => anyhow!("{why}"),
@@ -116,6 +126,7 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<Option<Pid>> {
         .and_then(Pid::from_raw);
     if let Err(e) = runtime.start(&record.id) {
         runtime.delete(&record.id, true).ok();
+        runner.network_down(record).ok();
         runner.rootfs(record).unmount().ok();
         return Err(e);
     }

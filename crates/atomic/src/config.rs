@@ -12,7 +12,7 @@ use atomic_engine::{EngineKind, EngineSettings};
 
 /// Every key atomic reads. The commented default file the Debian package installs
 /// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; 8] = [
     "default_storage",
     "default_docker",
     "checkout_path",
@@ -20,6 +20,7 @@ pub const KEYS: [&str; 7] = [
     "default_scanner",
     "registry_read_timeout",
     "layer_expansion_ratio",
+    "default_network_subnet",
 ];
 
 /// The settings atomic reads; everything else in the file is ignored.
@@ -42,6 +43,8 @@ pub struct Config {
     /// `layer_expansion_ratio`: how many times its compressed size a layer may expand to
     /// (0: no limit).
     pub layer_expansion_ratio: Option<u64>,
+    /// `default_network_subnet`: the subnet of the native engine's default bridge network.
+    pub default_network_subnet: Option<String>,
 }
 
 impl Config {
@@ -93,6 +96,7 @@ impl Config {
             default_scanner,
             registry_read_timeout,
             layer_expansion_ratio,
+            default_network_subnet,
         ] = KEYS;
         Ok(Config {
             default_storage: item(default_storage)?,
@@ -102,6 +106,7 @@ impl Config {
             default_scanner: item(default_scanner)?,
             registry_read_timeout: seconds(&doc, registry_read_timeout, &path)?,
             layer_expansion_ratio: whole_number(&doc, layer_expansion_ratio, &path)?,
+            default_network_subnet: item(default_network_subnet)?,
             path,
         })
     }
@@ -127,6 +132,7 @@ impl Config {
                 .runtime
                 .clone()
                 .unwrap_or_else(|| atomic_engine::DEFAULT_RUNTIME.to_string()),
+            default_network_subnet: self.default_network_subnet.clone(),
         }
     }
 

@@ -17,6 +17,9 @@ use atomic_runtime::{ExecOptions, Record, Runner, Status};
 
 use crate::output;
 
+mod network;
+mod port;
+
 /// The hidden verb that supervises a detached container (see `atomic_runtime::supervise`).
 pub const SUPERVISE_VERB: &str = "supervise-container";
 
@@ -82,6 +85,8 @@ pub async fn execute(
             pull(native, &image).await?;
             Ok(0)
         }
+        DockerCommand::Network(command) => network::execute(native, &command),
+        DockerCommand::Port { name, port } => port::execute(native, &name, port.as_deref()),
     }
 }
 
@@ -258,7 +263,12 @@ fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Res
                 "Tty": record.tty,
                 "OpenStdin": record.interactive,
             },
-            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime },
+            "HostConfig": {
+                "AutoRemove": record.auto_remove,
+                "Runtime": record.runtime,
+                "PortBindings": port::bindings(&record),
+            },
+            "NetworkSettings": port::network_settings(&record),
         }));
     }
     match format {
@@ -292,7 +302,7 @@ fn render_template(format: &str, value: &serde_json::Value) -> Result<String> {
         let fields = path.strip_prefix('.').ok_or_else(unsupported)?;
         let mut field = value;
         for name in fields.split('.') {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(unsupported());
             }
             field = &field[name];
