@@ -177,6 +177,8 @@ pub struct ContainerInfo {
     pub runtime: String,
     /// Host PID of its main process, while it runs.
     pub pid: Option<i32>,
+    /// Published ports as `docker ps` shows them (`127.0.0.1:8080->80/tcp`); native only.
+    pub ports: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

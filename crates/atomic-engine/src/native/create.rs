@@ -108,6 +108,7 @@ fn create(
             request,
             image_exposed: &exposed,
             default_subnet,
+            live: &|other| network::attach::is_live(runner, other),
         },
     )?;
     let made = finish_create(runner, &store, &image, record, request, config.as_ref(), env, shared);

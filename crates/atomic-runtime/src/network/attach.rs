@@ -56,6 +56,8 @@ pub struct PlanInput<'a> {
     pub image_exposed: &'a [String],
     /// The default network's subnet (atomic.conf `default_network_subnet`).
     pub default_subnet: Ipv4Net,
+    /// Whether the container with this ID has its network up (its host ports are taken).
+    pub live: &'a dyn Fn(&str) -> bool,
 }
 
 /// Decide a new container's network: its address (allocated now, under the networks' lock)
@@ -87,6 +89,7 @@ pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>
     let mut free = |proto, ip, range| probe::free_port(proto, ip, range);
     let ports = ports::mappings(&req.net.publish, req.net.publish_all, &exposed, &mut free)
         .map_err(|e| anyhow::anyhow!("-p: {e}"))?;
+    networks.check_free_ports(&ports, input.live)?;
     let subnet = network
         .subnet()
         .with_context(|| format!("network {} has no subnet", network.name))?;
@@ -166,9 +169,9 @@ impl Runner {
         infos: &'a [super::config::Network],
     ) -> NetworkOptions<'a> {
         let mut networks = BTreeMap::new();
-        for e in &att.endpoints {
+        for (e, info) in att.endpoints.iter().zip(infos) {
             networks.insert(
-                e.network.as_str(),
+                info.name.as_str(),
                 PerNetworkOptions {
                     static_ips: vec![e.ip.to_string()],
                     aliases: e.aliases.clone(),
@@ -187,10 +190,18 @@ impl Runner {
         }
     }
 
+    /// The endpoints' networks as netavark is told them, in endpoint order. netavark names
+    /// its firewall chains after the network's name, and the host's firewall is shared by
+    /// every store: each network is named after its ID there, so that the `atomic0` of
+    /// another store (a test's) never shares, or tears down, this one's rules.
     fn network_infos(&self, att: &Attachment) -> Result<Vec<super::config::Network>> {
         att.endpoints
             .iter()
-            .map(|e| self.networks.require(&e.network))
+            .map(|e| {
+                let mut net = self.networks.require(&e.network)?;
+                net.name = netavark_name(&net);
+                Ok(net)
+            })
             .collect()
     }
 
@@ -231,9 +242,9 @@ impl Runner {
             }
         };
         if let Some(net) = record.network.as_mut() {
-            for e in &mut net.endpoints {
+            for (e, info) in net.endpoints.iter_mut().zip(&infos) {
                 let reported = status
-                    .get(&e.network)
+                    .get(&info.name)
                     .and_then(|s| s.interfaces.get(&e.interface))
                     .map(|i| i.mac_address.clone());
                 if let Some(mac) = reported.filter(|m| !m.is_empty()) {
@@ -270,6 +281,16 @@ impl Runner {
         self.networks.release(&record.id)?;
         down
     }
+}
+
+/// The name netavark knows a network by (see [`Runner::network_infos`]).
+pub fn netavark_name(net: &super::config::Network) -> String {
+    format!("atomic-{}", &net.id[..net.id.len().min(12)])
+}
+
+/// Whether container `id` of `runner` has its network up.
+pub fn is_live(runner: &Runner, id: &str) -> bool {
+    netns::exists(&runner.netns_path(id))
 }
 
 /// The kept namespace of a container directory, for `--network container:NAME`.

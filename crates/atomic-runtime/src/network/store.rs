@@ -4,7 +4,8 @@
 //! STORE/networks/
 //! ├── lock               held around every change below
 //! ├── NAME.json          one network, as netavark reads it (see config.rs); the default
-//! │                      network's bridge is `atomic0`, a user network's `atomic<ID prefix>`
+//! │                      network's bridge is `atomic0` (in the default store; elsewhere, and
+//! │                      for user networks, `atomic<ID prefix>`)
 //! ├── allocations.json   addresses (network → address → container) and the host ports of
 //! │                      containers whose network is up
 //! └── netavark/          netavark's --config directory (aardvark-dns's files)
@@ -65,6 +66,8 @@ pub struct NewNetwork {
 #[derive(Debug, Clone)]
 pub struct Networks {
     root: PathBuf,
+    /// The host's own store (the default root): its default network's bridge is `atomic0`.
+    host_store: bool,
 }
 
 impl Networks {
@@ -72,6 +75,7 @@ impl Networks {
     pub fn new(store_root: &Path) -> Networks {
         Networks {
             root: store_root.join("networks"),
+            host_store: store_root == Path::new(atomic_store::store::DEFAULT_ROOT),
         }
     }
 
@@ -216,9 +220,10 @@ impl Networks {
             None => first_host(subnet),
         };
         let id = crate::state::new_id()?;
-        // A user network's bridge is named after its ID, not a counter: bridges are the
-        // host's, and another store (a test's) must not land on the same one.
-        let interface = if name == DEFAULT_NETWORK {
+        // Bridges are the host's: a user network's is named after its ID, not a counter, and
+        // only the host's own store has `atomic0`, so that another store (a test's) never
+        // lands on the same bridge.
+        let interface = if name == DEFAULT_NETWORK && self.host_store {
             DEFAULT_NETWORK.to_string()
         } else {
             format!("atomic{}", &id[..8])
@@ -337,6 +342,25 @@ impl Networks {
         let _lock = self.lock()?;
         let mut alloc = self.load()?;
         alloc.ports.retain(|owner, _| owner == id || live(owner));
+        Self::check_ports(&alloc, id, ports)
+            .with_context(|| format!("cannot start container {name}"))?;
+        alloc.ports.insert(id.to_string(), ports.to_vec());
+        self.store(&alloc)
+    }
+
+    /// The check of [`Self::claim_ports`] alone, before a container is created: a `run` whose
+    /// port is taken then fails before anything exists.
+    pub fn check_free_ports(
+        &self,
+        ports: &[PortMapping],
+        live: &dyn Fn(&str) -> bool,
+    ) -> Result<()> {
+        let mut alloc = self.load()?;
+        alloc.ports.retain(|owner, _| live(owner));
+        Self::check_ports(&alloc, "", ports)
+    }
+
+    fn check_ports(alloc: &Allocations, id: &str, ports: &[PortMapping]) -> Result<()> {
         for (owner, held) in &alloc.ports {
             if owner == id {
                 continue;
@@ -344,8 +368,7 @@ impl Networks {
             for m in ports {
                 if let Some(h) = held.iter().find(|h| h.conflicts(m)) {
                     bail!(
-                        "cannot start container {name}: host port {} ({}) is already published \
-                         by container {}",
+                        "host port {} ({}) is already published by container {}",
                         overlap_port(m, h),
                         m.protocol.as_str(),
                         &owner[..owner.len().min(12)]
@@ -354,11 +377,9 @@ impl Networks {
             }
         }
         for m in ports {
-            super::probe::check_free(m)
-                .with_context(|| format!("cannot start container {name}"))?;
+            super::probe::check_free(m)?;
         }
-        alloc.ports.insert(id.to_string(), ports.to_vec());
-        self.store(&alloc)
+        Ok(())
     }
 
     /// Container `id`'s network is down: its host ports are free again.

@@ -17,7 +17,7 @@ use atomic_runtime::{ExecOptions, Record, Runner, Status};
 
 use crate::output;
 
-mod network;
+pub(crate) mod network;
 mod port;
 
 /// The hidden verb that supervises a detached container (see `atomic_runtime::supervise`).
