@@ -158,7 +158,7 @@ fn host_state(world: &World, needles: &[&str]) -> Vec<String> {
             out.push(format!("aardvark: {}", e.unwrap().file_name().to_string_lossy()));
         }
     }
-    if let Ok(text) = std::fs::read_to_string(world.store_root().join("networks/allocations.json"))
+    if let Ok(text) = std::fs::read_to_string(world.store_root().join("networks/.allocations"))
     {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         for key in ["addresses", "ports"] {

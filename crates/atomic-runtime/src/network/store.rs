@@ -6,7 +6,7 @@
 //! ├── NAME.json          one network, as netavark reads it (see config.rs); the default
 //! │                      network's bridge is `atomic0` (in the default store; elsewhere, and
 //! │                      for user networks, `atomic<ID prefix>`)
-//! ├── allocations.json   addresses (network → address → container) and the host ports of
+//! ├── .allocations       addresses (network → address → container) and the host ports of
 //! │                      containers whose network is up
 //! └── netavark/          netavark's --config directory (aardvark-dns's files)
 //! ```
@@ -36,6 +36,9 @@ pub const DEFAULT_NETWORK: &str = "atomic0";
 pub const DEFAULT_SUBNET: &str = "10.90.0.0/16";
 /// Where `network create` without `--subnet` takes a /24 from.
 const USER_SUBNETS: &str = "10.91.0.0/16";
+
+/// The allocations file: a name no network can have (they cannot start with a dot).
+const ALLOCATIONS: &str = ".allocations";
 
 /// Names docker gives a meaning of their own (`--network NAME` would not reach a network).
 const RESERVED: &[&str] = &["bridge", "host", "none", "default", "private"];
@@ -135,6 +138,7 @@ impl Networks {
         for entry in entries {
             let name = entry?.file_name().to_string_lossy().into_owned();
             if let Some(net) = name.strip_suffix(".json")
+                && !net.starts_with('.')
                 && let Some(found) = self.get(net)?
             {
                 out.push(found);
@@ -284,7 +288,7 @@ impl Networks {
     }
 
     fn load(&self) -> Result<Allocations> {
-        let path = self.root.join("allocations.json");
+        let path = self.root.join(ALLOCATIONS);
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is damaged", path.display())),
@@ -294,8 +298,8 @@ impl Networks {
     }
 
     fn store(&self, alloc: &Allocations) -> Result<()> {
-        let path = self.root.join("allocations.json");
-        let tmp = self.root.join(format!(".allocations.{}", std::process::id()));
+        let path = self.root.join(ALLOCATIONS);
+        let tmp = self.root.join(format!("{ALLOCATIONS}.{}", std::process::id()));
         fs::write(&tmp, serde_json::to_vec_pretty(alloc)?)
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("saving {}", path.display()))
