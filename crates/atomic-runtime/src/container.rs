@@ -49,7 +49,7 @@ impl Runner {
         let root = store.root();
         Runner {
             containers: Containers::new(&root.join("containers")),
-            networks: crate::network::Networks::new(&root),
+            networks: crate::network::Networks::new(root),
             runtime: Runtime::new(runtime_program, &root.join("runc")),
             store,
         }

@@ -16,8 +16,7 @@ mod volumes;
 pub use netflags::{NetOptions, NetworkMode};
 pub use network::NetworkCommand;
 pub use run::{
-    DeviceRequest, EnvEntry, RestartPolicy, RunRequest, SeccompOpt, SecurityOpts,
-    Ulimit,
+    DeviceRequest, EnvEntry, RestartPolicy, RunRequest, SeccompOpt, SecurityOpts, Ulimit,
 };
 pub use volumes::{MountKind, MountRequest, Propagation, Relabel};
 

@@ -52,11 +52,14 @@ fn run_flags_set_typed_fields() {
                     && r.net.add_hosts == [("db".to_string(), "10.0.0.9".to_string())]
             },
         ),
-        ("--net n --ip 10.91.0.9 --mac-address 02:42:AC:11:00:02 --network-alias w img", |r| {
-            r.net.ip == Some("10.91.0.9".parse().unwrap())
-                && r.net.mac.as_deref() == Some("02:42:ac:11:00:02")
-                && r.net.aliases == ["w"]
-        }),
+        (
+            "--net n --ip 10.91.0.9 --mac-address 02:42:AC:11:00:02 --network-alias w img",
+            |r| {
+                r.net.ip == Some("10.91.0.9".parse().unwrap())
+                    && r.net.mac.as_deref() == Some("02:42:ac:11:00:02")
+                    && r.net.aliases == ["w"]
+            },
+        ),
         ("--pid=host --ipc host --uts=host img", |r| {
             r.pid_host && r.ipc_host && r.uts_host
         }),
@@ -295,16 +298,26 @@ fn run_errors_name_the_flag() {
             "-p 80:80:80:80 img",
             |e| matches!(e, CliError::InvalidValue { flag, .. } if flag == "-p 80:80:80:80"),
         ),
-        ("--publish=0 img", |e| matches!(e, CliError::InvalidValue { .. })),
-        ("--net host -P img", |e| {
-            matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("cannot be used"))
+        ("--publish=0 img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
         }),
-        ("--network-alias a img", |e| {
-            matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("user-defined"))
+        (
+            "--net host -P img",
+            |e| matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("cannot be used")),
+        ),
+        (
+            "--network-alias a img",
+            |e| matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("user-defined")),
+        ),
+        ("--mac-address zz img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
         }),
-        ("--mac-address zz img", |e| matches!(e, CliError::InvalidValue { .. })),
-        ("--add-host nohost img", |e| matches!(e, CliError::InvalidValue { .. })),
-        ("--dns not-an-ip img", |e| matches!(e, CliError::InvalidValue { .. })),
+        ("--add-host nohost img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
+        ("--dns not-an-ip img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
         (
             "--memory 1g img",
             |e| matches!(e, CliError::UnsupportedFlag { flag } if flag == "--memory 1g"),

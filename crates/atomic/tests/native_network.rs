@@ -155,11 +155,13 @@ fn host_state(world: &World, needles: &[&str]) -> Vec<String> {
     let aardvark = world.store_root().join("networks/netavark/aardvark-dns");
     if let Ok(entries) = std::fs::read_dir(&aardvark) {
         for e in entries {
-            out.push(format!("aardvark: {}", e.unwrap().file_name().to_string_lossy()));
+            out.push(format!(
+                "aardvark: {}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
         }
     }
-    if let Ok(text) = std::fs::read_to_string(world.store_root().join("networks/.allocations"))
-    {
+    if let Ok(text) = std::fs::read_to_string(world.store_root().join("networks/.allocations")) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         for key in ["addresses", "ports"] {
             if v[key].as_object().is_some_and(|o| !o.is_empty()) {
@@ -212,7 +214,10 @@ fn published_port_label_answers_from_the_host_and_leaves_nothing() {
         docker_ok(&world, &["port", "i16-web"]),
         "80/tcp -> 127.0.0.1:18160\n"
     );
-    assert_eq!(docker_ok(&world, &["port", "i16-web", "80"]), "127.0.0.1:18160\n");
+    assert_eq!(
+        docker_ok(&world, &["port", "i16-web", "80"]),
+        "127.0.0.1:18160\n"
+    );
     let ip = docker_ok(
         &world,
         &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "i16-web"],
@@ -233,7 +238,10 @@ fn published_port_label_answers_from_the_host_and_leaves_nothing() {
     let out = native(&world, &["containers", "delete", "-f", "-y", "i16-web"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(host_state(&world, &needles), before);
-    assert!(TcpStream::connect("127.0.0.1:18160").is_err(), "nothing answers");
+    assert!(
+        TcpStream::connect("127.0.0.1:18160").is_err(),
+        "nothing answers"
+    );
 }
 
 #[test]
@@ -296,7 +304,11 @@ fn publish_all_and_a_udp_port() {
     listener.wait().unwrap();
     assert_eq!(got.join().unwrap().trim(), "ping-udp");
 
-    assert!(native(&world, &["containers", "delete", "-f", "-y", "i16-pall"]).status.success());
+    assert!(
+        native(&world, &["containers", "delete", "-f", "-y", "i16-pall"])
+            .status
+            .success()
+    );
     let needles: Vec<&str> = needles.iter().copied().chain([port.as_str()]).collect();
     assert_eq!(host_state(&world, &needles), Vec::<String>::new());
 }
@@ -310,14 +322,34 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
     let needles = ["10.96.103."];
     web_image(&world, "i16-dns", "true");
     let net = "i16-net";
-    docker_ok(&world, &["network", "create", "--subnet", "10.96.103.0/24", net]);
+    docker_ok(
+        &world,
+        &["network", "create", "--subnet", "10.96.103.0/24", net],
+    );
     let listed = stdout(&native(&world, &["network", "list"]));
-    assert!(listed.contains(net) && listed.contains("10.96.103.0/24"), "{listed}");
+    assert!(
+        listed.contains(net) && listed.contains("10.96.103.0/24"),
+        "{listed}"
+    );
     docker_ok(
         &world,
         &[
-            "run", "-d", "--network", net, "--network-alias", "web-alias", "--name", "i16-srv",
-            "i16-dns", "busybox", "httpd", "-f", "-p", "80", "-h", "/www",
+            "run",
+            "-d",
+            "--network",
+            net,
+            "--network-alias",
+            "web-alias",
+            "--name",
+            "i16-srv",
+            "i16-dns",
+            "busybox",
+            "httpd",
+            "-f",
+            "-p",
+            "80",
+            "-h",
+            "/www",
         ],
     );
     for target in ["i16-srv", "web-alias"] {
@@ -328,7 +360,16 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
         );
         let out = docker(
             &world,
-            &["run", "--rm", "--network", net, "i16-dns", "sh", "-c", &script],
+            &[
+                "run",
+                "--rm",
+                "--network",
+                net,
+                "i16-dns",
+                "sh",
+                "-c",
+                &script,
+            ],
         );
         assert!(out.status.success(), "{target}: {}", stderr(&out));
         assert_eq!(stdout(&out), "hello from i16\n", "{target}");
@@ -370,12 +411,20 @@ fn the_default_bridge_reaches_a_service_on_a_host_address() {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 512];
         let _ = s.read(&mut buf);
-        s.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello from the host\n").unwrap();
+        s.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello from the host\n")
+            .unwrap();
     });
     let out = docker(
         &world,
         &[
-            "run", "--rm", "i16-out", "busybox", "wget", "-q", "-O", "-",
+            "run",
+            "--rm",
+            "i16-out",
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
             &format!("http://{addr}/"),
         ],
     );
@@ -430,8 +479,17 @@ fn a_restarted_container_keeps_its_ports_and_a_start_reclaims_a_stale_network() 
     docker_ok(
         &world,
         &[
-            "run", "-d", "--restart", "on-failure", "-p", "127.0.0.1:18163:80", "--name",
-            "i16-rs", "i16-restart", "sh", "-c",
+            "run",
+            "-d",
+            "--restart",
+            "on-failure",
+            "-p",
+            "127.0.0.1:18163:80",
+            "--name",
+            "i16-rs",
+            "i16-restart",
+            "sh",
+            "-c",
             "busybox httpd -p 80 -h /www; sleep 1; busybox pkill httpd; exit 1",
         ],
     );
@@ -469,8 +527,15 @@ fn twenty_runs_and_two_atomics_at_once_leak_nothing_and_share_no_address() {
                     .env("ATOMIC_CONF", conf)
                     .env("ATOMIC_STORE_ROOT", store)
                     .args([
-                        "native-docker", "docker", "run", "-d", "--name", &name, "i16-cycle",
-                        "sleep", "60",
+                        "native-docker",
+                        "docker",
+                        "run",
+                        "-d",
+                        "--name",
+                        &name,
+                        "i16-cycle",
+                        "sleep",
+                        "60",
                     ])
                     .output()
                     .unwrap()
@@ -482,11 +547,17 @@ fn twenty_runs_and_two_atomics_at_once_leak_nothing_and_share_no_address() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let ip = |name: &str| {
-        docker_ok(&world, &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name])
+        docker_ok(
+            &world,
+            &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", name],
+        )
     };
     let (a, b) = (ip("i16-pair-0"), ip("i16-pair-1"));
     assert_ne!(a, b);
-    assert!(a.starts_with("10.96.7.") && b.starts_with("10.96.7."), "{a} {b}");
+    assert!(
+        a.starts_with("10.96.7.") && b.starts_with("10.96.7."),
+        "{a} {b}"
+    );
     docker_ok(&world, &["rm", "-f", "i16-pair-0", "i16-pair-1"]);
     assert_eq!(host_state(&world, &needles), Vec::<String>::new());
 }
@@ -503,7 +574,17 @@ fn port_conflicts_unknown_networks_and_bad_ports_are_clear_errors_that_create_no
     let holder = TcpListener::bind("127.0.0.1:18164").unwrap();
     let out = docker(
         &world,
-        &["run", "-d", "-p", "127.0.0.1:18164:80", "--name", "i16-e1", "i16-err", "sleep", "9"],
+        &[
+            "run",
+            "-d",
+            "-p",
+            "127.0.0.1:18164:80",
+            "--name",
+            "i16-e1",
+            "i16-err",
+            "sleep",
+            "9",
+        ],
     );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("18164"), "{}", stderr(&out));
@@ -511,7 +592,9 @@ fn port_conflicts_unknown_networks_and_bad_ports_are_clear_errors_that_create_no
     // Another container holds it.
     docker_ok(
         &world,
-        &["run", "-d", "-p", "18165:80", "--name", "i16-e2", "i16-err", "sleep", "60"],
+        &[
+            "run", "-d", "-p", "18165:80", "--name", "i16-e2", "i16-err", "sleep", "60",
+        ],
     );
     let out = docker(
         &world,
@@ -519,11 +602,17 @@ fn port_conflicts_unknown_networks_and_bad_ports_are_clear_errors_that_create_no
     );
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("18165") && err.contains("already published"), "{err}");
+    assert!(
+        err.contains("18165") && err.contains("already published"),
+        "{err}"
+    );
     docker_ok(&world, &["rm", "-f", "i16-e2"]);
 
     for (args, want) in [
-        (vec!["--network", "i16-nonet"], "network 'i16-nonet' not found"),
+        (
+            vec!["--network", "i16-nonet"],
+            "network 'i16-nonet' not found",
+        ),
         (vec!["-p", "80:80:80:80"], "-p 80:80:80:80"),
         (vec!["-p", "99999"], "not a port number"),
         (vec!["--network", "none", "-p", "80"], "cannot be used"),

@@ -199,7 +199,11 @@ fn unsupported_flags_are_refused_by_name() {
             "data:/data",
             "named volumes",
         ),
-        ("docker network connect x y", "network connect", "--storage docker"),
+        (
+            "docker network connect x y",
+            "network connect",
+            "--storage docker",
+        ),
     ] {
         labelled(&world, "refused", label);
         let out = native(&world, &["run", "-q", "refused"]);

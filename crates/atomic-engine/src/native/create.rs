@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use atomic_runtime::dockercli::{NetworkMode, RestartPolicy, RunRequest};
-use atomic_runtime::network;
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
+use atomic_runtime::network;
 use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
@@ -111,7 +111,16 @@ fn create(
             live: &|other| network::attach::is_live(runner, other),
         },
     )?;
-    let made = finish_create(runner, &store, &image, record, request, config.as_ref(), env, shared);
+    let made = finish_create(
+        runner,
+        &store,
+        &image,
+        record,
+        request,
+        config.as_ref(),
+        env,
+        shared,
+    );
     if made.is_err() {
         runner.networks.release(&id).ok();
     }
@@ -130,9 +139,10 @@ fn shared_network(runner: &Runner, request: &RunRequest) -> Result<Option<Shared
     let NetworkMode::Container(name) = &request.network else {
         return Ok(None);
     };
-    let other = runner.containers.find(name)?.with_context(|| {
-        format!("--network container:{name}: no such container")
-    })?;
+    let other = runner
+        .containers
+        .find(name)?
+        .with_context(|| format!("--network container:{name}: no such container"))?;
     let dir = runner.containers.dir(&other.id);
     let netns = network::attach::netns_of(&dir).with_context(|| {
         format!(

@@ -126,14 +126,12 @@ fn create_option(cmd: &mut NetworkCommand, opt: &RunOpt) -> Result<(), CliError>
     };
     let v = || flag_value(opt);
     match opt.flag.as_str() {
-        "--driver" => {
-            if v()? != "bridge" {
-                return Err(invalid(
-                    opt,
-                    "the built-in engine makes bridge networks only; use --storage docker or \
-                     --storage podman for other drivers",
-                ));
-            }
+        "--driver" if v()? != "bridge" => {
+            return Err(invalid(
+                opt,
+                "the built-in engine makes bridge networks only; use --storage docker or \
+                 --storage podman for other drivers",
+            ));
         }
         "--subnet" => {
             let s = v()?;
@@ -214,7 +212,10 @@ mod tests {
                 names: vec!["a".into(), "b".into()]
             }
         );
-        assert_eq!(network("ls -q").unwrap(), NetworkCommand::Ls { quiet: true });
+        assert_eq!(
+            network("ls -q").unwrap(),
+            NetworkCommand::Ls { quiet: true }
+        );
         assert!(matches!(
             network("create -d macvlan x"),
             Err(CliError::InvalidValue { .. })
@@ -227,6 +228,9 @@ mod tests {
             network("connect a b"),
             Err(CliError::UnsupportedSubcommand(_))
         ));
-        assert!(matches!(network("create"), Err(CliError::MissingArgument(..))));
+        assert!(matches!(
+            network("create"),
+            Err(CliError::MissingArgument(..))
+        ));
     }
 }

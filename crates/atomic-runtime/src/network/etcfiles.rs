@@ -106,7 +106,11 @@ mod tests {
 
     #[test]
     fn hosts_end_with_the_containers_own_line() {
-        let text = hosts("web", Some(ip("10.90.0.2")), &[("db".into(), ip("10.0.0.9"))]);
+        let text = hosts(
+            "web",
+            Some(ip("10.90.0.2")),
+            &[("db".into(), ip("10.0.0.9"))],
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "127.0.0.1\tlocalhost");
         assert_eq!(lines[6], "10.0.0.9\tdb");

@@ -21,4 +21,4 @@ pub mod store;
 
 pub use attach::{Attachment, Endpoint};
 pub use config::Network;
-pub use store::{DEFAULT_NETWORK, DEFAULT_SUBNET, NewNetwork, Networks};
+pub use store::{DEFAULT_NETWORK, DEFAULT_SUBNET, Networks, NewNetwork};

@@ -14,7 +14,7 @@ use rustix::mount::{UnmountFlags, mount_bind, unmount};
 use rustix::thread::UnshareFlags;
 
 /// The magic number of the namespace filesystem (nsfs), which a kept namespace file is on.
-const NSFS_MAGIC: i64 = 0x6e73_6673;
+const NSFS_MAGIC: u64 = 0x6e73_6673;
 
 /// Make a new network namespace kept at `path` (an empty file is created there first).
 pub fn create(path: &Path) -> Result<()> {
@@ -38,7 +38,7 @@ pub fn create(path: &Path) -> Result<()> {
 
 /// Whether a namespace is kept at `path`.
 pub fn exists(path: &Path) -> bool {
-    rustix::fs::statfs(path).is_ok_and(|s| s.f_type as i64 == NSFS_MAGIC)
+    rustix::fs::statfs(path).is_ok_and(|s| s.f_type as u64 == NSFS_MAGIC)
 }
 
 /// Let go of the namespace at `path` (it ends once no process is in it) and delete the file.

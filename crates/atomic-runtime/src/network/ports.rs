@@ -114,7 +114,9 @@ pub struct ExposedPort {
 
 /// Parse one `-p` value.
 pub fn parse_publish(value: &str) -> Result<PortSpec, String> {
-    let bad = |why: String| format!("'{value}': {why}; expected [IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL]");
+    let bad = |why: String| {
+        format!("'{value}': {why}; expected [IP:][HOSTPORT:]CONTAINERPORT[/PROTOCOL]")
+    };
     let (addr, proto) = value.split_once('/').unwrap_or((value, ""));
     let proto = Proto::parse(proto).map_err(bad)?;
     // An IPv6 host address is written in brackets: `[::1]:80:80`.
@@ -198,7 +200,9 @@ impl PortMapping {
     /// Whether the two claim a host port in common (same protocol, overlapping addresses).
     pub fn conflicts(&self, other: &PortMapping) -> bool {
         self.protocol == other.protocol
-            && (self.host_ip.is_empty() || other.host_ip.is_empty() || self.host_ip == other.host_ip)
+            && (self.host_ip.is_empty()
+                || other.host_ip.is_empty()
+                || self.host_ip == other.host_ip)
             && self.host_range().overlaps(other.host_range())
     }
 
@@ -323,9 +327,15 @@ mod tests {
     fn publish_forms() {
         let r = |start, end| PortRange { start, end };
         let s = spec("80");
-        assert_eq!((s.host_ip, s.host, s.container, s.proto), (None, None, r(80, 80), Proto::Tcp));
+        assert_eq!(
+            (s.host_ip, s.host, s.container, s.proto),
+            (None, None, r(80, 80), Proto::Tcp)
+        );
         let s = spec("8080:80/udp");
-        assert_eq!((s.host, s.container, s.proto), (Some(r(8080, 8080)), r(80, 80), Proto::Udp));
+        assert_eq!(
+            (s.host, s.container, s.proto),
+            (Some(r(8080, 8080)), r(80, 80), Proto::Udp)
+        );
         let s = spec("127.0.0.1:18080:80");
         assert_eq!(s.host_ip, Some("127.0.0.1".parse().unwrap()));
         let s = spec("127.0.0.1::80");
@@ -365,7 +375,11 @@ mod tests {
             next += 1;
             Ok(range.map_or(next, |r| r.start))
         };
-        let publish = [spec("127.0.0.1:18080:80"), spec("53/udp"), spec("7000-7001:7000-7001")];
+        let publish = [
+            spec("127.0.0.1:18080:80"),
+            spec("53/udp"),
+            spec("7000-7001:7000-7001"),
+        ];
         let exposed = parse_expose("80/tcp")
             .unwrap()
             .into_iter()
@@ -386,7 +400,12 @@ mod tests {
             m[2].docker_port_lines(),
             ["7000/tcp -> 0.0.0.0:7000", "7001/tcp -> 0.0.0.0:7001"]
         );
-        let twice = mappings(&[spec("8080:80"), spec("127.0.0.1:8080:81")], false, &[], &mut free);
+        let twice = mappings(
+            &[spec("8080:80"), spec("127.0.0.1:8080:81")],
+            false,
+            &[],
+            &mut free,
+        );
         assert!(twice.unwrap_err().contains("published twice"));
         // Same port, other protocol: no conflict.
         assert!(mappings(&[spec("53:53"), spec("53:53/udp")], false, &[], &mut free).is_ok());

@@ -23,9 +23,7 @@ fn bind(proto: Proto, ip: IpAddr, port: u16) -> std::io::Result<u16> {
 }
 
 fn address(host_ip: &str) -> IpAddr {
-    host_ip
-        .parse()
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    host_ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// Fail, naming the port, when a host program holds one of the mapping's host ports.

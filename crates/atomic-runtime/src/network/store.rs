@@ -255,7 +255,9 @@ impl Networks {
 
     fn save(&self, net: &Network) -> Result<()> {
         let path = self.path(&net.name);
-        let tmp = self.root.join(format!(".{}.{}", net.name, std::process::id()));
+        let tmp = self
+            .root
+            .join(format!(".{}.{}", net.name, std::process::id()));
         fs::write(&tmp, serde_json::to_vec_pretty(net)?)
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("saving {}", path.display()))
@@ -265,7 +267,10 @@ impl Networks {
     pub fn remove(&self, name: &str) -> Result<()> {
         let net = self.require(name)?;
         if net.name == DEFAULT_NETWORK {
-            bail!("{} is a pre-defined network and cannot be removed", net.name);
+            bail!(
+                "{} is a pre-defined network and cannot be removed",
+                net.name
+            );
         }
         let _lock = self.lock()?;
         let alloc = self.load()?;
@@ -299,7 +304,9 @@ impl Networks {
 
     fn store(&self, alloc: &Allocations) -> Result<()> {
         let path = self.root.join(ALLOCATIONS);
-        let tmp = self.root.join(format!("{ALLOCATIONS}.{}", std::process::id()));
+        let tmp = self
+            .root
+            .join(format!("{ALLOCATIONS}.{}", std::process::id()));
         fs::write(&tmp, serde_json::to_vec_pretty(alloc)?)
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, &path).with_context(|| format!("saving {}", path.display()))
@@ -481,7 +488,9 @@ mod tests {
     fn addresses_are_distinct_and_released() {
         let dir = tempfile::tempdir().unwrap();
         let nets = Networks::new(dir.path());
-        let net = nets.ensure_default("10.99.0.0/30".parse().unwrap()).unwrap();
+        let net = nets
+            .ensure_default("10.99.0.0/30".parse().unwrap())
+            .unwrap();
         assert_eq!(net.gateway(), Some(Ipv4Addr::new(10, 99, 0, 1)));
         assert_eq!(
             nets.allocate(&net, "a", None).unwrap(),
@@ -525,13 +534,23 @@ mod tests {
             subnet: Some("10.91.0.128/25".parse().unwrap()),
             ..NewNetwork::default()
         };
-        assert!(nets.create(&overlap).unwrap_err().to_string().contains("overlaps"));
+        assert!(
+            nets.create(&overlap)
+                .unwrap_err()
+                .to_string()
+                .contains("overlaps")
+        );
         nets.allocate(&a, "id1", None).unwrap();
         assert!(nets.remove("a").unwrap_err().to_string().contains("in use"));
         nets.release("id1").unwrap();
         nets.remove("a").unwrap();
         let names: Vec<String> = nets.list().unwrap().into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["b"]);
-        assert!(nets.require("a").unwrap_err().to_string().contains("atomic network create a"));
+        assert!(
+            nets.require("a")
+                .unwrap_err()
+                .to_string()
+                .contains("atomic network create a")
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use atomic_engine::NativeEngine;
 use atomic_runtime::dockercli::NetworkCommand;
 use atomic_runtime::network::attach::display_name;
-use atomic_runtime::network::{Network, NewNetwork, Networks};
+use atomic_runtime::network::{Network, Networks, NewNetwork};
 
 use crate::output;
 

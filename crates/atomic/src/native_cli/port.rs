@@ -20,7 +20,10 @@ pub fn execute(native: &NativeEngine, name: &str, port: Option<&str>) -> Result<
         .as_ref()
         .map(|n| n.ports.clone())
         .unwrap_or_default();
-    let lines: Vec<String> = mappings.iter().flat_map(|m| m.docker_port_lines()).collect();
+    let lines: Vec<String> = mappings
+        .iter()
+        .flat_map(|m| m.docker_port_lines())
+        .collect();
     let Some(port) = port else {
         for line in lines {
             output::line(&line);
