@@ -249,6 +249,9 @@ impl Runner {
                 .kill(&record.id, "SIGKILL", true)
                 .ok();
             self.wait_not_running(record, Duration::from_secs(10))?;
+            // Its supervisor now takes the network down and records the exit, under the
+            // container's lock: wait for that rather than for the lock.
+            self.wait_exit_recorded(record, SUPERVISOR_GRACE)?;
         }
         let _names = self.containers.names_lock()?;
         let _lock = self.containers.lock(&record.id)?;

@@ -283,7 +283,8 @@ impl Runner {
     }
 }
 
-/// The name netavark knows a network by (see [`Runner::network_infos`]).
+/// The name netavark knows a network by: its ID, so that networks of two stores (both called
+/// `atomic0`) never share firewall chains.
 pub fn netavark_name(net: &super::config::Network) -> String {
     format!("atomic-{}", &net.id[..net.id.len().min(12)])
 }
