@@ -374,6 +374,50 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
         assert!(out.status.success(), "{target}: {}", stderr(&out));
         assert_eq!(stdout(&out), "hello from i16\n", "{target}");
     }
+    // --network container:NAME shares the server's namespace: its httpd is on loopback.
+    let out = docker(
+        &world,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "container:i16-srv",
+            "i16-dns",
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            "http://127.0.0.1/",
+        ],
+    );
+    assert_eq!(stdout(&out), "hello from i16\n", "{}", stderr(&out));
+    // A fixed address and MAC address.
+    let out = docker(
+        &world,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            net,
+            "--ip",
+            "10.96.103.50",
+            "--mac-address",
+            "02:42:0a:60:67:32",
+            "i16-dns",
+            "busybox",
+            "ip",
+            "addr",
+            "show",
+            "eth0",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("inet 10.96.103.50/24") && text.contains("02:42:0a:60:67:32"),
+        "{text}{}",
+        stderr(&out)
+    );
     let inspect = docker_ok(&world, &["network", "inspect", net]);
     assert!(inspect.contains("10.96.103.0/24"), "{inspect}");
     // A network in use is not removed.

@@ -5,6 +5,7 @@
 //! `netavark [--config DIR] --aardvark-binary PATH setup|teardown NETNS` reads its options as
 //! JSON on stdin; `setup` answers a JSON status per network, a failure is `{"error": "…"}`.
 //! netavark does not undo a half-done setup, so a failed setup is followed by a teardown.
+//! Calls are serialized per store (a lock file in the config directory).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -84,6 +85,18 @@ impl Netavark {
     fn run(&self, verb: &str, netns: &Path, opts: &NetworkOptions) -> Result<Vec<u8>> {
         std::fs::create_dir_all(&self.config)
             .with_context(|| format!("creating {}", self.config.display()))?;
+        // One netavark at a time per store, as Podman does: two teardowns of a network's last
+        // containers at once each see the other's still there, and the network's own rules
+        // (NAT) are left behind. A short wait, not worth a message.
+        let lock_path = self.config.join("netavark.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
+            .with_context(|| format!("locking {}", lock_path.display()))?;
         let input = serde_json::to_vec(opts)?;
         let mut child = Command::new(&self.program)
             .arg("--config")
