@@ -513,7 +513,7 @@ fn a_killed_atomic_leaves_a_network_the_next_delete_reclaims() {
 }
 
 #[test]
-fn a_restarted_container_keeps_its_ports_and_a_start_reclaims_a_stale_network() {
+fn a_restarted_container_keeps_its_ports() {
     if !usable() {
         return;
     }
@@ -542,6 +542,48 @@ fn a_restarted_container_keeps_its_ports_and_a_start_reclaims_a_stale_network() 
     std::thread::sleep(Duration::from_millis(1500));
     http_get("127.0.0.1:18163");
     docker_ok(&world, &["rm", "-f", "i16-rs"]);
+    assert_eq!(host_state(&world, &needles), Vec::<String>::new());
+}
+
+#[test]
+fn a_start_reclaims_the_network_a_killed_atomic_left() {
+    if !usable() {
+        return;
+    }
+    let world = world(9);
+    let needles = ["10.96.9.", "18166"];
+    web_image(
+        &world,
+        "i16-stale",
+        "docker run -p 127.0.0.1:18166:80 --name ${NAME} ${IMAGE} sh -c \
+         'busybox httpd -p 80 -h /www; sleep 2'",
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("atomic"))
+        .current_dir(world.path())
+        .env("ATOMIC_CONF", world.conf())
+        .env("ATOMIC_INSTALL_JSON", world.install_json())
+        .env("ATOMIC_STORE_ROOT", world.store_root())
+        .args(["run", "-q", "--storage", "native", "i16-stale"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    http_get("127.0.0.1:18166");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The process ends by itself; nobody took its network down.
+    let start = Instant::now();
+    while docker_ok(&world, &["inspect", "-f", "{{.State.Status}}", "i16-stale"]).trim() != "exited"
+    {
+        assert!(start.elapsed() < Duration::from_secs(15), "it did not end");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !host_state(&world, &needles).is_empty(),
+        "the stale network"
+    );
+    docker_ok(&world, &["start", "i16-stale"]);
+    http_get("127.0.0.1:18166");
+    docker_ok(&world, &["rm", "-f", "i16-stale"]);
     assert_eq!(host_state(&world, &needles), Vec::<String>::new());
 }
 
