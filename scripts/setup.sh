@@ -29,6 +29,9 @@ PACKAGES=(
     # htpasswd (bcrypt) for the password-protected registry of the credential tests; openssl
     # makes their certificates
     apache2-utils openssl
+    # the native engine's networks (bridge, NAT, published ports, container DNS); the test of
+    # a rootless run uses slirp4netns when present
+    netavark aardvark-dns iptables
 )
 
 # Where the registry started here keeps its config and data (survives reboots, unlike /tmp).

@@ -540,6 +540,7 @@ fn container_info(c: ContainerInspectResponse) -> ContainerInfo {
             .pid
             .filter(|&p| p > 0)
             .and_then(|p| i32::try_from(p).ok()),
+        ports: Vec::new(),
     }
 }
 

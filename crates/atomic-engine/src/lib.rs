@@ -137,6 +137,9 @@ pub struct EngineSettings {
     /// The log driver of native containers that do not name one (atomic.conf `log_driver`;
     /// checked when a container is created), else json-file.
     pub log_driver: Option<String>,
+    /// The subnet of the native default bridge network (atomic.conf
+    /// `default_network_subnet`), used when that network is first made.
+    pub default_network_subnet: Option<String>,
 }
 
 /// The OCI runtime used when none is configured.
@@ -148,6 +151,7 @@ impl Default for EngineSettings {
             store_root: PathBuf::from(atomic_store::store::DEFAULT_ROOT),
             runtime: DEFAULT_RUNTIME.to_string(),
             log_driver: None,
+            default_network_subnet: None,
         }
     }
 }
@@ -177,6 +181,8 @@ pub struct ContainerInfo {
     pub runtime: String,
     /// Host PID of its main process, while it runs.
     pub pid: Option<i32>,
+    /// Published ports as `docker ps` shows them (`127.0.0.1:8080->80/tcp`); native only.
+    pub ports: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -23,6 +23,8 @@ pub struct NativeEngine {
     root: PathBuf,
     runtime: String,
     log_driver: Option<String>,
+    /// atomic.conf `default_network_subnet`, checked when the default network is made.
+    default_subnet: Option<String>,
 }
 
 /// Every store error goes out with its whole chain: it says what failed and on what.
@@ -44,6 +46,7 @@ impl NativeEngine {
             root: settings.store_root.clone(),
             runtime: settings.runtime.clone(),
             log_driver: settings.log_driver.clone(),
+            default_subnet: settings.default_network_subnet.clone(),
         }
     }
 

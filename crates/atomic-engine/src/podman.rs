@@ -790,6 +790,7 @@ impl PodmanListedContainer {
                 .unwrap_or_default(),
             runtime: "podman".to_string(),
             pid: (running && self.pid > 0).then_some(self.pid),
+            ports: Vec::new(),
         }
     }
 }
@@ -843,6 +844,7 @@ fn parse_container(v: serde_json::Value) -> Option<ContainerInfo> {
         created: c.created,
         runtime: "podman".to_string(),
         pid: (c.state.pid > 0).then_some(c.state.pid),
+        ports: Vec::new(),
     })
 }
 

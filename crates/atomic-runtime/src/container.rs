@@ -38,6 +38,8 @@ const SUPERVISOR_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Runner {
     pub containers: Containers,
+    /// The networks of the store (bridge networks, addresses, published ports).
+    pub networks: crate::network::Networks,
     pub runtime: Runtime,
     pub store: Store,
 }
@@ -48,6 +50,7 @@ impl Runner {
         let root = store.root();
         Runner {
             containers: Containers::new(&root.join("containers")),
+            networks: crate::network::Networks::new(root),
             runtime: Runtime::new(runtime_program, &root.join("runc")),
             store,
         }
@@ -90,6 +93,7 @@ impl Runner {
         {
             let _lock = self.containers.lock(&record.id)?;
             self.rootfs(record).mount()?;
+            self.network_up(record)?;
             let _ = std::fs::remove_file(dir.join(STOPPED_MARKER));
             record.state = Lifecycle::Running {
                 started: now(),
@@ -117,10 +121,12 @@ impl Runner {
             runtime.delete(&record.id, true)?;
         }
         if record.auto_remove {
+            self.network_release(record)?;
             // Unmounts the root filesystem with everything else under the directory: the
             // mount table is read once.
             return self.remove_files(record);
         }
+        self.network_down(record)?;
         self.rootfs(record).unmount()?;
         if code.is_some() || !matches!(record.state, Lifecycle::Created) {
             record.state = Lifecycle::Exited {
@@ -244,10 +250,14 @@ impl Runner {
                 .kill(&record.id, "SIGKILL", true)
                 .ok();
             self.wait_not_running(record, Duration::from_secs(10))?;
+            // Its supervisor now takes the network down and records the exit, under the
+            // container's lock: wait for that rather than for the lock.
+            self.wait_exit_recorded(record, SUPERVISOR_GRACE)?;
         }
         let _names = self.containers.names_lock()?;
         let _lock = self.containers.lock(&record.id)?;
         self.runtime_for(record).delete(&record.id, true)?;
+        self.network_release(record)?;
         self.remove_files(record)
     }
 

@@ -8,12 +8,15 @@
 //! command is [`atomic_label::parse_run`]'s job; this module gives the options their types.
 //! `run`/`create` live in the `run` submodule; the other subcommands are here.
 
+mod netflags;
+mod network;
 mod run;
 mod volumes;
 
+pub use netflags::{NetOptions, NetworkMode};
+pub use network::NetworkCommand;
 pub use run::{
-    DeviceRequest, EnvEntry, NetworkMode, RestartPolicy, RunRequest, SeccompOpt, SecurityOpts,
-    Ulimit,
+    DeviceRequest, EnvEntry, RestartPolicy, RunRequest, SeccompOpt, SecurityOpts, Ulimit,
 };
 pub use volumes::{MountKind, MountRequest, Propagation, Relabel};
 
@@ -51,6 +54,13 @@ pub enum DockerCommand {
     },
     Pull {
         image: String,
+    },
+    /// `network create|rm|ls|inspect`.
+    Network(NetworkCommand),
+    /// `port NAME [PORT[/PROTO]]`.
+    Port {
+        name: String,
+        port: Option<String>,
     },
 }
 
@@ -106,11 +116,6 @@ pub enum CliError {
     #[error("invalid value in '{flag}': {reason}")]
     InvalidValue { flag: String, reason: String },
     #[error(
-        "'{0}': ports cannot be published: the built-in engine's default network is a private \
-         namespace with loopback only; use --net=host, or --storage docker or --storage podman"
-    )]
-    Publish(String),
-    #[error(
         "'{0}': named volumes are not supported by the built-in engine; give an absolute host \
          path (-v /host/dir:/dir), or use --storage docker or --storage podman"
     )]
@@ -157,6 +162,8 @@ pub fn parse(argv: &[String]) -> Result<DockerCommand, CliError> {
             sub == "create",
         )?))),
         "exec" => parse_exec(rest).map(DockerCommand::Exec),
+        "network" => network::parse(rest).map(DockerCommand::Network),
+        "port" => network::parse_port(rest),
         "start" | "stop" | "rm" | "kill" | "logs" | "inspect" | "pull" => parse_simple(sub, rest),
         other => Err(CliError::UnsupportedSubcommand(other.to_string())),
     }
@@ -234,7 +241,16 @@ fn simple_options(sub: &str) -> &'static [(Option<char>, &'static str, bool)] {
 /// Split options (pflag style: interspersed with positionals, grouped short booleans,
 /// `--x=v`, `--`) from positional words for the small subcommands.
 fn split_simple(sub: &str, words: &[String]) -> Result<(Vec<RunOpt>, Vec<String>), CliError> {
-    let table = simple_options(sub);
+    split_with(simple_options(sub), words)
+}
+
+/// Options (short, long, takes a value) of a small subcommand.
+pub(crate) type OptionTable = [(Option<char>, &'static str, bool)];
+
+pub(crate) fn split_with(
+    table: &OptionTable,
+    words: &[String],
+) -> Result<(Vec<RunOpt>, Vec<String>), CliError> {
     let (mut opts, mut positional) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < words.len() {

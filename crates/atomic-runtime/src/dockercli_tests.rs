@@ -32,10 +32,34 @@ fn run_flags_set_typed_fields() {
         ("--net=host img", |r| r.network == NetworkMode::Host),
         ("--net host img", |r| r.network == NetworkMode::Host),
         ("--network none img", |r| r.network == NetworkMode::None),
-        ("--network=bridge img", |r| {
-            r.network == NetworkMode::Private
+        ("--network=bridge img", |r| r.network == NetworkMode::Bridge),
+        ("img", |r| r.network == NetworkMode::Bridge && !r.pid_host),
+        ("--net mynet img", |r| {
+            r.network == NetworkMode::Named("mynet".into())
         }),
-        ("img", |r| r.network == NetworkMode::Private && !r.pid_host),
+        ("--network container:db img", |r| {
+            r.network == NetworkMode::Container("db".into())
+        }),
+        ("-p 127.0.0.1:8080:80/udp -P --expose 9000-9001 img", |r| {
+            r.net.publish.len() == 1 && r.net.publish_all && r.net.expose.len() == 2
+        }),
+        (
+            "--dns 1.1.1.1 --dns-search a.example --dns-opt ndots:2 --add-host db:10.0.0.9 img",
+            |r| {
+                r.net.dns.len() == 1
+                    && r.net.dns_search == ["a.example"]
+                    && r.net.dns_options == ["ndots:2"]
+                    && r.net.add_hosts == [("db".to_string(), "10.0.0.9".to_string())]
+            },
+        ),
+        (
+            "--net n --ip 10.91.0.9 --mac-address 02:42:AC:11:00:02 --network-alias w img",
+            |r| {
+                r.net.ip == Some("10.91.0.9".parse().unwrap())
+                    && r.net.mac.as_deref() == Some("02:42:ac:11:00:02")
+                    && r.net.aliases == ["w"]
+            },
+        ),
         ("--pid=host --ipc host --uts=host img", |r| {
             r.pid_host && r.ipc_host && r.uts_host
         }),
@@ -271,11 +295,29 @@ fn run_errors_name_the_flag() {
     type Check = fn(&CliError) -> bool;
     let cases: &[(&str, Check)] = &[
         (
-            "-p 80:80 img",
-            |e| matches!(e, CliError::Publish(w) if w == "-p 80:80"),
+            "-p 80:80:80:80 img",
+            |e| matches!(e, CliError::InvalidValue { flag, .. } if flag == "-p 80:80:80:80"),
         ),
-        ("--publish=80 img", |e| matches!(e, CliError::Publish(_))),
-        ("-P img", |e| matches!(e, CliError::Publish(_))),
+        ("--publish=0 img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
+        (
+            "--net host -P img",
+            |e| matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("cannot be used")),
+        ),
+        (
+            "--network-alias a img",
+            |e| matches!(e, CliError::InvalidValue { reason, .. } if reason.contains("user-defined")),
+        ),
+        ("--mac-address zz img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
+        ("--add-host nohost img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
+        ("--dns not-an-ip img", |e| {
+            matches!(e, CliError::InvalidValue { .. })
+        }),
         (
             "--memory 1g img",
             |e| matches!(e, CliError::UnsupportedFlag { flag } if flag == "--memory 1g"),
@@ -298,9 +340,6 @@ fn run_errors_name_the_flag() {
         }),
         ("--security-opt apparmor=docker-default img", |e| {
             matches!(e, CliError::UnsupportedFlag { .. })
-        }),
-        ("--net mynet img", |e| {
-            matches!(e, CliError::InvalidValue { .. })
         }),
         ("-v data:/data img", |e| {
             matches!(e, CliError::NamedVolume(_))
@@ -360,7 +399,11 @@ fn run_errors_name_the_flag() {
         msg.contains("'--memory 1g'") && msg.contains("--storage docker"),
         "{msg}"
     );
-    assert!(run_err("-p 80:80 img").to_string().contains("--net=host"));
+    let msg = run_err("-p 80:x img").to_string();
+    assert!(
+        msg.contains("'-p 80:x'") && msg.contains("[IP:][HOSTPORT:]CONTAINERPORT"),
+        "{msg}"
+    );
     assert!(
         run_err("-v data:/data img")
             .to_string()

@@ -3,6 +3,7 @@
 //! - [`dockercli`]: a docker/podman command line as typed data; unsupported flags are errors;
 //! - [`spec`]: the OCI `config.json` for a [`dockercli::RunRequest`] and an image config;
 //! - [`caps`], [`user`], [`seccomp`]: the pieces of the spec that follow docker's rules;
+//! - [`network`]: bridge networks, published ports and container DNS through netavark;
 //! - [`host`]: what the spec depends on about the host (bounding set, rlimits, devices,
 //!   seccomp profile, init binary), as a trait so the logic is tested without root;
 //! - [`state`]: the record of each container; [`rootfs`]: its overlay over the store's layers;
@@ -15,6 +16,7 @@ pub mod container;
 pub mod dockercli;
 pub mod host;
 pub mod logs;
+pub mod network;
 pub mod rootfs;
 pub mod runc;
 pub mod seccomp;

@@ -332,6 +332,21 @@ fn selinux_labels(req: &RunRequest) -> Option<(String, String)> {
     ))
 }
 
+/// Make the container join the network namespace kept at `path` (its bridge network's, set up
+/// by netavark before it starts) instead of a new one.
+pub fn join_network_namespace(spec: &mut Spec, path: &Path) {
+    let Some(linux) = spec.linux_mut() else {
+        return;
+    };
+    let mut namespaces = linux.namespaces().clone().unwrap_or_default();
+    for ns in &mut namespaces {
+        if ns.typ() == LinuxNamespaceType::Network {
+            ns.set_path(Some(path.to_path_buf()));
+        }
+    }
+    linux.set_namespaces(Some(namespaces));
+}
+
 fn namespace(typ: LinuxNamespaceType) -> LinuxNamespace {
     let mut ns = LinuxNamespace::default();
     ns.set_typ(typ);

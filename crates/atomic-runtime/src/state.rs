@@ -9,6 +9,7 @@
 //!     ├── lock              held while the container is started, stopped or removed
 //!     ├── rootfs/ upper/ work/   the overlay (see `rootfs.rs`)
 //!     ├── hosts hostname resolv.conf   bind-mounted into the container
+//!     ├── netns             its network namespace, kept while its network is up
 //!     └── container-json.log   a detached container's output (json-file log driver)
 //! ```
 //!
@@ -63,6 +64,9 @@ pub struct Record {
     #[serde(default)]
     pub log: crate::logs::LogConfig,
     pub state: Lifecycle,
+    /// Its networks (address, published ports); None without one (`--network none|host`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::network::Attachment>,
 }
 
 /// What atomic last did with the container.
@@ -360,6 +364,7 @@ mod tests {
             runtime: "runc".into(),
             log: Default::default(),
             state: Lifecycle::Created,
+            network: None,
         }
     }
 

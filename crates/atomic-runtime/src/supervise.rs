@@ -63,6 +63,11 @@ pub fn supervise(runner: &Runner, id: &str) -> Result<()> {
             return Ok(());
         };
         runner.runtime_for(&current).delete(id, true).ok();
+        // Down between restarts too: each start sets it up again, with the same address and
+        // host ports (both are in the record).
+        if let Err(e) = runner.network_down(&current) {
+            tracing::warn!("taking down the network of {}: {e:#}", current.name);
+        }
         current.state = Lifecycle::Exited {
             code,
             finished: now(),
@@ -100,6 +105,10 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<(Option<Pid>, Copi
     let outputs = pump::open(&dir, record)
         .with_context(|| format!("setting up the logs of {}", record.name))?;
     runner.rootfs(record).mount()?;
+    if let Err(e) = runner.network_up(record) {
+        runner.rootfs(record).unmount().ok();
+        return Err(e);
+    }
     let pid_file = dir.join("pid");
     // The runtime gets the write ends and, once `create` returns, our copies of them are
     // closed: the pipes end when the container's processes are gone.
@@ -114,6 +123,7 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<(Option<Pid>, Copi
     let created = runtime.create(&dir, &record.id, &pid_file, &runtime_log, stdio);
     if let Err(e) = created {
         runtime.delete(&record.id, true).ok();
+        runner.network_down(record).ok();
         runner.rootfs(record).unmount().ok();
         return Err(match last_runtime_error(&runtime_log) {
             Some(why) => anyhow!("{why}"),
@@ -126,6 +136,7 @@ fn start_once(runner: &Runner, record: &mut Record) -> Result<(Option<Pid>, Copi
         .and_then(Pid::from_raw);
     if let Err(e) = runtime.start(&record.id) {
         runtime.delete(&record.id, true).ok();
+        runner.network_down(record).ok();
         runner.rootfs(record).unmount().ok();
         return Err(e);
     }

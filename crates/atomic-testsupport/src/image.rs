@@ -40,6 +40,9 @@ struct RunConfig<'a> {
     cmd: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     entrypoint: Option<&'a [String]>,
+    /// Left out when empty, so images without it keep their IDs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    exposed_ports: BTreeMap<&'a str, BTreeMap<(), ()>>,
     labels: &'a BTreeMap<String, String>,
     working_dir: &'static str,
 }
@@ -106,6 +109,11 @@ fn build(spec: &ImageSpec) -> Result<Built> {
             env: spec.effective_env(),
             cmd: spec.cmd.as_deref(),
             entrypoint: spec.entrypoint.as_deref(),
+            exposed_ports: spec
+                .exposed_ports
+                .iter()
+                .map(|p| (p.as_str(), BTreeMap::new()))
+                .collect(),
             labels: &spec.labels,
             working_dir: "/",
         },

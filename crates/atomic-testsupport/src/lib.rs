@@ -97,6 +97,8 @@ pub struct ImageSpec {
     pub files: Vec<FileSpec>,
     /// Layers on top of the base layer, in order.
     pub layers: Vec<LayerSpec>,
+    /// The config's `ExposedPorts` keys (`80/tcp`); none unless set.
+    pub exposed_ports: Vec<String>,
 }
 
 /// A layer added on top of an image's base layer: files to add or replace, and paths to
@@ -136,6 +138,7 @@ impl ImageSpec {
             env: Vec::new(),
             files: Vec::new(),
             layers: Vec::new(),
+            exposed_ports: Vec::new(),
         }
     }
 
@@ -176,6 +179,12 @@ impl ImageSpec {
     /// Adds a file at `path` (absolute, inside the image); a later file at the same path wins.
     pub fn file(mut self, path: impl Into<String>, data: impl Into<Vec<u8>>, mode: u32) -> Self {
         self.files.push(FileSpec::new(path, data, mode));
+        self
+    }
+
+    /// Adds an `ExposedPorts` entry (`80/tcp`), as a Dockerfile's `EXPOSE`.
+    pub fn expose(mut self, port: impl Into<String>) -> Self {
+        self.exposed_ports.push(port.into());
         self
     }
 

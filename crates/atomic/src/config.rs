@@ -12,7 +12,7 @@ use atomic_engine::{EngineKind, EngineSettings};
 
 /// Every key atomic reads. The commented default file the Debian package installs
 /// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
-pub const KEYS: [&str; 8] = [
+pub const KEYS: [&str; 9] = [
     "default_storage",
     "default_docker",
     "checkout_path",
@@ -21,6 +21,7 @@ pub const KEYS: [&str; 8] = [
     "registry_read_timeout",
     "layer_expansion_ratio",
     "log_driver",
+    "default_network_subnet",
 ];
 
 /// The settings atomic reads; everything else in the file is ignored.
@@ -46,6 +47,8 @@ pub struct Config {
     /// `log_driver`: the log driver of native containers that name none (json-file,
     /// journald or none).
     pub log_driver: Option<String>,
+    /// `default_network_subnet`: the subnet of the native engine's default bridge network.
+    pub default_network_subnet: Option<String>,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             registry_read_timeout,
             layer_expansion_ratio,
             log_driver,
+            default_network_subnet,
         ] = KEYS;
         Ok(Config {
             default_storage: item(default_storage)?,
@@ -108,6 +112,7 @@ impl Config {
             registry_read_timeout: seconds(&doc, registry_read_timeout, &path)?,
             layer_expansion_ratio: whole_number(&doc, layer_expansion_ratio, &path)?,
             log_driver: item(log_driver)?,
+            default_network_subnet: item(default_network_subnet)?,
             path,
         })
     }
@@ -134,6 +139,7 @@ impl Config {
                 .clone()
                 .unwrap_or_else(|| atomic_engine::DEFAULT_RUNTIME.to_string()),
             log_driver: self.log_driver.clone(),
+            default_network_subnet: self.default_network_subnet.clone(),
         }
     }
 

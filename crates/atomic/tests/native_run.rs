@@ -149,7 +149,7 @@ fn run_flags_reach_the_container() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let want = "A=1 G=4321 B=from the env file\n/data\nh1\nfrom a volume\nfrom a mount\n\
-                read-only\ntmpfs\nCapEff:\t0000000000000001\nNoNewPrivs:\t1\n512\n3\n";
+                read-only\ntmpfs\nCapEff:\t0000000000000001\nNoNewPrivs:\t1\n512\n4\n";
     assert_eq!(text, want);
     // -v creates a missing source directory, as docker does.
     assert!(dir.join("new").is_dir());
@@ -185,9 +185,9 @@ fn unsupported_flags_are_refused_by_name() {
     let world = World::new();
     for (label, flag, hint) in [
         (
-            "docker run --rm -p 8080:80 ${IMAGE} true",
-            "-p 8080:80",
-            "loopback only",
+            "docker run --rm -p 8080:80:80:80 ${IMAGE} true",
+            "-p 8080:80:80:80",
+            "expected [IP:]",
         ),
         (
             "docker run --rm --memory 1g ${IMAGE} true",
@@ -199,7 +199,11 @@ fn unsupported_flags_are_refused_by_name() {
             "data:/data",
             "named volumes",
         ),
-        ("docker network create x", "network", "--storage docker"),
+        (
+            "docker network connect x y",
+            "network connect",
+            "--storage docker",
+        ),
     ] {
         labelled(&world, "refused", label);
         let out = native(&world, &["run", "-q", "refused"]);

@@ -156,5 +156,11 @@ pub fn container_info(record: &Record, runtime: Option<&RuntimeState>) -> Contai
         created: record.created.clone(),
         runtime: record.runtime.clone(),
         pid,
+        ports: record
+            .network
+            .iter()
+            .flat_map(|n| &n.ports)
+            .map(|m| m.short())
+            .collect(),
     }
 }

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use atomic_runtime::dockercli::{RestartPolicy, RunRequest};
+use atomic_runtime::dockercli::{NetworkMode, RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
 use atomic_runtime::logs::{LogConfig, LogDriver, TagInfo};
+use atomic_runtime::network;
 use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
@@ -23,6 +24,20 @@ impl NativeEngine {
     /// resolved `request.image` to (see [`NativeEngine::resolve`]). `env` are the variables
     /// atomic sets for a label command: a bare `-e NAME` takes its value from them, as it would
     /// from the environment of a `docker` process.
+    /// The default network's subnet: atomic.conf `default_network_subnet`, checked.
+    fn default_subnet(&self) -> crate::Result<ipnet::Ipv4Net> {
+        let text = self
+            .default_subnet
+            .as_deref()
+            .unwrap_or(atomic_runtime::network::DEFAULT_SUBNET);
+        text.parse().map_err(|_| {
+            native(anyhow::anyhow!(
+                "atomic.conf default_network_subnet '{text}' is not an IPv4 subnet (like \
+                 10.90.0.0/16)"
+            ))
+        })
+    }
+
     pub fn create_container(
         &self,
         request: &RunRequest,
@@ -31,7 +46,8 @@ impl NativeEngine {
     ) -> crate::Result<(Runner, Record)> {
         let runner = self.runner_creating()?;
         let request = &self.resolve_log_driver(request).map_err(native)?;
-        let created = create(&runner, image, request, env).map_err(native)?;
+        let subnet = self.default_subnet()?;
+        let created = create(&runner, image, request, env, subnet).map_err(native)?;
         Ok((runner, created))
     }
 }
@@ -67,6 +83,7 @@ fn create(
     (store, image): (Store, StoredImage),
     request: &RunRequest,
     env: &[(String, String)],
+    default_subnet: ipnet::Ipv4Net,
 ) -> Result<Record> {
     let id = new_id()?;
     let name = match &request.name {
@@ -118,7 +135,84 @@ fn create(
         runtime: runner.runtime.name(),
         log,
         state: Lifecycle::Created,
+        network: None,
     };
+    let exposed: Vec<String> = config
+        .as_ref()
+        .and_then(|c| c.exposed_ports().clone())
+        .unwrap_or_default();
+    let shared = shared_network(runner, request)?;
+    // The address is allocated now (and the free host ports chosen): everything after this
+    // gives it back on failure.
+    record.network = network::attach::plan(
+        &runner.networks,
+        &network::attach::PlanInput {
+            id: &id,
+            request,
+            image_exposed: &exposed,
+            default_subnet,
+            live: &|other| network::attach::is_live(runner, other),
+        },
+    )?;
+    let made = finish_create(
+        runner,
+        &store,
+        &image,
+        record,
+        request,
+        config.as_ref(),
+        env,
+        shared,
+    );
+    if made.is_err() {
+        runner.networks.release(&id).ok();
+    }
+    made
+}
+
+/// For `--network container:NAME`: that container's kept network namespace, and the files
+/// (/etc/hosts, /etc/resolv.conf) its processes see.
+struct SharedNetwork {
+    netns: PathBuf,
+    hosts: String,
+    resolv_conf: String,
+}
+
+fn shared_network(runner: &Runner, request: &RunRequest) -> Result<Option<SharedNetwork>> {
+    let NetworkMode::Container(name) = &request.network else {
+        return Ok(None);
+    };
+    let other = runner
+        .containers
+        .find(name)?
+        .with_context(|| format!("--network container:{name}: no such container"))?;
+    let dir = runner.containers.dir(&other.id);
+    let netns = network::attach::netns_of(&dir).with_context(|| {
+        format!(
+            "--network container:{name}: that container has no network to share (it must be \
+             running, on a bridge network)"
+        )
+    })?;
+    let read = |file: &str| std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+    Ok(Some(SharedNetwork {
+        netns,
+        hosts: read("hosts"),
+        resolv_conf: read("resolv.conf"),
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_create(
+    runner: &Runner,
+    store: &Store,
+    image: &StoredImage,
+    mut record: Record,
+    request: &RunRequest,
+    config: Option<&oci_spec::image::Config>,
+    env: &[(String, String)],
+    shared: Option<SharedNetwork>,
+) -> Result<Record> {
+    let id = record.id.clone();
     // The bundle is made in memory first (its paths are known from the ID): the record is
     // then complete when it is first written, and written once; a container whose config
     // cannot be made leaves nothing behind.
@@ -126,8 +220,9 @@ fn create(
         &runner.containers.dir(&id),
         &record,
         request,
-        config.as_ref(),
+        config,
         env,
+        shared,
     )?;
     record.command = bundle.command();
     let env = bundle
@@ -140,7 +235,7 @@ fn create(
         .log
         .add_attrs(&request.log_opts, &record.labels, &env);
     record.layers = with_init_layer(
-        &store,
+        store,
         &runner.containers.dir(&id),
         &record.layers,
         &bundle.spec,
@@ -210,11 +305,10 @@ impl Bundle {
         request: &RunRequest,
         image: Option<&oci_spec::image::Config>,
         env: &[(String, String)],
+        shared: Option<SharedNetwork>,
     ) -> Result<Bundle> {
-        let host_net = matches!(
-            request.network,
-            atomic_runtime::dockercli::NetworkMode::Host
-        );
+        network::attach::check_add_hosts(record.network.as_ref(), request)?;
+        let host_net = matches!(request.network, NetworkMode::Host);
         let hostname = match (&request.hostname, host_net) {
             (Some(h), _) => h.clone(),
             (None, true) => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -240,16 +334,23 @@ impl Bundle {
             read_image_file: &read_image_file,
             extra_env: &[],
         };
-        let spec = spec::build(&input, &host)?;
-        let hosts = if host_net {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-        } else {
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+        let mut spec = spec::build(&input, &host)?;
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let (hosts, resolv_conf) = if host_net {
+            (
+                std::fs::read_to_string("/etc/hosts").unwrap_or_default(),
+                host_resolv,
             )
+        } else if let Some(shared) = &shared {
+            spec::join_network_namespace(&mut spec, &shared.netns);
+            (shared.hosts.clone(), shared.resolv_conf.clone())
+        } else {
+            if record.network.is_some() {
+                spec::join_network_namespace(&mut spec, &network::netns::path_in(dir));
+            }
+            // Without a network there is no server to ask, but programs still read the file.
+            network::attach::etc_files(record.network.as_ref(), request, &hostname, &host_resolv)
         };
-        // Without a network there is no server to ask, but programs still read the file.
-        let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         Ok(Bundle {
             files,
             hosts,

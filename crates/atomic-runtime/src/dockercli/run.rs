@@ -5,6 +5,7 @@
 //! the host's environment, `--env-file` contents, device numbers) are kept as entries and
 //! resolved by [`crate::spec::build`] through its `Host`, so this stays pure.
 
+use super::netflags::{self, NetOptions, NetworkMode};
 use super::volumes::{MountKind, MountRequest, mount, tmpfs, volume};
 use super::{CliError, flag_bool, flag_value, unsupported};
 use crate::caps;
@@ -26,6 +27,8 @@ pub struct RunRequest {
     pub name: Option<String>,
     pub privileged: bool,
     pub network: NetworkMode,
+    /// Ports, DNS, hosts entries, fixed address: see `netflags`.
+    pub net: NetOptions,
     pub pid_host: bool,
     pub ipc_host: bool,
     pub uts_host: bool,
@@ -75,16 +78,6 @@ impl RunRequest {
             _ => None,
         })
     }
-}
-
-/// `--net`: anything but `host` is a new network namespace, where runc brings up loopback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NetworkMode {
-    /// `default`, `bridge`, `private` (or no flag): a private namespace with loopback only.
-    #[default]
-    Private,
-    None,
-    Host,
 }
 
 /// One `-e`/`--env-file` entry.
@@ -167,8 +160,11 @@ pub(super) fn parse(words: &[String], create_only: bool) -> Result<RunRequest, C
         ..RunRequest::default()
     };
     for opt in &args.options {
-        apply(&mut req, opt)?;
+        if !netflags::apply(&mut req.network, &mut req.net, opt)? {
+            apply(&mut req, opt)?;
+        }
     }
+    netflags::check(&req.network, &req.net)?;
     req.image = args
         .image
         .ok_or_else(|| CliError::MissingArgument("run".into(), "an image"))?;
@@ -187,20 +183,6 @@ fn apply(req: &mut RunRequest, opt: &RunOpt) -> Result<(), CliError> {
         "--read-only" => req.read_only = flag_bool(opt)?,
         "--init" => req.init = flag_bool(opt)?,
         "--name" => req.name = Some(string()?),
-        "--network" => {
-            req.network = match flag_value(opt)? {
-                "host" => NetworkMode::Host,
-                "none" => NetworkMode::None,
-                "default" | "bridge" | "private" => NetworkMode::Private,
-                _ => {
-                    return Err(CliError::invalid(
-                        opt,
-                        "the built-in engine supports --net host, none or private (loopback \
-                         only); use --storage docker or --storage podman for other networks",
-                    ));
-                }
-            }
-        }
         "--pid" => req.pid_host = host_or_private(opt, &["private"])?,
         "--ipc" => req.ipc_host = host_or_private(opt, &["private", "shareable"])?,
         "--uts" => req.uts_host = host_or_private(opt, &["private"])?,
@@ -209,7 +191,6 @@ fn apply(req: &mut RunRequest, opt: &RunOpt) -> Result<(), CliError> {
                 return Err(unsupported(opt));
             }
         }
-        "--publish" | "--publish-all" => return Err(CliError::Publish(opt.written.clone())),
         "--volume" => req.mounts.push(volume(opt)?),
         "--mount" => req.mounts.push(mount(opt)?),
         "--tmpfs" => req.mounts.push(tmpfs(opt)?),

@@ -142,6 +142,7 @@ fn system_rows(config: &Config, selection: &Selection) -> Result<Vec<Row>> {
                     .unwrap_or_default(),
                 runtime: c.runtime.rsplit('/').next().unwrap_or_default().to_string(),
                 pid: None,
+                ports: Vec::new(),
             },
             backend: EngineKind::Native,
             system: true,
@@ -180,6 +181,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "runtime": r.info.runtime,
                     "vulnerable": vulnerable.contains(&r.info.id),
                     "running": r.info.running,
+                    "ports": r.info.ports,
                 })
             })
             .collect();
@@ -240,9 +242,22 @@ fn table(
         s.push('\n');
         s
     };
+    // PORTS comes last, and only when a container publishes one: the original's columns
+    // stay as they were.
+    let with_ports = rows.iter().any(|r| !r.info.ports.is_empty());
+    let ports = |mut text: String, ports: &str| {
+        if with_ports {
+            let width = widths.iter().map(|w| w + 1).sum::<usize>() + 3;
+            text.truncate(text.trim_end().len());
+            text = format!("{text:width$}{ports}");
+            text.truncate(text.trim_end().len());
+            text.push('\n');
+        }
+        text
+    };
     let mut out = String::new();
     if heading {
-        out.push_str(&line("", titles));
+        out.push_str(&ports(line("", titles), "PORTS"));
     }
     for (c, r) in cells.iter().zip(rows) {
         let mark = if vulnerable.contains(&r.info.id) {
@@ -250,7 +265,8 @@ fn table(
         } else {
             ""
         };
-        out.push_str(&line(mark, c.each_ref().map(String::as_str)));
+        let text = line(mark, c.each_ref().map(String::as_str));
+        out.push_str(&ports(text, &r.info.ports.join(", ")));
     }
     out
 }

@@ -14,6 +14,7 @@ mod info;
 mod install;
 mod kube;
 mod mount;
+mod network;
 mod pull;
 mod push;
 mod run;
@@ -220,6 +221,9 @@ enum Verb {
     /// Operate on containers
     #[command(subcommand)]
     Containers(ContainersVerb),
+    /// Operate on the native engine's networks
+    #[command(subcommand)]
+    Network(network::NetworkVerb),
     /// Show the files and packages that differ between two images or containers (any engine)
     Diff(Lazy<diff::DiffArgs>),
     /// Scan images, containers or directories with a scanner plugin (/etc/atomic.d)
@@ -394,6 +398,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Kube(verb) => kube::kube(verb, &config).await,
+        Verb::Network(verb) => network::network(verb, &config),
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
         }

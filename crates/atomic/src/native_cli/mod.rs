@@ -17,6 +17,9 @@ use atomic_runtime::{ExecOptions, Record, Runner, Status};
 
 use crate::output;
 
+pub(crate) mod network;
+mod port;
+
 /// The hidden verb that supervises a detached container (see `atomic_runtime::supervise`).
 pub const SUPERVISE_VERB: &str = "supervise-container";
 
@@ -80,6 +83,8 @@ pub async fn execute(
             pull(native, &image).await?;
             Ok(0)
         }
+        DockerCommand::Network(command) => network::execute(native, &command),
+        DockerCommand::Port { name, port } => port::execute(native, &name, port.as_deref()),
     }
 }
 
@@ -220,9 +225,14 @@ fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Res
                 "Tty": record.tty,
                 "OpenStdin": record.interactive,
             },
-            "HostConfig": { "AutoRemove": record.auto_remove, "Runtime": record.runtime,
-                            "LogConfig": record.log.inspect() },
+            "HostConfig": {
+                "AutoRemove": record.auto_remove,
+                "Runtime": record.runtime,
+                "LogConfig": record.log.inspect(),
+                "PortBindings": port::bindings(&record),
+            },
             "LogPath": record.log.log_path(&runner.containers.dir(&record.id)),
+            "NetworkSettings": port::network_settings(&record),
         }));
     }
     match format {
@@ -256,7 +266,7 @@ fn render_template(format: &str, value: &serde_json::Value) -> Result<String> {
         let fields = path.strip_prefix('.').ok_or_else(unsupported)?;
         let mut field = value;
         for name in fields.split('.') {
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return Err(unsupported());
             }
             field = &field[name];

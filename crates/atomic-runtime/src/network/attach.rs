@@ -1,0 +1,310 @@
+//! A container's place on its networks: planned when it is created (address, host ports),
+//! brought up before its process starts and down after it ends, released when it is removed.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::config::{NetworkOptions, PerNetworkOptions};
+use super::etcfiles::{self, DnsSettings};
+use super::netavark::Netavark;
+use super::ports::{self, ExposedPort, PortMapping};
+use super::store::{DEFAULT_NETWORK, Networks};
+use super::{netns, probe};
+use crate::container::Runner;
+use crate::dockercli::{NetworkMode, RunRequest};
+use crate::state::Record;
+
+/// What a container has on its networks, kept in its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
+
+/// The container on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub network: String,
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub gateway: Option<Ipv4Addr>,
+    /// `--mac-address`, else what netavark chose at the last start.
+    pub mac: Option<String>,
+    /// Whether `mac` was asked for (kept across restarts) or only reported.
+    #[serde(default)]
+    pub fixed_mac: bool,
+    /// More names aardvark-dns answers for this container (`--network-alias`, short ID).
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub interface: String,
+    /// The network resolves container names (its DNS server is the gateway).
+    #[serde(default)]
+    pub dns: bool,
+}
+
+/// Everything [`plan`] needs besides the request.
+pub struct PlanInput<'a> {
+    pub id: &'a str,
+    pub request: &'a RunRequest,
+    /// The image's `ExposedPorts` keys (`80/tcp`).
+    pub image_exposed: &'a [String],
+    /// The default network's subnet (atomic.conf `default_network_subnet`).
+    pub default_subnet: Ipv4Net,
+    /// Whether the container with this ID has its network up (its host ports are taken).
+    pub live: &'a dyn Fn(&str) -> bool,
+}
+
+/// Decide a new container's network: its address (allocated now, under the networks' lock)
+/// and host ports. None for `--network none|host|container:…`. An error leaves nothing
+/// allocated.
+pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>> {
+    let req = input.request;
+    let net = match &req.network {
+        NetworkMode::Bridge => None,
+        NetworkMode::Named(name) => Some(name.as_str()),
+        _ => return Ok(None),
+    };
+    if !rustix::process::geteuid().is_root() {
+        bail!(
+            "a bridge network needs root: the built-in engine has no user-mode network (pasta \
+             or slirp4netns) yet; run as root, or with --network none or --network host"
+        );
+    }
+    Netavark::find(&networks.netavark_dir())?;
+    let network = match net {
+        None => networks.ensure_default(input.default_subnet)?,
+        Some(name) => networks.require(name)?,
+    };
+    let mut exposed: Vec<ExposedPort> = req.net.expose.clone();
+    for key in input.image_exposed {
+        // A malformed key in an image is skipped: the image still runs.
+        exposed.extend(ports::parse_expose(key).unwrap_or_default());
+    }
+    let mut free = |proto, ip, range| probe::free_port(proto, ip, range);
+    let ports = ports::mappings(&req.net.publish, req.net.publish_all, &exposed, &mut free)
+        .map_err(|e| anyhow::anyhow!("-p: {e}"))?;
+    networks.check_free_ports(&ports, input.live)?;
+    let subnet = network
+        .subnet()
+        .with_context(|| format!("network {} has no subnet", network.name))?;
+    let ip = networks.allocate(&network, input.id, req.net.ip)?;
+    let mut aliases = req.net.aliases.clone();
+    if network.dns_enabled {
+        aliases.push(input.id[..12].to_string());
+    }
+    Ok(Some(Attachment {
+        endpoints: vec![Endpoint {
+            network: network.name.clone(),
+            ip,
+            prefix_len: subnet.subnet.prefix_len(),
+            gateway: subnet.gateway,
+            mac: req.net.mac.clone(),
+            fixed_mac: req.net.mac.is_some(),
+            aliases,
+            interface: "eth0".into(),
+            dns: network.dns_enabled,
+        }],
+        ports,
+    }))
+}
+
+/// The container's `/etc/hosts` and `/etc/resolv.conf` texts.
+pub fn etc_files(
+    att: Option<&Attachment>,
+    req: &RunRequest,
+    hostname: &str,
+    host_resolv_conf: &str,
+) -> (String, String) {
+    let first = att.and_then(|a| a.endpoints.first());
+    let gateway = first.and_then(|e| e.gateway).map(IpAddr::V4);
+    let extra: Vec<(String, IpAddr)> = req
+        .net
+        .add_hosts
+        .iter()
+        .filter_map(|(name, ip)| {
+            let ip = match ip.as_str() {
+                // docker's special value: the host, as the container reaches it.
+                "host-gateway" => gateway?,
+                ip => ip.parse().ok()?,
+            };
+            Some((name.clone(), ip))
+        })
+        .collect();
+    let hosts = etcfiles::hosts(hostname, first.map(|e| IpAddr::V4(e.ip)), &extra);
+    let dns = DnsSettings {
+        servers: &req.net.dns,
+        search: &req.net.dns_search,
+        options: &req.net.dns_options,
+        network_dns: first.filter(|e| e.dns).and(gateway),
+    };
+    (hosts, etcfiles::resolv_conf(host_resolv_conf, &dns))
+}
+
+/// `--add-host NAME:host-gateway` needs a network with a gateway.
+pub fn check_add_hosts(att: Option<&Attachment>, req: &RunRequest) -> Result<()> {
+    let has_gateway = att
+        .and_then(|a| a.endpoints.first())
+        .is_some_and(|e| e.gateway.is_some());
+    if !has_gateway && req.net.add_hosts.iter().any(|(_, ip)| ip == "host-gateway") {
+        bail!("--add-host NAME:host-gateway needs a bridge network");
+    }
+    Ok(())
+}
+
+impl Runner {
+    fn netns_path(&self, id: &str) -> std::path::PathBuf {
+        netns::path_in(&self.containers.dir(id))
+    }
+
+    fn network_options<'a>(
+        &self,
+        record: &'a Record,
+        att: &'a Attachment,
+        infos: &'a [super::config::Network],
+    ) -> NetworkOptions<'a> {
+        let mut networks = BTreeMap::new();
+        for (e, info) in att.endpoints.iter().zip(infos) {
+            networks.insert(
+                info.name.as_str(),
+                PerNetworkOptions {
+                    static_ips: vec![e.ip.to_string()],
+                    aliases: e.aliases.clone(),
+                    interface_name: e.interface.clone(),
+                    static_mac: e.mac.clone().filter(|_| e.fixed_mac),
+                },
+            );
+        }
+        NetworkOptions {
+            container_id: &record.id,
+            container_name: &record.name,
+            port_mappings: (!att.ports.is_empty()).then_some(att.ports.as_slice()),
+            networks,
+            network_info: infos.iter().map(|n| (n.name.as_str(), n)).collect(),
+            dns_servers: None,
+        }
+    }
+
+    /// The endpoints' networks as netavark is told them, in endpoint order. netavark names
+    /// its firewall chains after the network's name, and the host's firewall is shared by
+    /// every store: each network is named after its ID there, so that the `atomic0` of
+    /// another store (a test's) never shares, or tears down, this one's rules.
+    fn network_infos(&self, att: &Attachment) -> Result<Vec<super::config::Network>> {
+        att.endpoints
+            .iter()
+            .map(|e| {
+                let mut net = self.networks.require(&e.network)?;
+                net.name = netavark_name(&net);
+                Ok(net)
+            })
+            .collect()
+    }
+
+    /// Bring the container's network up before its process starts: a namespace, netavark's
+    /// setup in it, its host ports claimed. What a killed atomic left behind (the namespace,
+    /// rules) is torn down first. On failure nothing of it is left.
+    pub fn network_up(&self, record: &mut Record) -> Result<()> {
+        let Some(att) = record.network.clone() else {
+            return Ok(());
+        };
+        let path = self.netns_path(&record.id);
+        if netns::exists(&path) {
+            self.network_down(record)?;
+        }
+        let netavark = Netavark::find(&self.networks.netavark_dir())?;
+        let infos = self.network_infos(&att)?;
+        if !att.ports.is_empty() {
+            let live = |id: &str| netns::exists(&self.netns_path(id));
+            self.networks
+                .claim_ports(&record.id, &record.name, &att.ports, &live)?;
+        }
+        let result = netns::create(&path).and_then(|()| {
+            let opts = self.network_options(record, &att, &infos);
+            netavark.setup(&path, &opts)
+        });
+        let status = match result {
+            Ok(status) => status,
+            Err(e) => {
+                if netns::exists(&path) {
+                    let opts = self.network_options(record, &att, &infos);
+                    if let Err(t) = netavark.teardown(&path, &opts) {
+                        tracing::debug!("teardown after a failed setup: {t:#}");
+                    }
+                }
+                netns::remove(&path).ok();
+                self.networks.release_ports(&record.id).ok();
+                return Err(e);
+            }
+        };
+        if let Some(net) = record.network.as_mut() {
+            for (e, info) in net.endpoints.iter_mut().zip(&infos) {
+                let reported = status
+                    .get(&info.name)
+                    .and_then(|s| s.interfaces.get(&e.interface))
+                    .map(|i| i.mac_address.clone());
+                if let Some(mac) = reported.filter(|m| !m.is_empty()) {
+                    e.mac = Some(mac);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Take the container's network down after its process ended (or was killed with its
+    /// atomic): netavark's teardown, the namespace, the claimed host ports. The address stays
+    /// allocated until the container is removed.
+    pub fn network_down(&self, record: &Record) -> Result<()> {
+        let Some(att) = &record.network else {
+            return Ok(());
+        };
+        let path = self.netns_path(&record.id);
+        let mut result = Ok(());
+        if netns::exists(&path) {
+            let netavark = Netavark::find(&self.networks.netavark_dir())?;
+            let infos = self.network_infos(att)?;
+            let opts = self.network_options(record, att, &infos);
+            result = netavark.teardown(&path, &opts);
+        }
+        netns::remove(&path)?;
+        self.networks.release_ports(&record.id)?;
+        result
+    }
+
+    /// A removed container's network: down, and its address given back.
+    pub fn network_release(&self, record: &Record) -> Result<()> {
+        let down = self.network_down(record);
+        self.networks.release(&record.id)?;
+        down
+    }
+}
+
+/// The name netavark knows a network by: its ID, so that networks of two stores (both called
+/// `atomic0`) never share firewall chains.
+pub fn netavark_name(net: &super::config::Network) -> String {
+    format!("atomic-{}", &net.id[..net.id.len().min(12)])
+}
+
+/// Whether container `id` of `runner` has its network up.
+pub fn is_live(runner: &Runner, id: &str) -> bool {
+    netns::exists(&runner.netns_path(id))
+}
+
+/// The kept namespace of a container directory, for `--network container:NAME`.
+pub fn netns_of(container_dir: &Path) -> Option<std::path::PathBuf> {
+    let path = netns::path_in(container_dir);
+    netns::exists(&path).then_some(path)
+}
+
+/// The name `atomic0` and docker's `bridge` are one network.
+pub fn display_name(network: &str) -> &str {
+    if network == DEFAULT_NETWORK {
+        "bridge"
+    } else {
+        network
+    }
+}
