@@ -22,6 +22,7 @@ fn record(driver: LogDriver) -> Record {
         stop_timeout: None,
         restart: Restart::No,
         runtime: "runc".into(),
+        network: None,
         log: LogConfig {
             driver,
             ..Default::default()
