@@ -61,6 +61,9 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
     if args.remote {
         return remote_info(&args).await;
     }
+    if let Some(code) = super::app::info(&args.image, &args.storage, args.json, config).await? {
+        return Ok(code);
+    }
     let (storage, info) = find_image(&args.storage, &args.image, config).await?;
     let variables = if storage == "native" {
         template_variables(&args, config)?
