@@ -171,26 +171,13 @@ async fn genanswers(args: GenanswersArgs, config: &Config) -> Result<i32> {
     Ok(0)
 }
 
-/// `atomic info APP` of an application: `Ok(None)` when `name` is not one.
-pub async fn info(
-    name: &str,
-    storage: &StorageArg,
-    as_json: bool,
-    config: &Config,
-) -> Result<Option<i32>> {
-    let is_app = app::source::local_dir(name).is_some() || state::find(name)?.is_some();
-    if !is_app {
-        let selection = storage.selection(config)?;
-        let Ok(target) = crate::storage::find(&selection, Some(name), None).await else {
-            return Ok(None);
-        };
-        let Some(info) = &target.image else {
-            return Ok(None);
-        };
-        if !app::source::is_app_image(&target.engine, info).await {
-            return Ok(None);
-        }
-    }
+/// Is `name` a directory holding a Nulecule, or a deployed application?
+pub fn is_local_or_deployed(name: &str) -> Result<bool> {
+    Ok(app::source::local_dir(name).is_some() || state::find(name)?.is_some())
+}
+
+/// `atomic info APP` of an application: its graph, params, providers and images.
+pub async fn info(name: &str, storage: &StorageArg, as_json: bool, config: &Config) -> Result<i32> {
     let u = unpack_for_reading(name, storage, config).await?;
     let deployed = state::find(&u.app.nulecule.id).ok().flatten();
     let doc = describe(&u.app, &u.source, deployed.as_ref());
@@ -199,7 +186,7 @@ pub async fn info(
     } else {
         output::text_out(&text(&doc));
     }
-    Ok(Some(0))
+    Ok(0)
 }
 
 /// The defaults a component sees, for showing its images before any value is given.

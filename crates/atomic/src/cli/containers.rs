@@ -180,6 +180,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "runtime": r.info.runtime,
                     "vulnerable": vulnerable.contains(&r.info.id),
                     "running": r.info.running,
+                    "app": app_of(r),
                 })
             })
             .collect();
@@ -240,9 +241,20 @@ fn table(
         s.push('\n');
         s
     };
+    // Containers of a Nulecule application get a last column with the application's id; a
+    // listing with none of them keeps the original's columns.
+    let with_app = rows.iter().any(|r| app_of(r).is_some());
+    let full: usize = 3 + widths.iter().map(|w| w + 1).sum::<usize>();
+    let app_column = |mut text: String, app: &str| {
+        if with_app {
+            text.pop();
+            text = format!("{text:full$}{app}\n");
+        }
+        text
+    };
     let mut out = String::new();
     if heading {
-        out.push_str(&line("", titles));
+        out.push_str(&app_column(line("", titles), "APPLICATION"));
     }
     for (c, r) in cells.iter().zip(rows) {
         let mark = if vulnerable.contains(&r.info.id) {
@@ -250,9 +262,18 @@ fn table(
         } else {
             ""
         };
-        out.push_str(&line(mark, c.each_ref().map(String::as_str)));
+        let text = line(mark, c.each_ref().map(String::as_str));
+        out.push_str(&app_column(text, app_of(r).unwrap_or_default()));
     }
     out
+}
+
+/// The Nulecule application a container belongs to (atomic labels the containers it starts).
+fn app_of(row: &Row) -> Option<&str> {
+    row.info
+        .labels
+        .get(crate::app::state::APP_LABEL)
+        .map(String::as_str)
 }
 
 /// `2026-12-02T17:04:05Z` as `2026-12-02 17:04` (the original's 16 characters).
