@@ -341,3 +341,66 @@ fn a_directory_artifact_gives_its_visible_files_in_name_order() {
         ["skydns-replicationcontroller.yaml", "skydns-service.yaml"]
     );
 }
+
+#[test]
+fn an_application_that_includes_itself_is_refused() {
+    let app = load("wordpress-centos7-atomicapp");
+    let item = &app.nulecule.graph[0];
+    let chain = ["example/wordpress".to_string()];
+    assert_eq!(
+        atomic_app::app::source_image(item, &chain).unwrap(),
+        Some("example/mariadb-centos7-atomicapp")
+    );
+    for spelling in [
+        "example/mariadb-centos7-atomicapp",
+        "docker.io/example/mariadb-centos7-atomicapp:latest",
+    ] {
+        let chain = ["top".to_string(), spelling.to_string()];
+        let e = atomic_app::app::source_image(item, &chain).unwrap_err();
+        assert!(e.to_string().contains("includes itself"), "{e}");
+    }
+}
+
+#[test]
+fn unknown_sources_and_artifacts_outside_the_app_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Nulecule"),
+        "specversion: 0.0.2\nid: x\ngraph:\n\
+         - {name: a, source: 'git://example/x'}\n",
+    )
+    .unwrap();
+    let n = atomic_app::app::read_nulecule(dir.path()).unwrap();
+    assert!(atomic_app::app::source_image(&n.graph[0], &[]).is_err());
+    std::fs::write(
+        dir.path().join("Nulecule"),
+        "specversion: 0.0.2\nid: x\ngraph:\n\
+         - {name: a, artifacts: {docker: ['file://../../etc/passwd'], kubernetes: [{inherit: [docker]}],\
+            openshift: [{inherit: [openshift]}], marathon: ['http://example.com/x']}}\n",
+    )
+    .unwrap();
+    let app = App::load(dir.path()).unwrap();
+    let item = &app.nulecule.graph[0];
+    for provider in ["docker", "kubernetes", "openshift", "marathon", "none"] {
+        assert!(app.artifacts(item, provider).is_err(), "{provider}");
+    }
+    let e = format!("{:#}", app.artifacts(item, "docker").unwrap_err());
+    assert!(e.contains("outside") || e.contains("missing"), "{e}");
+}
+
+#[test]
+fn malformed_nulecules_are_errors_not_panics() {
+    for text in [
+        "",
+        "specversion: 0.0.2\nid: x\n",
+        "specversion: 0.0.2\nid: x\ngraph: []\n",
+        "specversion: 0.0.2\nid: x\ngraph:\n- {name: a}\n",
+        "specversion: 0.0.2\nid: x\ngraph:\n- {name: a, source: docker://y}\n- {name: a, source: docker://z}\n",
+        "specversion: 0.0.2\nid: x\ngraph:\n- {name: 'a b', source: docker://y}\n",
+        "specversion: 0.0.2\nid: x\ngraph:\n- {name: a, source: docker://y, params: [{name: 'bad-name'}]}\n",
+        "specversion: 0.0.2\nid: x\ngraph:\n- {name: a, source: docker://y, params: [{name: p, constraints: [{allowed_pattern: '('}]}]}\n",
+        "[1, 2",
+    ] {
+        assert!(atomic_app::Nulecule::parse(text).is_err(), "{text}");
+    }
+}

@@ -43,6 +43,11 @@ id: i17-stack
 metadata:
   name: i17 stack
   appversion: 1.0
+requirements:
+  - persistentVolume:
+      name: i17-stack-data
+      accessMode: ReadWrite
+      size: 1
 graph:
   - name: db
     params:
@@ -184,6 +189,16 @@ fn run_answer_stop_rerun_uninstall(kind: Kind) {
     assert!(!Path::new("/tmp/i17-pwned").exists());
     // Hidden values are masked in what is printed.
     assert!(!stdout(&out).contains("touch"), "{}", stdout(&out));
+    // The persistentVolume requirement: a named volume, where the engine has them.
+    if kind == Kind::Native {
+        assert!(
+            stderr(&out).contains("no named volumes"),
+            "{}",
+            stderr(&out)
+        );
+    } else {
+        kind.output(&["volume", "inspect", "i17-stack-data"]);
+    }
 
     let state: serde_json::Value =
         serde_json::from_slice(&std::fs::read(apps.join("i17-stack/state.json")).unwrap()).unwrap();
@@ -244,6 +259,9 @@ fn run_answer_stop_rerun_uninstall(kind: Kind) {
         assert!(!kind.container_exists(name), "{name}");
     }
     assert!(!apps.join("i17-stack").exists());
+    if kind != Kind::Native {
+        kind.output(&["volume", "rm", "i17-stack-data"]);
+    }
 }
 
 /// A directory app whose last component cannot start: the two before it are removed again.

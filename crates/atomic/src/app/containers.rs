@@ -246,3 +246,46 @@ pub async fn stop(engine: &Engine, state: &State, quiet: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// persistentVolume requirements as named volumes of the engine (created when missing, kept by
+/// stop and uninstall: they hold data). The native engine has no named volumes yet: said, and
+/// skipped.
+pub fn volumes(engine: &Engine, program: &Program, app: &App, quiet: bool) -> Result<()> {
+    for (_, sub) in app.apps() {
+        for req in sub.nulecule.requirements()? {
+            let atomic_app::Requirement::PersistentVolume { name, .. } = req else {
+                continue;
+            };
+            if engine.kind() == EngineKind::Native {
+                eprintln!(
+                    "warning: persistentVolume '{name}' of '{}': the native engine has no named \
+                     volumes; skipped",
+                    sub.id()
+                );
+                continue;
+            }
+            let exists = std::process::Command::new(&program.path)
+                .args(["volume", "inspect", &name])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if exists {
+                continue;
+            }
+            let out = std::process::Command::new(&program.path)
+                .args(["volume", "create", &name])
+                .output()
+                .with_context(|| format!("running {} volume create", program.path))?;
+            if !out.status.success() {
+                bail!(
+                    "creating volume '{name}' for '{}': {}",
+                    sub.id(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            if !quiet {
+                eprintln!("Created volume {name}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -275,6 +275,7 @@ async fn run_on_engine(
         return Ok(0);
     }
     containers::clear_names(&engine, &steps, &state).await?;
+    containers::volumes(&engine, &program, &u.app, opts.quiet)?;
     state.images = containers::pull_all(&engine, &steps, opts.quiet).await?;
     keep(&u.app, values, &state)?;
     let result = containers::start(&engine, &steps, &mut state, opts.quiet).await;
