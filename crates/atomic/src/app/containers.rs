@@ -122,17 +122,55 @@ pub async fn pull_all(engine: &Engine, steps: &[Step], quiet: bool) -> Result<Ve
                 .with_context(|| format!("pulling {image}"))
         }
     };
+    let started = std::time::Instant::now();
+    let count = missing.len();
     if engine.kind() == EngineKind::Podman {
         for image in missing {
             pull(image).await?;
         }
+    } else if let Engine::Native(native) = engine {
+        // atomic runs on one thread, and a native pull spends most of its time hashing and
+        // unpacking: each pull gets a thread (and a runtime) of its own to run at once.
+        std::thread::scope(|scope| {
+            let tasks: Vec<_> = missing
+                .iter()
+                .map(|image| {
+                    let opts = &opts;
+                    scope.spawn(move || pull_native(native, image, opts))
+                })
+                .collect();
+            tasks.into_iter().try_for_each(|t| match t.join() {
+                Ok(result) => result,
+                Err(_) => bail!("a pull thread failed"),
+            })
+        })?;
     } else {
         let results = futures_util::future::join_all(missing.into_iter().map(pull)).await;
         for r in results {
             r?;
         }
     }
+    if !quiet {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("Pulled {count} images in {secs:.3} s");
+    }
     Ok(images)
+}
+
+fn pull_native(
+    native: &atomic_engine::NativeEngine,
+    image: &str,
+    opts: &atomic_store::PullOptions,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting a pull thread's runtime")?;
+    let source = atomic_store::Source::parse(image)?;
+    runtime
+        .block_on(native.pull(&source, opts))
+        .with_context(|| format!("pulling {image}"))?;
+    Ok(())
 }
 
 /// Before anything starts: a container under one of the names must be this application's
