@@ -33,7 +33,7 @@ pub struct Component<'a> {
 
 impl App {
     /// Read the application in `dir`. A `source:` item's application must already be in
-    /// `dir/external/<item>/` (see [`sources`]).
+    /// `dir/external/<item>/` (the binary unpacks them there first).
     pub fn load(dir: &Path) -> Result<App> {
         let nulecule = read_nulecule(dir)?;
         let mut children = BTreeMap::new();
