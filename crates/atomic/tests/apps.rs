@@ -343,7 +343,7 @@ fn kube_world() -> World {
     {"name": "db", "params": [{"name": "image", "default": "i17-db"},
                               {"name": "password", "description": "db password"}],
      "artifacts": {"kubernetes": ["file://artifacts/k8s/db-rc.yaml", "file://artifacts/k8s/db-svc.yaml"]}},
-    {"name": "web", "params": [{"name": "port", "default": 8080}, {"name": "token", "description": "api token"}],
+    {"name": "web", "params": [{"name": "port", "default": 8080}, {"name": "token", "description": "api token", "hidden": true}],
      "artifacts": {"kubernetes": ["file://artifacts/k8s/web-pod.json"]}}]}
 "#,
     )
@@ -575,4 +575,58 @@ fn genanswers_writes_every_section_and_marathon_is_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+/// On a terminal, missing values are asked for in graph order; a hidden one is not echoed.
+#[test]
+fn missing_values_are_asked_on_a_terminal_hidden_ones_without_echo() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no 'script' (util-linux) to give atomic a terminal");
+        return;
+    }
+    let world = kube_world();
+    let atomic = assert_cmd::cargo::cargo_bin("atomic");
+    let line = format!(
+        "{} run --provider kubernetes --display ./kapp",
+        atomic.display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(world.path())
+        .env("ATOMIC_CONF", world.conf())
+        .env("ATOMIC_APP_ROOT", world.path().join("apps"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str, seen: &mut Vec<u8>| {
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(seen).contains(needle) {
+            let n = stdout.read(&mut buf).unwrap();
+            assert!(
+                n > 0,
+                "ended before {needle:?}: {}",
+                String::from_utf8_lossy(seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    wait_for("ANSWER => db | password (db password): ", &mut seen);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stdin.write_all(b"visible-pass\n").unwrap();
+    wait_for("ANSWER => web | token (api token): ", &mut seen);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stdin.write_all(b"hidden-token\n").unwrap();
+    drop(stdin);
+    stdout.read_to_end(&mut seen).unwrap();
+    assert!(child.wait().unwrap().success());
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("visible-pass"), "{text}");
+    assert!(!text.contains("hidden-token"), "echoed or shown: {text}");
+    assert!(text.contains("******"), "{text}");
 }
