@@ -24,7 +24,13 @@ pub struct Step {
 }
 
 /// Render every component's docker artifacts, in graph order, for `program`.
-pub fn plan(app: &App, values: &Values, provider: &str, program: &Program) -> Result<Vec<Step>> {
+pub fn plan(
+    app: &App,
+    values: &Values,
+    provider: &str,
+    program: &Program,
+    quiet: bool,
+) -> Result<Vec<Step>> {
     let id = app.id();
     let mut steps = Vec::new();
     let mut names = BTreeSet::new();
@@ -49,7 +55,7 @@ pub fn plan(app: &App, values: &Values, provider: &str, program: &Program) -> Re
             };
             let run = render::docker_run(&text, &ctx, &default, false).with_context(what)?;
             let shown = render::docker_run(&text, &ctx, &default, true).with_context(what)?;
-            for note in &run.notes {
+            for note in run.notes.iter().filter(|_| !quiet) {
                 eprintln!("note: {}: {note}", what());
             }
             if !names.insert(run.name.clone()) {

@@ -266,7 +266,7 @@ async fn run_on_engine(
 ) -> Result<i32> {
     let engine = selection.connect(kind)?;
     let program = Program::for_engine(&engine, config);
-    let steps = containers::plan(&u.app, values, kind.as_str(), &program)?;
+    let steps = containers::plan(&u.app, values, kind.as_str(), &program, opts.quiet)?;
     if opts.display {
         for step in &steps {
             crate::output::line(&format!("# component {}", step.component));
