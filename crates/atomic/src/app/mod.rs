@@ -347,10 +347,19 @@ fn finish(state: &mut State, result: Result<()>) -> Result<()> {
 }
 
 /// `atomic stop APP` when APP is a deployed application: `Ok(None)` otherwise.
-pub async fn stop(name: &str, selection: &Selection, quiet: bool) -> Result<Option<i32>> {
+pub async fn stop(
+    name: &str,
+    selection: &Selection,
+    display: bool,
+    quiet: bool,
+) -> Result<Option<i32>> {
     let Some(mut state) = state::find(name)? else {
         return Ok(None);
     };
+    if display {
+        show_parts(&state, "stop");
+        return Ok(Some(0));
+    }
     match Provider::parse(&state.provider)? {
         Provider::Engine(kind) => {
             let engine = selection.connect(kind)?;
@@ -372,11 +381,16 @@ pub async fn uninstall(
     name: &str,
     selection: &Selection,
     images: bool,
+    display: bool,
     quiet: bool,
 ) -> Result<Option<i32>> {
     let Some(state) = state::find(name)? else {
         return Ok(None);
     };
+    if display {
+        show_parts(&state, "remove");
+        return Ok(Some(0));
+    }
     match Provider::parse(&state.provider)? {
         Provider::Engine(kind) => {
             let engine = selection.connect(kind)?;
@@ -435,4 +449,14 @@ async fn remove_images(engine: &Engine, state: &State, quiet: bool) -> Result<()
         }
     }
     Ok(())
+}
+
+/// `--display` of stop and uninstall: what would be stopped or removed, in that order.
+fn show_parts(state: &State, verb: &str) {
+    for c in state.containers.iter().rev() {
+        crate::output::line(&format!("{verb} container {} ({})", c.name, c.component));
+    }
+    for o in state.objects.iter().rev() {
+        crate::output::line(&format!("delete {}/{} ({})", o.kind, o.name, o.component));
+    }
 }

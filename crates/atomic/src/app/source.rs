@@ -24,18 +24,27 @@ pub fn local_dir(arg: &str) -> Option<PathBuf> {
     path.join(FILE).is_file().then(|| path.to_path_buf())
 }
 
-/// Is this image an application? Its label says so; an image whose RUN label is Atomic App's
-/// (which cannot work here: it needs a privileged container driving the host's docker) is
-/// looked into for `/application-entity/Nulecule`. Other images cost nothing more.
+/// Is this image an application? Its label says so; an image without a RUN label, or whose
+/// RUN label is Atomic App's (which cannot work here: it needs a privileged container driving
+/// the host's docker), is looked into for `/application-entity/Nulecule`. An image with a RUN
+/// label of its own costs nothing more.
 pub async fn is_app_image(engine: &Engine, info: &ImageInfo) -> bool {
     if info.labels.contains_key(SPECVERSION_LABEL) {
         return true;
     }
     let run = atomic_label::find(&info.labels, "RUN").map(|(_, text)| text);
-    if !run.is_some_and(|r| r.contains("atomicapp")) {
+    if run.is_some_and(|r| !r.contains("atomicapp")) {
         return false;
     }
     let path = format!("{IMAGE_DIR}/{FILE}");
+    // Podman's files are read from its store without a podman process; asking Podman for the
+    // layers would cost two.
+    if engine.kind() == atomic_engine::EngineKind::Podman {
+        return engine
+            .read_first_file(&info.id, &[&path])
+            .await
+            .is_ok_and(|f| f.is_some());
+    }
     match engine.root_layers(&info.id).await {
         Ok(Some(root)) => {
             let found = tree::read_file(&root.layers, &path).is_ok_and(|f| f.is_some());

@@ -36,9 +36,8 @@ pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
         })?;
         return Ok(0);
     }
-    if !args.common.display
-        && let Some(code) = crate::app::stop(name, &selection, args.common.quiet).await?
-    {
+    let (display, quiet) = (args.common.display, args.common.quiet);
+    if let Some(code) = crate::app::stop(name, &selection, display, quiet).await? {
         return Ok(code);
     }
     let target = storage::find(&selection, None, Some(name)).await?;

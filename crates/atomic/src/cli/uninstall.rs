@@ -50,9 +50,9 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
         })?;
         return Ok(0);
     }
-    if !args.common.display
-        && let Some(code) =
-            crate::app::uninstall(image, &selection, args.images, args.common.quiet).await?
+    let (display, quiet) = (args.common.display, args.common.quiet);
+    if let Some(code) =
+        crate::app::uninstall(image, &selection, args.images, display, quiet).await?
     {
         return Ok(code);
     }
