@@ -61,6 +61,8 @@ graph:
 NULECULE
 
 now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f\n", b - a}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 for i in $(seq 1 "$ROUNDS"); do
@@ -69,14 +71,14 @@ for i in $(seq 1 "$ROUNDS"); do
     t0=$(now)
     ATOMIC_STORE_ROOT=$store "$ATOMIC" run --storage native "$work/app" >"$work/run.out" 2>"$work/run.err"
     t1=$(now)
-    echo "$t1 - $t0" | bc >>"$work/atomic"
+    elapsed "$t0" "$t1" >>"$work/atomic"
     sed -n 's/^Pulled 3 images in \([0-9.]*\) s$/\1/p' "$work/run.err" >>"$work/pullphase"
     ATOMIC_STORE_ROOT=$store "$ATOMIC" uninstall atomic-bench-app >/dev/null
     # The largest image alone, into a fresh store.
     t0=$(now)
     ATOMIC_STORE_ROOT=$work/single-$i "$ATOMIC" pull -q "$REG-api:latest" >/dev/null
     t1=$(now)
-    echo "$t1 - $t0" | bc >>"$work/single"
+    elapsed "$t0" "$t1" >>"$work/single"
     rm -rf "$work/single-$i"
     # podman by hand, on a private root.
     root=$work/podman-$i
@@ -87,7 +89,7 @@ for i in $(seq 1 "$ROUNDS"); do
         "${p[@]}" run -d --name "bench-$name-$i" "$REG-$name:latest" >/dev/null
     done
     t1=$(now)
-    echo "$t1 - $t0" | bc >>"$work/podman"
+    elapsed "$t0" "$t1" >>"$work/podman"
     "${p[@]}" rm -f -t 0 "bench-db-$i" "bench-queue-$i" "bench-api-$i" >/dev/null
 done
 
@@ -100,5 +102,5 @@ printf '%-58s %8.3f\n' "atomic run APP (3 pulls at once + 3 starts, native)" "$a
 printf '%-58s %8.3f\n' "podman pull + podman run -d, x3 in order" "$p"
 printf '%-58s %8.3f\n' "pull phase of atomic run (3 images)" "$pp"
 printf '%-58s %8.3f\n' "atomic pull of the largest image alone" "$s"
-printf '\npodman by hand / atomic run: %.2fx (anchor >= 3)\n' "$(echo "$p / $a" | bc -l)"
-printf 'pull phase / largest single pull: %.2fx (1.0 = fully parallel)\n' "$(echo "$pp / $s" | bc -l)"
+printf '\npodman by hand / atomic run: %sx (anchor >= 3)\n' "$(ratio "$p" "$a")"
+printf 'pull phase / largest single pull: %sx (1.0 = fully parallel)\n' "$(ratio "$pp" "$s")"

@@ -313,3 +313,52 @@ pub fn kube_access_mode(mode: &str) -> Result<&'static str> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_indented_with_tabs_parses() {
+        let text = "{\n\t\"specversion\": \"0.0.2\",\n\t\"id\": \"x\",\n\t\"graph\": [\n\t\t{\"name\": \"a\", \"source\": \"docker://y\"}\n\t]\n}\n";
+        let n = Nulecule::parse(text).unwrap();
+        assert_eq!(n.id, "x");
+    }
+
+    #[test]
+    fn scalars_keep_their_type_and_print_plainly() {
+        let text = "specversion: 0.0.2\nid: x\nmetadata: {appversion: 1.0, location: here}\n\
+                    params:\n- {name: a, default: 80}\n- {name: b, default: true}\n\
+                    - {name: c, default: 1.5}\n- {name: d, default: text, descriptoin: typo}\n\
+                    graph:\n- {name: g, source: docker://y}\nunknown_key: kept quiet\n";
+        let n = Nulecule::parse(text).unwrap();
+        let shown: Vec<String> = n
+            .params
+            .iter()
+            .map(|p| p.default.as_ref().unwrap().to_string())
+            .collect();
+        assert_eq!(shown, ["80", "true", "1.5", "text"]);
+        assert_eq!(n.params[3].description.as_deref(), Some("typo"));
+        assert_eq!(n.metadata.other["location"], "here");
+    }
+
+    #[test]
+    fn requirements_read_both_spellings() {
+        let text = "specversion: 0.0.2\nid: x\ngraph:\n- {name: g, source: docker://y}\n\
+                    requirements:\n- persistentVolume: {name: v, accessModes: ReadOnly, size: 4}\n\
+                    - somethingElse: {}\n";
+        let n = Nulecule::parse(text).unwrap();
+        let r = n.requirements().unwrap();
+        assert_eq!(
+            r[0],
+            Requirement::PersistentVolume {
+                name: "v".into(),
+                access_mode: "ReadOnly".into(),
+                size: 4
+            }
+        );
+        assert_eq!(r[1], Requirement::Unknown("somethingElse".into()));
+        assert_eq!(kube_access_mode("ReadOnly").unwrap(), "ReadOnlyMany");
+        assert!(kube_access_mode("Sometimes").is_err());
+    }
+}

@@ -477,14 +477,19 @@ fn kubernetes_objects_are_applied_in_order_and_deleted_in_reverse() {
     );
 
     std::fs::remove_file(world.path().join("kubectl.log")).unwrap();
-    let shown = kube_cmd(&world, &["stop", "--display", "i17-kapp"]).output().unwrap();
+    let shown = kube_cmd(&world, &["stop", "--display", "i17-kapp"])
+        .output()
+        .unwrap();
     assert_eq!(
         stdout(&shown).lines().next(),
         Some("delete Pod/web-pod (web)"),
         "{}",
         stdout(&shown)
     );
-    assert!(!world.path().join("kubectl.log").exists(), "--display ran kubectl");
+    assert!(
+        !world.path().join("kubectl.log").exists(),
+        "--display ran kubectl"
+    );
     let out = kube_cmd(&world, &["stop", "i17-kapp"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let flags = "--kubeconfig=/k/config --context=ctx";
