@@ -1,5 +1,6 @@
 //! `atomic`: the high-level entry point to a container host.
 
+mod app;
 mod cli;
 mod command;
 mod config;

@@ -182,6 +182,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                     "vulnerable": vulnerable.contains(&r.info.id),
                     "running": r.info.running,
                     "ports": r.info.ports,
+                    "app": app_of(r),
                 })
             })
             .collect();
@@ -242,14 +243,29 @@ fn table(
         s.push('\n');
         s
     };
-    // PORTS comes last, and only when a container publishes one: the original's columns
-    // stay as they were.
+    // Two columns come last, each only when some container has a value for it: the Nulecule
+    // application a container belongs to and its published ports. A listing with neither
+    // keeps the original's columns.
+    let with_app = rows.iter().any(|r| app_of(r).is_some());
     let with_ports = rows.iter().any(|r| !r.info.ports.is_empty());
-    let ports = |mut text: String, ports: &str| {
-        if with_ports {
-            let width = widths.iter().map(|w| w + 1).sum::<usize>() + 3;
+    let app_width = rows
+        .iter()
+        .filter_map(app_of)
+        .map(|a| a.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("APPLICATION".len());
+    let full: usize = 3 + widths.iter().map(|w| w + 1).sum::<usize>();
+    let extra = |mut text: String, app: &str, ports: &str| {
+        if with_app || with_ports {
             text.truncate(text.trim_end().len());
-            text = format!("{text:width$}{ports}");
+            text = format!("{text:full$}");
+            if with_app {
+                text.push_str(&format!("{app:app_width$} "));
+            }
+            if with_ports {
+                text.push_str(ports);
+            }
             text.truncate(text.trim_end().len());
             text.push('\n');
         }
@@ -257,7 +273,7 @@ fn table(
     };
     let mut out = String::new();
     if heading {
-        out.push_str(&ports(line("", titles), "PORTS"));
+        out.push_str(&extra(line("", titles), "APPLICATION", "PORTS"));
     }
     for (c, r) in cells.iter().zip(rows) {
         let mark = if vulnerable.contains(&r.info.id) {
@@ -266,9 +282,18 @@ fn table(
             ""
         };
         let text = line(mark, c.each_ref().map(String::as_str));
-        out.push_str(&ports(text, &r.info.ports.join(", ")));
+        let ports = r.info.ports.join(", ");
+        out.push_str(&extra(text, app_of(r).unwrap_or_default(), &ports));
     }
     out
+}
+
+/// The Nulecule application a container belongs to (atomic labels the containers it starts).
+fn app_of(row: &Row) -> Option<&str> {
+    row.info
+        .labels
+        .get(crate::app::state::APP_LABEL)
+        .map(String::as_str)
 }
 
 /// `2026-12-02T17:04:05Z` as `2026-12-02 17:04` (the original's 16 characters).

@@ -61,7 +61,16 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
     if args.remote {
         return remote_info(&args).await;
     }
+    if super::app::is_local_or_deployed(&args.image)? {
+        return super::app::info(&args.image, &args.storage, args.json, config).await;
+    }
     let (storage, info) = find_image(&args.storage, &args.image, config).await?;
+    if info
+        .labels
+        .contains_key(atomic_app::model::SPECVERSION_LABEL)
+    {
+        return super::app::info(&args.image, &args.storage, args.json, config).await;
+    }
     let variables = if storage == "native" {
         template_variables(&args, config)?
     } else {

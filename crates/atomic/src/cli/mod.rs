@@ -4,6 +4,7 @@
 // notation for an optional part; rustdoc would read `[:TAG]` as a link.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+mod app;
 mod containers;
 mod diff;
 mod docs;
@@ -237,6 +238,9 @@ enum Verb {
     /// Kubernetes objects from labels, containers and system containers
     #[command(subcommand)]
     Kube(kube::KubeVerb),
+    /// Nulecule applications (meta images): list deployed ones, write answers files
+    #[command(subcommand)]
+    App(app::AppVerb),
     /// atomic 1.x's spelling of 'host status'
     #[command(name = "host-status", hide = true)]
     HostStatus(Lazy<host::StatusArgs>),
@@ -399,6 +403,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Network(verb) => network::network(verb, &config),
+        Verb::App(verb) => app::app(verb, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
         }

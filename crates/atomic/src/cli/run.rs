@@ -32,6 +32,8 @@ pub struct RunArgs {
     /// Run the container in the background (without a RUN label)
     #[arg(short = 'd', long)]
     detach: bool,
+    #[command(flatten)]
+    app: super::app::AppArgs,
     /// The image, then the command to run in the container and its arguments
     #[arg(
         value_name = "IMAGE [COMMAND]",
@@ -48,6 +50,10 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
     let selection = args.common.selection(config)?;
     if !args.spc && super::system::installed(config, &selection, image) {
         return run_system(&args, config, image, command);
+    }
+    let app_options = args.app.options(args.common.display, args.common.quiet);
+    if crate::app::source::local_dir(image).is_some() {
+        return crate::app::run(image, None, &app_options, &selection, config).await;
     }
     let name = super::container_name(args.name.as_deref(), image, args.spc)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
@@ -70,6 +76,19 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
     }
 
     let image_info = image_or_pull(&args, image, &target, &selection).await?;
+    // A Nulecule application: its components run, never the image's own RUN label.
+    if target.container.is_none()
+        && crate::app::source::is_app_image(&target.engine, &image_info).await
+    {
+        return crate::app::run(
+            image,
+            Some(&target.engine),
+            &app_options,
+            &selection,
+            config,
+        )
+        .await;
+    }
     let labels = &image_info.labels;
     if label::find(labels, "INSTALL").is_some()
         && !global.ignore

@@ -36,6 +36,10 @@ pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
         })?;
         return Ok(0);
     }
+    let (display, quiet) = (args.common.display, args.common.quiet);
+    if let Some(code) = crate::app::stop(name, &selection, display, quiet).await? {
+        return Ok(code);
+    }
     let target = storage::find(&selection, None, Some(name)).await?;
     let Some(container) = &target.container else {
         return Err(storage::container_not_found(name, &selection));

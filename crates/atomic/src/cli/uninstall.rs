@@ -23,6 +23,9 @@ pub struct UninstallArgs {
     /// Remove every container of the image, running or not
     #[arg(short = 'f', long)]
     force: bool,
+    /// Application: also remove its images that no other application or container uses
+    #[arg(long)]
+    images: bool,
     /// The image, then arguments passed to the UNINSTALL command
     #[arg(
         value_name = "IMAGE [ARG]",
@@ -46,6 +49,12 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
             atomic_system::ops::uninstall(ctx, image)
         })?;
         return Ok(0);
+    }
+    let (display, quiet) = (args.common.display, args.common.quiet);
+    if let Some(code) =
+        crate::app::uninstall(image, &selection, args.images, display, quiet).await?
+    {
+        return Ok(code);
     }
     let name = super::container_name(args.name.as_deref(), image, false)?;
     let target = storage::find(&selection, Some(image), Some(&name)).await?;
