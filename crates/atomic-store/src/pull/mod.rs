@@ -4,6 +4,7 @@
 //! only then the image's name pointed at the manifest.
 
 pub mod archive;
+pub mod policy;
 pub mod progress;
 pub mod registry;
 
@@ -103,6 +104,11 @@ pub struct PullOptions {
     /// registries.conf to read (tests point this elsewhere); default
     /// `/etc/containers/registries.conf`.
     pub registries_conf: Option<PathBuf>,
+    /// `--signature-policy`: the policy.json to obey instead of the user's or the system's.
+    pub signature_policy: Option<PathBuf>,
+    /// registries.d to read (where signatures are); default: the user's if it exists, else
+    /// `/etc/containers/registries.d`.
+    pub registries_d: Option<PathBuf>,
 }
 
 /// The result of a pull.
@@ -120,7 +126,12 @@ pub async fn pull(store: &Store, source: &Source, opts: &PullOptions) -> Result<
     let _lock = store.writer_lock()?;
     match source {
         Source::Registry(name) => registry::pull(store, name, opts).await,
-        other => archive::import(store, other, opts).await,
+        other => {
+            // No local transport carries signatures, so the policy decides from the source's
+            // scope alone, before anything is read into the store.
+            policy::check(opts, &policy::local_image(other)?, None).await?;
+            archive::import(store, other, opts).await
+        }
     }
 }
 

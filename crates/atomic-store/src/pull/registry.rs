@@ -17,6 +17,7 @@
 //! pull that fails or is killed at any point leaves the store as it was plus garbage in `tmp/`
 //! that the next writer removes.
 
+mod attachments;
 pub mod auth;
 mod capped;
 pub mod config;
@@ -56,6 +57,13 @@ pub async fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulle
     let progress = Progress::new(opts.quiet);
     let (remote, fetched) = resolve(name, opts, &progress).await?;
     let ref_name = remote.name.to_string();
+    // The signature policy decides before anything is stored.
+    let attachments = attachments::RegistryAttachments {
+        name: &remote.name,
+        opts,
+    };
+    let image = super::policy::registry_image(&ref_name, &fetched.bytes)?;
+    super::policy::check(opts, &image, Some(&attachments)).await?;
 
     if let Some(image) = super::current(store, &ref_name, &fetched.digest)? {
         // The caller reports it ("Image … is up to date.").

@@ -62,6 +62,14 @@ pub struct GlobalArgs {
     /// Ignore the install-first requirement (run) or a missing install record (uninstall)
     #[arg(short = 'i', long, global = true)]
     pub ignore: bool,
+    /// Signature policy (policy.json) for pulls into native storage, instead of
+    /// ~/.config/containers/policy.json or /etc/containers/policy.json
+    #[arg(long, global = true, value_name = "PATH")]
+    pub signature_policy: Option<std::path::PathBuf>,
+    /// registries.d directory saying where signatures are kept, instead of
+    /// ~/.config/containers/registries.d or /etc/containers/registries.d
+    #[arg(long = "registries.d", global = true, value_name = "DIR")]
+    pub registries_d: Option<std::path::PathBuf>,
 }
 
 /// `--storage`, shared by every verb that takes an image or a container.
@@ -348,6 +356,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     atomic_store::pull::registry::timeout::set_read_timeout(config.registry_read_timeout);
     atomic_store::unpack::expansion::set_ratio(config.layer_expansion_ratio);
     let global = &cli.global;
+    atomic_store::pull::policy::set_defaults(
+        global.signature_policy.clone(),
+        global.registries_d.clone(),
+    );
     match cli.verb {
         Verb::Run(Lazy(args)) => run::run(args, global, &config).await,
         Verb::Install(Lazy(args)) => install::install(args, global, &config).await,

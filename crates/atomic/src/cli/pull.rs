@@ -49,7 +49,7 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
         quiet: args.quiet,
         tls_verify: args.tls.tls_verify,
         credentials: credentials(args.src_creds.as_deref())?,
-        registries_conf: None,
+        ..Default::default()
     };
     // Without a choice, new images go to atomic's own store: it needs no daemon.
     let kind = match (&source, selection.explicit) {
