@@ -1,0 +1,519 @@
+//! The signature policy matrix: for every case, `atomic pull` (native store) and `skopeo copy`
+//! get the same policy.json and registries.d, and must take the same decision. Images are
+//! signed by the real tools (gpg keys from `gpg --quick-gen-key`, `skopeo copy --sign-by`) on
+//! the loopback registry, with signatures in a lookaside directory.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use atomic_testsupport::{ImageSpec, Registry, write_docker_archive, write_oci_layout};
+use serde_json::{Value, json};
+
+/// Everything the cases share, made once per test binary.
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub fpr_a: String,
+    pub fpr_b: String,
+    pub home_a: PathBuf,
+    /// `127.0.0.1:5000/i15a-…-SUFFIX` repositories.
+    pub suffix: String,
+    pub lookaside: PathBuf,
+    /// registries.d whose default-docker reads and writes `lookaside`.
+    pub regd: PathBuf,
+    pub digest: String,
+    pub layout: PathBuf,
+    pub layout_tag: String,
+    pub oci_archive: PathBuf,
+    pub docker_archive: PathBuf,
+}
+
+fn run(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn gen_key(home: &Path, email: &str) -> String {
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::set_permissions(home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    run(Command::new("gpg").env("GNUPGHOME", home).args([
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        email,
+        "default",
+        "default",
+        "never",
+    ]));
+    let out = run(Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--with-colons", "--fingerprint", email]));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+        .expect("fingerprint")
+}
+
+fn export(home: &Path, armor: bool, out: &Path) {
+    let mut cmd = Command::new("gpg");
+    cmd.env("GNUPGHOME", home).arg("--export");
+    if armor {
+        cmd.arg("--armor");
+    }
+    let o = run(&mut cmd);
+    std::fs::write(out, o.stdout).unwrap();
+}
+
+impl Fixture {
+    pub fn get() -> &'static Fixture {
+        static F: OnceLock<Fixture> = OnceLock::new();
+        F.get_or_init(Fixture::make)
+    }
+
+    fn make() -> Fixture {
+        let registry = Registry::ensure().expect("registry on 127.0.0.1:5000");
+        // Kept for the life of the test process: the cases read it.
+        let dir = tempfile::tempdir().unwrap().keep();
+        let (home_a, home_b) = (dir.join("gpg-a"), dir.join("gpg-b"));
+        let fpr_a = gen_key(&home_a, "a@i15a.test");
+        let fpr_b = gen_key(&home_b, "b@i15a.test");
+        export(&home_a, false, &dir.join("a.gpg"));
+        export(&home_a, true, &dir.join("a.asc"));
+        export(&home_b, false, &dir.join("b.gpg"));
+        let lookaside = dir.join("lookaside");
+        std::fs::create_dir_all(&lookaside).unwrap();
+        let regd = dir.join("registries.d");
+        std::fs::create_dir_all(&regd).unwrap();
+        std::fs::write(
+            regd.join("default.yaml"),
+            format!(
+                "default-docker:\n  lookaside: file://{0}\n  lookaside-staging: file://{0}\n",
+                lookaside.display()
+            ),
+        )
+        .unwrap();
+        let suffix = common::unique("t");
+        let spec = ImageSpec::new("i15a-trust")
+            .tag("v1")
+            .file("/etc/i15a", "trust\n", 0o644);
+        let layout = dir.join("layout");
+        let image = write_oci_layout(&spec, &layout).unwrap();
+        let oci_archive = dir.join("layout.tar");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(&layout)
+            .arg("-cf")
+            .arg(&oci_archive)
+            .arg("."));
+        let docker_archive = dir.join("docker.tar");
+        write_docker_archive(&spec, &docker_archive).unwrap();
+
+        let push = |repo_tag: &str, signer: Option<(&Path, &str)>| {
+            let mut cmd = Command::new("skopeo");
+            cmd.args(["--insecure-policy", "--registries.d"])
+                .arg(&regd)
+                .args(["copy", "--quiet", "--dest-tls-verify=false"]);
+            if let Some((home, fpr)) = signer {
+                cmd.env("GNUPGHOME", home).args(["--sign-by", fpr]);
+            }
+            cmd.arg(format!("oci:{}:{}", layout.display(), image.tag))
+                .arg(format!("docker://{}/{repo_tag}", registry.addr()));
+            run(&mut cmd);
+        };
+        let repo = |what: &str| format!("i15a-{what}-{suffix}");
+        push(&format!("{}:v1", repo("signed")), Some((&home_a, &fpr_a)));
+        push(&format!("{}:v2", repo("signed")), None);
+        push(&format!("{}:v1", repo("bsigned")), Some((&home_b, &fpr_b)));
+        for plain in ["unsigned", "copy", "tampered"] {
+            push(&format!("{}:v1", repo(plain)), None);
+        }
+        // Another image (another digest) that gets the first image's signature.
+        let other_layout = dir.join("other-layout");
+        let other = write_oci_layout(
+            &ImageSpec::new("i15a-other")
+                .tag("v1")
+                .file("/etc/i15a", "other\n", 0o644),
+            &other_layout,
+        )
+        .unwrap();
+        run(Command::new("skopeo")
+            .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+            .arg(format!("oci:{}:v1", other_layout.display()))
+            .arg(format!("docker://{}/{}:v1", registry.addr(), repo("otherdigest"))));
+
+        let sig_dir = |r: &str, digest: &str| {
+            lookaside.join(format!("{r}@{}", digest.replacen(':', "=", 1)))
+        };
+        let signed_sig = sig_dir(&repo("signed"), &image.manifest_digest).join("signature-1");
+        let sig = std::fs::read(&signed_sig).expect("skopeo wrote the signature");
+        let place = |r: &str, digest: &str, bytes: &[u8]| {
+            let d = sig_dir(r, digest);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("signature-1"), bytes).unwrap();
+        };
+        place(&repo("copy"), &image.manifest_digest, &sig);
+        let mut tampered = sig.clone();
+        let n = tampered.len();
+        tampered[n - 5] ^= 0x40;
+        place(&repo("tampered"), &image.manifest_digest, &tampered);
+        place(&repo("otherdigest"), &other.manifest_digest, &sig);
+
+        Fixture {
+            dir,
+            fpr_a,
+            fpr_b,
+            home_a,
+            suffix,
+            lookaside,
+            regd,
+            digest: image.manifest_digest,
+            layout,
+            layout_tag: image.tag,
+            oci_archive,
+            docker_archive,
+        }
+    }
+
+    pub fn docker(&self, what: &str, tag: &str) -> String {
+        format!("127.0.0.1:5000/i15a-{what}-{}:{tag}", self.suffix)
+    }
+
+    pub fn repo(&self, what: &str) -> String {
+        format!("127.0.0.1:5000/i15a-{what}-{}", self.suffix)
+    }
+
+    pub fn key(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    pub fn key_data(&self, name: &str) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(std::fs::read(self.dir.join(name)).unwrap())
+    }
+}
+
+fn accept() -> Value {
+    json!([{"type": "insecureAcceptAnything"}])
+}
+
+fn reject() -> Value {
+    json!([{"type": "reject"}])
+}
+
+fn signed_by(key: &str) -> Value {
+    json!({"type": "signedBy", "keyType": "GPGKeys", "keyPath": key})
+}
+
+fn with_identity(mut req: Value, identity: Value) -> Value {
+    req["signedIdentity"] = identity;
+    req
+}
+
+/// `{"default": default, "transports": {transport: {scope: reqs}}}`.
+fn policy(default: Value, scopes: &[(&str, &str, Value)]) -> Value {
+    let mut transports = serde_json::Map::new();
+    for (transport, scope, reqs) in scopes {
+        let t = transports
+            .entry(transport.to_string())
+            .or_insert_with(|| json!({}));
+        t[*scope] = reqs.clone();
+    }
+    json!({"default": default, "transports": transports})
+}
+
+struct Case {
+    name: &'static str,
+    policy: Value,
+    /// The source, in the syntax both tools take (`docker://…`, `oci:…`, …).
+    source: String,
+    /// A registries.d to use instead of the fixture's (YAML text of one file).
+    regd: Option<String>,
+}
+
+/// The decision of each tool: Ok(accepted) or Err(an unexpected failure).
+fn decide(f: &Fixture, case: &Case, idx: usize) -> (bool, bool, String) {
+    let dir = f.dir.join(format!("case-{idx}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy_file = dir.join("policy.json");
+    std::fs::write(&policy_file, case.policy.to_string()).unwrap();
+    let regd = match &case.regd {
+        Some(text) => {
+            let d = dir.join("registries.d");
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("case.yaml"), text).unwrap();
+            d
+        }
+        None => f.regd.clone(),
+    };
+    let skopeo = Command::new("skopeo")
+        .arg("--policy")
+        .arg(&policy_file)
+        .arg("--registries.d")
+        .arg(&regd)
+        .args(["copy", "--quiet", "--src-tls-verify=false"])
+        .arg(&case.source)
+        .arg(format!("dir:{}", dir.join("out").display()))
+        .output()
+        .unwrap();
+    let skopeo_err = String::from_utf8_lossy(&skopeo.stderr).into_owned();
+    let world = common::World::new();
+    let atomic = world
+        .atomic()
+        .args(["pull", "--storage", "native", "--tls-verify=false"])
+        .arg("--signature-policy")
+        .arg(&policy_file)
+        .arg("--registries.d")
+        .arg(&regd)
+        .arg(&case.source)
+        .output()
+        .unwrap();
+    let atomic_err = String::from_utf8_lossy(&atomic.stderr).into_owned();
+    // A failure must be the policy's decision, not something else going wrong.
+    if !skopeo.status.success() {
+        assert!(
+            skopeo_err.contains("rejected") || skopeo_err.contains("signature"),
+            "{}: skopeo failed for another reason: {skopeo_err}",
+            case.name
+        );
+    }
+    if !atomic.status.success() {
+        assert!(
+            atomic_err.contains("signature policy"),
+            "{}: atomic failed for another reason: {atomic_err}",
+            case.name
+        );
+    }
+    (
+        skopeo.status.success(),
+        atomic.status.success(),
+        format!("skopeo: {}\n  atomic: {}", skopeo_err.trim(), atomic_err.trim()),
+    )
+}
+
+fn cases(f: &Fixture) -> Vec<Case> {
+    let d = |what: &str, tag: &str| format!("docker://{}", f.docker(what, tag));
+    let a = f.key("a.gpg");
+    let b = f.key("b.gpg");
+    let reg = "127.0.0.1:5000";
+    let signed_repo = f.repo("signed");
+    let oci = format!("oci:{}:{}", f.layout.display(), f.layout_tag);
+    let layout = f.layout.display().to_string();
+    let parent = f.dir.display().to_string();
+    let c = |name, policy, source: String| Case {
+        name,
+        policy,
+        source,
+        regd: None,
+    };
+    let ident = |t: &str| json!({"type": t});
+    vec![
+        c("default accept, unsigned", policy(accept(), &[]), d("unsigned", "v1")),
+        c("default reject", policy(reject(), &[]), d("unsigned", "v1")),
+        c(
+            "registry scope beats default",
+            policy(reject(), &[("docker", reg, accept())]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "repository scope beats registry scope",
+            policy(accept(), &[("docker", reg, accept()), ("docker", &f.repo("unsigned"), reject())]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "repo:tag scope beats repository scope",
+            policy(
+                reject(),
+                &[("docker", &signed_repo, reject()), ("docker", &f.docker("signed", "v1"), accept())],
+            ),
+            d("signed", "v1"),
+        ),
+        c(
+            "another tag falls to the repository scope",
+            policy(
+                reject(),
+                &[("docker", &signed_repo, accept()), ("docker", &f.docker("signed", "v1"), reject())],
+            ),
+            d("signed", "v2"),
+        ),
+        c(
+            "transport \"\" scope beats default",
+            policy(accept(), &[("docker", "", reject())]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "*.domain wildcard scope",
+            policy(accept(), &[("docker", "*.0.0.1", reject())]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "scope of another registry does not apply",
+            policy(reject(), &[("docker", "other.example:5000", accept())]),
+            d("unsigned", "v1"),
+        ),
+        c("signedBy keyPath, signed", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("signed", "v1")),
+        c("signedBy, missing signature", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("unsigned", "v1")),
+        c("signedBy wrong key", policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]), d("signed", "v1")),
+        c("signedBy key B, signed by B", policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]), d("bsigned", "v1")),
+        c(
+            "signedBy keyPaths",
+            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyPaths":[b, a]}]))]),
+            d("signed", "v1"),
+        ),
+        c(
+            "signedBy keyData armored",
+            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("a.asc")}]))]),
+            d("signed", "v1"),
+        ),
+        c(
+            "signedBy keyData binary, wrong key",
+            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("b.gpg")}]))]),
+            d("signed", "v1"),
+        ),
+        c("tampered signature", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("tampered", "v1")),
+        c("signature of another digest", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("otherdigest", "v1")),
+        c("default identity, other tag", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("signed", "v2")),
+        c(
+            "matchRepository, other tag",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchRepository"))]))]),
+            d("signed", "v2"),
+        ),
+        c(
+            "matchExact, same tag",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchExact"))]))]),
+            d("signed", "v1"),
+        ),
+        c(
+            "matchExact, by digest",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchExact"))]))]),
+            format!("docker://{signed_repo}@{}", f.digest),
+        ),
+        c(
+            "matchRepoDigestOrExact, by digest",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            format!("docker://{signed_repo}@{}", f.digest),
+        ),
+        c("identity of another repository", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("copy", "v1")),
+        c(
+            "exactReference",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactReference","dockerReference": f.docker("signed","v1")}))]))]),
+            d("copy", "v1"),
+        ),
+        c(
+            "exactReference, other tag",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactReference","dockerReference": f.docker("signed","v9")}))]))]),
+            d("copy", "v1"),
+        ),
+        c(
+            "exactRepository",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactRepository","dockerRepository": signed_repo}))]))]),
+            d("copy", "v1"),
+        ),
+        c(
+            "remapIdentity",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"remapIdentity","prefix": f.repo("copy"),"signedPrefix": signed_repo}))]))]),
+            d("copy", "v1"),
+        ),
+        c(
+            "remapIdentity, prefix not matching",
+            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"remapIdentity","prefix": "other.example/x","signedPrefix": signed_repo}))]))]),
+            d("copy", "v1"),
+        ),
+        c(
+            "all requirements must accept",
+            policy(reject(), &[("docker", reg, json!([{"type":"insecureAcceptAnything"}, signed_by(&a)]))]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "signedBy then reject",
+            policy(accept(), &[("docker", reg, json!([signed_by(&a), {"type":"reject"}]))]),
+            d("signed", "v1"),
+        ),
+        Case {
+            name: "lookaside under the older name `sigstore`",
+            policy: policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            source: d("signed", "v1"),
+            regd: Some(format!("docker:\n  {reg}:\n    sigstore: file://{}\n", f.lookaside.display())),
+        },
+        Case {
+            name: "per-repository lookaside without the signature",
+            policy: policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            source: d("signed", "v1"),
+            regd: Some(format!(
+                "default-docker:\n  lookaside: file://{0}\ndocker:\n  {signed_repo}:\n    lookaside: file://{0}/empty\n",
+                f.lookaside.display()
+            )),
+        },
+        c("oci, default reject", policy(reject(), &[]), oci.clone()),
+        c("oci, default accept", policy(accept(), &[]), oci.clone()),
+        c("oci, directory scope", policy(accept(), &[("oci", &layout, reject())]), oci.clone()),
+        c("oci, parent directory scope", policy(reject(), &[("oci", &parent, accept())]), oci.clone()),
+        c("oci, signedBy (no signatures)", policy(accept(), &[("oci", "", json!([signed_by(&a)]))]), oci.clone()),
+        c(
+            "oci-archive, \"\" scope",
+            policy(reject(), &[("oci-archive", "", accept())]),
+            format!("oci-archive:{}:{}", f.oci_archive.display(), f.layout_tag),
+        ),
+        c(
+            "oci-archive, file scope",
+            policy(accept(), &[("oci-archive", &f.oci_archive.display().to_string(), reject())]),
+            format!("oci-archive:{}:{}", f.oci_archive.display(), f.layout_tag),
+        ),
+        c(
+            "docker-archive, reject",
+            policy(accept(), &[("docker-archive", "", reject())]),
+            format!("docker-archive:{}", f.docker_archive.display()),
+        ),
+        c(
+            "docker-archive, accept",
+            policy(reject(), &[("docker-archive", "", accept())]),
+            format!("docker-archive:{}", f.docker_archive.display()),
+        ),
+        c(
+            "docker-archive, docker scopes do not apply",
+            policy(reject(), &[("docker", "", accept())]),
+            format!("docker-archive:{}", f.docker_archive.display()),
+        ),
+    ]
+}
+
+#[test]
+fn policy_matrix_agrees_with_skopeo() {
+    let f = Fixture::get();
+    let cases = cases(f);
+    assert!(cases.len() >= 30);
+    let mut disagreements = Vec::new();
+    let (mut accepted, mut rejected) = (0, 0);
+    for (i, case) in cases.iter().enumerate() {
+        let (skopeo, atomic, detail) = decide(f, case, i);
+        if skopeo {
+            accepted += 1;
+        } else {
+            rejected += 1;
+        }
+        if skopeo != atomic {
+            disagreements.push(format!(
+                "{}: skopeo {} but atomic {}\n  {detail}",
+                case.name,
+                if skopeo { "accepts" } else { "rejects" },
+                if atomic { "accepts" } else { "rejects" },
+            ));
+        }
+    }
+    eprintln!(
+        "{} cases: {accepted} accepted, {rejected} rejected by skopeo; {} disagreements",
+        cases.len(),
+        disagreements.len()
+    );
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    // A matrix that only accepts (or only rejects) tests nothing.
+    assert!(accepted >= 10 && rejected >= 10, "{accepted} accepted, {rejected} rejected");
+    let _ = (&f.fpr_a, &f.fpr_b, &f.home_a);
+}
