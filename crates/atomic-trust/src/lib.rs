@@ -15,6 +15,7 @@
 pub mod cosign;
 pub mod edit;
 pub mod eval;
+pub mod gpg;
 pub mod policy;
 pub mod reference;
 pub mod registries_d;

@@ -68,6 +68,20 @@ pub fn fingerprint(key: &SignedPublicKey) -> String {
     format!("{:X}", key.fingerprint())
 }
 
+/// The identities of a key as `trust show` lists them: the e-mail in `<…>` of each user ID, or
+/// the whole user ID when it has none.
+pub fn user_ids(key: &SignedPublicKey) -> Vec<String> {
+    key.details
+        .users
+        .iter()
+        .filter_map(|u| u.id.as_str().map(str::to_string))
+        .map(|uid| match (uid.rfind('<'), uid.rfind('>')) {
+            (Some(a), Some(b)) if a < b => uid[a + 1..b].to_string(),
+            _ => uid,
+        })
+        .collect()
+}
+
 /// Verify an OpenPGP signed message with `keys` and return the signed bytes and the primary key
 /// fingerprint that made the signature. Only primary keys are accepted signers, as
 /// containers/image with gpgme accepts them.

@@ -53,12 +53,17 @@ fn gen_key(home: &Path, email: &str) -> String {
         "default",
         "never",
     ]));
-    let out = run(Command::new("gpg")
-        .env("GNUPGHOME", home)
-        .args(["--with-colons", "--fingerprint", email]));
+    let out = run(Command::new("gpg").env("GNUPGHOME", home).args([
+        "--with-colons",
+        "--fingerprint",
+        email,
+    ]));
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
         .expect("fingerprint")
 }
 
@@ -145,13 +150,21 @@ impl Fixture {
         )
         .unwrap();
         run(Command::new("skopeo")
-            .args(["--insecure-policy", "copy", "--quiet", "--dest-tls-verify=false"])
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+            ])
             .arg(format!("oci:{}:v1", other_layout.display()))
-            .arg(format!("docker://{}/{}:v1", registry.addr(), repo("otherdigest"))));
+            .arg(format!(
+                "docker://{}/{}:v1",
+                registry.addr(),
+                repo("otherdigest")
+            )));
 
-        let sig_dir = |r: &str, digest: &str| {
-            lookaside.join(format!("{r}@{}", digest.replacen(':', "=", 1)))
-        };
+        let sig_dir =
+            |r: &str, digest: &str| lookaside.join(format!("{r}@{}", digest.replacen(':', "=", 1)));
         let signed_sig = sig_dir(&repo("signed"), &image.manifest_digest).join("signature-1");
         let sig = std::fs::read(&signed_sig).expect("skopeo wrote the signature");
         let place = |r: &str, digest: &str, bytes: &[u8]| {
@@ -196,7 +209,8 @@ impl Fixture {
 
     pub fn key_data(&self, name: &str) -> String {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(std::fs::read(self.dir.join(name)).unwrap())
+        base64::engine::general_purpose::STANDARD
+            .encode(std::fs::read(self.dir.join(name)).unwrap())
     }
 }
 
@@ -294,7 +308,11 @@ fn decide(f: &Fixture, case: &Case, idx: usize) -> (bool, bool, String) {
     (
         skopeo.status.success(),
         atomic.status.success(),
-        format!("skopeo: {}\n  atomic: {}", skopeo_err.trim(), atomic_err.trim()),
+        format!(
+            "skopeo: {}\n  atomic: {}",
+            skopeo_err.trim(),
+            atomic_err.trim()
+        ),
     )
 }
 
@@ -315,7 +333,11 @@ fn cases(f: &Fixture) -> Vec<Case> {
     };
     let ident = |t: &str| json!({"type": t});
     vec![
-        c("default accept, unsigned", policy(accept(), &[]), d("unsigned", "v1")),
+        c(
+            "default accept, unsigned",
+            policy(accept(), &[]),
+            d("unsigned", "v1"),
+        ),
         c("default reject", policy(reject(), &[]), d("unsigned", "v1")),
         c(
             "registry scope beats default",
@@ -324,14 +346,23 @@ fn cases(f: &Fixture) -> Vec<Case> {
         ),
         c(
             "repository scope beats registry scope",
-            policy(accept(), &[("docker", reg, accept()), ("docker", &f.repo("unsigned"), reject())]),
+            policy(
+                accept(),
+                &[
+                    ("docker", reg, accept()),
+                    ("docker", &f.repo("unsigned"), reject()),
+                ],
+            ),
             d("unsigned", "v1"),
         ),
         c(
             "repo:tag scope beats repository scope",
             policy(
                 reject(),
-                &[("docker", &signed_repo, reject()), ("docker", &f.docker("signed", "v1"), accept())],
+                &[
+                    ("docker", &signed_repo, reject()),
+                    ("docker", &f.docker("signed", "v1"), accept()),
+                ],
             ),
             d("signed", "v1"),
         ),
@@ -339,7 +370,10 @@ fn cases(f: &Fixture) -> Vec<Case> {
             "another tag falls to the repository scope",
             policy(
                 reject(),
-                &[("docker", &signed_repo, accept()), ("docker", &f.docker("signed", "v1"), reject())],
+                &[
+                    ("docker", &signed_repo, accept()),
+                    ("docker", &f.docker("signed", "v1"), reject()),
+                ],
             ),
             d("signed", "v2"),
         ),
@@ -358,41 +392,111 @@ fn cases(f: &Fixture) -> Vec<Case> {
             policy(reject(), &[("docker", "other.example:5000", accept())]),
             d("unsigned", "v1"),
         ),
-        c("signedBy keyPath, signed", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("signed", "v1")),
-        c("signedBy, missing signature", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("unsigned", "v1")),
-        c("signedBy wrong key", policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]), d("signed", "v1")),
-        c("signedBy key B, signed by B", policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]), d("bsigned", "v1")),
+        c(
+            "signedBy keyPath, signed",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("signed", "v1"),
+        ),
+        c(
+            "signedBy, missing signature",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("unsigned", "v1"),
+        ),
+        c(
+            "signedBy wrong key",
+            policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]),
+            d("signed", "v1"),
+        ),
+        c(
+            "signedBy key B, signed by B",
+            policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]),
+            d("bsigned", "v1"),
+        ),
         c(
             "signedBy keyPaths",
-            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyPaths":[b, a]}]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([{"type":"signedBy","keyType":"GPGKeys","keyPaths":[b, a]}]),
+                )],
+            ),
             d("signed", "v1"),
         ),
         c(
             "signedBy keyData armored",
-            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("a.asc")}]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("a.asc")}]),
+                )],
+            ),
             d("signed", "v1"),
         ),
         c(
             "signedBy keyData binary, wrong key",
-            policy(reject(), &[("docker", reg, json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("b.gpg")}]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([{"type":"signedBy","keyType":"GPGKeys","keyData": f.key_data("b.gpg")}]),
+                )],
+            ),
             d("signed", "v1"),
         ),
-        c("tampered signature", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("tampered", "v1")),
-        c("signature of another digest", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("otherdigest", "v1")),
-        c("default identity, other tag", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("signed", "v2")),
+        c(
+            "tampered signature",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("tampered", "v1"),
+        ),
+        c(
+            "signature of another digest",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("otherdigest", "v1"),
+        ),
+        c(
+            "default identity, other tag",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("signed", "v2"),
+        ),
         c(
             "matchRepository, other tag",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchRepository"))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(signed_by(&a), ident("matchRepository"))]),
+                )],
+            ),
             d("signed", "v2"),
         ),
         c(
             "matchExact, same tag",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchExact"))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(signed_by(&a), ident("matchExact"))]),
+                )],
+            ),
             d("signed", "v1"),
         ),
         c(
             "matchExact, by digest",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), ident("matchExact"))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(signed_by(&a), ident("matchExact"))]),
+                )],
+            ),
             format!("docker://{signed_repo}@{}", f.digest),
         ),
         c(
@@ -400,47 +504,114 @@ fn cases(f: &Fixture) -> Vec<Case> {
             policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
             format!("docker://{signed_repo}@{}", f.digest),
         ),
-        c("identity of another repository", policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]), d("copy", "v1")),
+        c(
+            "identity of another repository",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("copy", "v1"),
+        ),
         c(
             "exactReference",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactReference","dockerReference": f.docker("signed","v1")}))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(
+                        signed_by(&a),
+                        json!({"type":"exactReference","dockerReference": f.docker("signed","v1")})
+                    )]),
+                )],
+            ),
             d("copy", "v1"),
         ),
         c(
             "exactReference, other tag",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactReference","dockerReference": f.docker("signed","v9")}))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(
+                        signed_by(&a),
+                        json!({"type":"exactReference","dockerReference": f.docker("signed","v9")})
+                    )]),
+                )],
+            ),
             d("copy", "v1"),
         ),
         c(
             "exactRepository",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"exactRepository","dockerRepository": signed_repo}))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(
+                        signed_by(&a),
+                        json!({"type":"exactRepository","dockerRepository": signed_repo})
+                    )]),
+                )],
+            ),
             d("copy", "v1"),
         ),
         c(
             "remapIdentity",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"remapIdentity","prefix": f.repo("copy"),"signedPrefix": signed_repo}))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(
+                        signed_by(&a),
+                        json!({"type":"remapIdentity","prefix": f.repo("copy"),"signedPrefix": signed_repo})
+                    )]),
+                )],
+            ),
             d("copy", "v1"),
         ),
         c(
             "remapIdentity, prefix not matching",
-            policy(reject(), &[("docker", reg, json!([with_identity(signed_by(&a), json!({"type":"remapIdentity","prefix": "other.example/x","signedPrefix": signed_repo}))]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([with_identity(
+                        signed_by(&a),
+                        json!({"type":"remapIdentity","prefix": "other.example/x","signedPrefix": signed_repo})
+                    )]),
+                )],
+            ),
             d("copy", "v1"),
         ),
         c(
             "all requirements must accept",
-            policy(reject(), &[("docker", reg, json!([{"type":"insecureAcceptAnything"}, signed_by(&a)]))]),
+            policy(
+                reject(),
+                &[(
+                    "docker",
+                    reg,
+                    json!([{"type":"insecureAcceptAnything"}, signed_by(&a)]),
+                )],
+            ),
             d("unsigned", "v1"),
         ),
         c(
             "signedBy then reject",
-            policy(accept(), &[("docker", reg, json!([signed_by(&a), {"type":"reject"}]))]),
+            policy(
+                accept(),
+                &[("docker", reg, json!([signed_by(&a), {"type":"reject"}]))],
+            ),
             d("signed", "v1"),
         ),
         Case {
             name: "lookaside under the older name `sigstore`",
             policy: policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
             source: d("signed", "v1"),
-            regd: Some(format!("docker:\n  {reg}:\n    sigstore: file://{}\n", f.lookaside.display())),
+            regd: Some(format!(
+                "docker:\n  {reg}:\n    sigstore: file://{}\n",
+                f.lookaside.display()
+            )),
         },
         Case {
             name: "per-repository lookaside without the signature",
@@ -453,9 +624,21 @@ fn cases(f: &Fixture) -> Vec<Case> {
         },
         c("oci, default reject", policy(reject(), &[]), oci.clone()),
         c("oci, default accept", policy(accept(), &[]), oci.clone()),
-        c("oci, directory scope", policy(accept(), &[("oci", &layout, reject())]), oci.clone()),
-        c("oci, parent directory scope", policy(reject(), &[("oci", &parent, accept())]), oci.clone()),
-        c("oci, signedBy (no signatures)", policy(accept(), &[("oci", "", json!([signed_by(&a)]))]), oci.clone()),
+        c(
+            "oci, directory scope",
+            policy(accept(), &[("oci", &layout, reject())]),
+            oci.clone(),
+        ),
+        c(
+            "oci, parent directory scope",
+            policy(reject(), &[("oci", &parent, accept())]),
+            oci.clone(),
+        ),
+        c(
+            "oci, signedBy (no signatures)",
+            policy(accept(), &[("oci", "", json!([signed_by(&a)]))]),
+            oci.clone(),
+        ),
         c(
             "oci-archive, \"\" scope",
             policy(reject(), &[("oci-archive", "", accept())]),
@@ -463,7 +646,14 @@ fn cases(f: &Fixture) -> Vec<Case> {
         ),
         c(
             "oci-archive, file scope",
-            policy(accept(), &[("oci-archive", &f.oci_archive.display().to_string(), reject())]),
+            policy(
+                accept(),
+                &[(
+                    "oci-archive",
+                    &f.oci_archive.display().to_string(),
+                    reject(),
+                )],
+            ),
             format!("oci-archive:{}:{}", f.oci_archive.display(), f.layout_tag),
         ),
         c(
@@ -514,6 +704,9 @@ fn policy_matrix_agrees_with_skopeo() {
     );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
     // A matrix that only accepts (or only rejects) tests nothing.
-    assert!(accepted >= 10 && rejected >= 10, "{accepted} accepted, {rejected} rejected");
+    assert!(
+        accepted >= 10 && rejected >= 10,
+        "{accepted} accepted, {rejected} rejected"
+    );
     let _ = (&f.fpr_a, &f.fpr_b, &f.home_a);
 }

@@ -149,8 +149,14 @@ pub fn local_image(source: &Source) -> Result<Image> {
             Ok(Image {
                 transport: "docker-daemon".into(),
                 description: format!("docker-daemon:{name}"),
-                identity: r.as_ref().map(DockerRef::policy_identity).unwrap_or_default(),
-                namespaces: r.as_ref().map(DockerRef::policy_namespaces).unwrap_or_default(),
+                identity: r
+                    .as_ref()
+                    .map(DockerRef::policy_identity)
+                    .unwrap_or_default(),
+                namespaces: r
+                    .as_ref()
+                    .map(DockerRef::policy_namespaces)
+                    .unwrap_or_default(),
                 docker_ref: r,
                 manifest: Vec::new(),
             })
@@ -195,7 +201,11 @@ pub async fn signatures(
 ) -> Result<Signatures> {
     let needs = policy.needs(image);
     let mut sigs = Signatures::default();
-    let Some(r) = image.docker_ref.as_ref().filter(|_| image.transport == "docker") else {
+    let Some(r) = image
+        .docker_ref
+        .as_ref()
+        .filter(|_| image.transport == "docker")
+    else {
         return Ok(sigs);
     };
     if !needs.simple && !needs.sigstore {
@@ -204,7 +214,12 @@ pub async fn signatures(
     let dir = registries_d_dir(opts);
     let conf = RegistriesD::load_dir(&dir)
         .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reading the signature storage configuration {}", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "reading the signature storage configuration {}",
+                dir.display()
+            )
+        })?;
     let digest = Digest::of(&image.manifest).to_string();
     if needs.simple {
         let top = conf.lookaside_top(r, false).unwrap_or_else(|| {

@@ -20,6 +20,7 @@ pub(crate) mod scan;
 mod stop;
 mod system;
 mod top;
+mod trust;
 mod uninstall;
 
 use anyhow::Result;
@@ -230,6 +231,9 @@ enum Verb {
     Scan(Lazy<scan::ScanArgs>),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
+    /// Manage the trust policy (policy.json, registries.d) native pulls, Podman and skopeo obey
+    #[command(subcommand)]
+    Trust(trust::TrustVerb),
     /// Operate on the OSTree-based host (atomic 1.x's host-status, host-upgrade and
     /// host-rollback are accepted too)
     #[command(subcommand)]
@@ -400,6 +404,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Diff(Lazy(args)) => diff::diff(args, &config).await,
         Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
+        Verb::Trust(verb) => trust::trust(verb, global),
         Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")

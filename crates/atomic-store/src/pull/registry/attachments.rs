@@ -67,10 +67,14 @@ impl Attachments for RegistryAttachments<'_> {
 /// The registry said it has no such tag (no attachment: no signatures).
 fn not_found(e: &anyhow::Error) -> bool {
     match e.downcast_ref::<OciDistributionError>() {
-        Some(OciDistributionError::RegistryError { envelope, .. }) => envelope
-            .errors
-            .iter()
-            .any(|c| matches!(c.code, OciErrorCode::ManifestUnknown | OciErrorCode::NotFound)),
+        Some(OciDistributionError::RegistryError { envelope, .. }) => {
+            envelope.errors.iter().any(|c| {
+                matches!(
+                    c.code,
+                    OciErrorCode::ManifestUnknown | OciErrorCode::NotFound
+                )
+            })
+        }
         Some(OciDistributionError::ServerError { code: 404, .. }) => true,
         _ => false,
     }
