@@ -17,6 +17,7 @@ pub mod overlay;
 mod pins;
 pub mod pull;
 pub mod reference;
+pub mod sign;
 pub mod store;
 pub mod unpack;
 pub mod verify;

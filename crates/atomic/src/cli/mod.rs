@@ -17,6 +17,7 @@ mod mount;
 mod pull;
 mod run;
 pub(crate) mod scan;
+mod sign;
 mod stop;
 mod system;
 mod top;
@@ -234,6 +235,8 @@ enum Verb {
     /// Manage the trust policy (policy.json, registries.d) native pulls, Podman and skopeo obey
     #[command(subcommand)]
     Trust(trust::TrustVerb),
+    /// Sign images on their registry (simple signing with gpg, or sigstore)
+    Sign(Lazy<sign::SignArgs>),
     /// Operate on the OSTree-based host (atomic 1.x's host-status, host-upgrade and
     /// host-rollback are accepted too)
     #[command(subcommand)]
@@ -405,6 +408,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
         Verb::Trust(verb) => trust::trust(verb, global),
+        Verb::Sign(Lazy(args)) => sign::sign(args, global).await,
         Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Host(_) | Verb::HostStatus(_) | Verb::HostUpgrade(_) | Verb::HostRollback(_) => {
             unreachable!("main runs the host verbs through dispatch_host")
