@@ -69,7 +69,9 @@ pub async fn sign_pushed(
         done.push(Signed::Simple(sign_simple(&gpg, key, &r, &digest, opts)?));
     }
     if let Some(key) = &opts.sigstore_private_key {
-        done.push(Signed::Sigstore(sign_sigstore(key, &r, &digest, opts).await?));
+        done.push(Signed::Sigstore(
+            sign_sigstore(key, &r, &digest, opts).await?,
+        ));
     }
     Ok(done)
 }
@@ -102,7 +104,9 @@ fn sign_simple(
         None => staging_url(r, opts)?,
     };
     let Some(base) = top.strip_prefix("file://") else {
-        bail!("writing signatures to {top} is not supported: lookaside-staging must be a file:// URL");
+        bail!(
+            "writing signatures to {top} is not supported: lookaside-staging must be a file:// URL"
+        );
     };
     let payload = simple::make_payload(
         &r.to_string(),
@@ -161,7 +165,12 @@ fn staging_url(r: &DockerRef, opts: &SignOptions) -> Result<String> {
 
 /// Push a cosign signature of `r` at `digest` as the `sha256-<hex>.sig` attachment (replacing
 /// an earlier attachment of the same image); returns the attachment's reference.
-async fn sign_sigstore(key: &Path, r: &DockerRef, digest: &str, opts: &SignOptions) -> Result<String> {
+async fn sign_sigstore(
+    key: &Path,
+    r: &DockerRef,
+    digest: &str,
+    opts: &SignOptions,
+) -> Result<String> {
     let pem = std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
     let payload = serde_json::json!({
         "critical": {
