@@ -9,3 +9,5 @@ mod fixture;
 mod matrix;
 #[path = "trust/roundtrip.rs"]
 mod roundtrip;
+#[path = "trust/sigstore.rs"]
+mod sigstore;
