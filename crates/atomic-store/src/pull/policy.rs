@@ -165,6 +165,43 @@ pub fn local_image(source: &Source) -> Result<Image> {
     }
 }
 
+/// What `atomic images verify` says about an image's signatures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureState {
+    /// No policy file: nothing is checked.
+    NoPolicy,
+    /// Accepted: the scope and the requirements that accepted it.
+    Accepted(String),
+    /// Refused, and why.
+    Rejected(String),
+}
+
+/// The image `name` (from a registry) with `manifest` judged against the policy now, with the
+/// signatures lookaside storage and (through `attachments`) the registry hold.
+pub async fn signature_state(
+    opts: &PullOptions,
+    name: &str,
+    manifest: &[u8],
+    attachments: Option<&dyn Attachments>,
+) -> Result<SignatureState> {
+    let quiet = PullOptions {
+        quiet: true,
+        ..opts.clone()
+    };
+    let Some((_, policy)) = load(&quiet)? else {
+        return Ok(SignatureState::NoPolicy);
+    };
+    let image = registry_image(name, manifest)?;
+    let sigs = signatures(opts, &policy, &image, attachments).await?;
+    Ok(match policy.evaluate(&image, &sigs, &HostFiles) {
+        Ok(a) => SignatureState::Accepted(format!("{} ({})", a.scope, a.requirements.join(", "))),
+        Err(r) => SignatureState::Rejected(format!(
+            "{} requires {}: {}",
+            r.scope, r.requirement, r.reason
+        )),
+    })
+}
+
 /// Decide whether `image` may be pulled; an error names the policy file, the scope and the
 /// requirement that refused it.
 pub async fn check(

@@ -17,7 +17,7 @@
 //! pull that fails or is killed at any point leaves the store as it was plus garbage in `tmp/`
 //! that the next writer removes.
 
-mod attachments;
+pub mod attachments;
 pub mod auth;
 mod capped;
 pub mod config;
