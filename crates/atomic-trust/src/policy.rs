@@ -408,7 +408,7 @@ fn validate_scope(transport: &str, scope: &str) -> Result<(), PolicyError> {
     // non-canonical paths for the OCI transports.
     let ok = match transport {
         "docker-archive" => false,
-        "docker-daemon" => !(scope.starts_with("sha256:") && !scope.contains('/')),
+        "docker-daemon" => !scope.starts_with("sha256:") || scope.contains('/'),
         "oci" | "oci-archive" | "dir" => {
             // An absolute path in clean form (no `.`/`..` components, no trailing '/').
             let path = scope.split(':').next().unwrap_or(scope);
