@@ -14,6 +14,9 @@ pub const SIMPLE_SIGNING_TYPE: &str = "atomic container signature";
 /// The `critical.type` of a cosign (sigstore) payload.
 pub const COSIGN_TYPE: &str = "cosign container image signature";
 
+/// The largest signed payload read from a signature (a real one is a few hundred bytes).
+pub const MAX_PAYLOAD: u64 = 1 << 20;
+
 /// What a verified signature vouches for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payload {
@@ -102,7 +105,18 @@ pub fn verify_message(
             "the message is not signed".into(),
         ));
     }
-    let data = message.as_data_vec().map_err(|e| malformed(&e))?;
+    // A compressed message can inflate without bound: read at most what a payload may be.
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut message, MAX_PAYLOAD + 1),
+        &mut data,
+    )
+    .map_err(|e| malformed(&e))?;
+    if data.len() as u64 > MAX_PAYLOAD {
+        return Err(SignatureError::Malformed(format!(
+            "the signed payload is larger than {MAX_PAYLOAD} bytes"
+        )));
+    }
     for key in keys {
         if message.verify(key).is_ok() {
             return Ok((data, fingerprint(key)));

@@ -161,3 +161,29 @@ fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.decode(s).unwrap()
 }
+
+/// A signature whose compressed payload inflates past the bound is refused, not read whole.
+#[test]
+fn inflating_payload_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("g");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    gen_key(&home, "big@i15a.test");
+    let big = tmp.path().join("big");
+    std::fs::write(&big, vec![b'a'; 4 << 20]).unwrap();
+    let signed = tmp.path().join("big.gpg");
+    run(Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--batch", "--local-user", "big@i15a.test", "--output"])
+        .arg(&signed)
+        .arg("--sign")
+        .arg(&big));
+    let sig = std::fs::read(&signed).unwrap();
+    assert!(sig.len() < 1 << 20, "gpg compressed it");
+    let keys = simple::parse_keyring(&export(&home, "big@i15a.test", false)).unwrap();
+    match simple::verify_message(&sig, &keys) {
+        Err(SignatureError::Malformed(m)) => assert!(m.contains("larger"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
