@@ -39,11 +39,13 @@ fi
 IMAGE=$BENCH_DIR/image
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/atomic-bench-trust.XXXXXX")
+# Podman refuses a --runroot longer than 50 characters.
+runs=$(mktemp -d /tmp/abt.XXXXXX)
 cleanup() {
     for root in "$work"/podman-*; do
-        [ -d "$root" ] && podman --root "$root/root" --runroot "$root/run" rmi -a -f >/dev/null 2>&1 || true
+        [ -d "$root" ] && podman --root "$root" --runroot "$runs/${root##*/}" rmi -a -f >/dev/null 2>&1 || true
     done
-    rm -rf "$work"
+    rm -rf "$work" "$runs"
 }
 trap cleanup EXIT
 
@@ -88,8 +90,8 @@ for i in $(seq "$RUNS"); do
         measure "atomic-$p" env ATOMIC_STORE_ROOT="$work/atomic-$p-$i" "$ATOMIC" \
             --signature-policy "$work/$p.json" --registries.d "$REGD" \
             pull --storage native -q --tls-verify=false "$REF"
-        measure "podman-$p" env HOME="$work/home" podman --root "$work/podman-$p-$i/root" \
-            --runroot "$work/podman-$p-$i/run" pull -q --tls-verify=false \
+        measure "podman-$p" env HOME="$work/home" podman --root "$work/podman-$p-$i" \
+            --runroot "$runs/podman-$p-$i" pull -q --tls-verify=false \
             --signature-policy "$work/$p.json" "$REF"
     done
 done

@@ -255,28 +255,48 @@ impl Connection {
             Some((u, p)) => RegistryAuth::Basic(u, p),
             None => RegistryAuth::Anonymous,
         };
+        // As a pull: verified https; with --tls-verify=false, https without verification, then
+        // plain http.
         let insecure = opts.tls_verify == Some(false);
-        let client = Client::new(ClientConfig {
-            protocol: if insecure {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            connect_timeout: Some(timeout::CONNECT_TIMEOUT),
-            read_timeout: Some(timeout::read_timeout()),
-            ..ClientConfig::default()
-        });
-        client
-            .auth(&reference, &auth, op)
-            .await
-            .with_context(|| format!("connecting to {} for {r}", r.domain))?;
-        Ok(Connection {
-            client,
-            reference,
-            auth,
-        })
+        let protocols = if insecure {
+            vec![ClientProtocol::Https, ClientProtocol::Http]
+        } else {
+            vec![ClientProtocol::Https]
+        };
+        let mut last = None;
+        for protocol in protocols {
+            let client = Client::new(ClientConfig {
+                protocol,
+                accept_invalid_certificates: insecure,
+                connect_timeout: Some(timeout::CONNECT_TIMEOUT),
+                read_timeout: Some(timeout::read_timeout()),
+                ..ClientConfig::default()
+            });
+            match client.auth(&reference, &auth, op).await {
+                Ok(_) => {
+                    return Ok(Connection {
+                        client,
+                        reference,
+                        auth,
+                    });
+                }
+                Err(e @ oci_client::errors::OciDistributionError::RequestError(_)) => {
+                    last = Some(e);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("connecting to {} for {r}", r.domain));
+                }
+            }
+        }
+        let err = last
+            .map(anyhow::Error::new)
+            .unwrap_or_else(|| anyhow::anyhow!("no protocol"));
+        Err(err.context(format!(
+            "cannot reach {} for {r}; for a plain-http or self-signed registry pass \
+             --tls-verify=false",
+            r.domain
+        )))
     }
-
     /// The digest of the top-level manifest (an index's own, for a multi-platform image).
     async fn manifest_digest(&self) -> Result<Digest> {
         let accept = crate::pull::registry::manifest::ACCEPT;

@@ -110,7 +110,7 @@ fn decide(f: &Fixture, case: &Case, idx: usize) -> (bool, bool, String) {
     )
 }
 
-fn cases(f: &Fixture) -> Vec<Case> {
+fn cases(f: &Fixture, http: &str) -> Vec<Case> {
     let d = |what: &str, tag: &str| format!("docker://{}", f.docker(what, tag));
     let a = f.key("a.gpg");
     let b = f.key("b.gpg");
@@ -416,6 +416,18 @@ fn cases(f: &Fixture) -> Vec<Case> {
                 f.lookaside.display()
             )),
         },
+        Case {
+            name: "lookaside over http",
+            policy: policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            source: d("signed", "v1"),
+            regd: Some(format!("default-docker:\n  lookaside: {http}\n")),
+        },
+        Case {
+            name: "lookaside over http, no signature",
+            policy: policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            source: d("unsigned", "v1"),
+            regd: Some(format!("default-docker:\n  lookaside: {http}\n")),
+        },
         c("oci, default reject", policy(reject(), &[]), oci.clone()),
         c("oci, default accept", policy(accept(), &[]), oci.clone()),
         c(
@@ -471,7 +483,8 @@ fn cases(f: &Fixture) -> Vec<Case> {
 #[test]
 fn policy_matrix_agrees_with_skopeo() {
     let f = Fixture::get();
-    let cases = cases(f);
+    let server = LookasideServer::start(&f.lookaside);
+    let cases = cases(f, &server.url);
     assert!(cases.len() >= 30);
     let mut disagreements = Vec::new();
     let (mut accepted, mut rejected) = (0, 0);
@@ -503,4 +516,52 @@ fn policy_matrix_agrees_with_skopeo() {
         "{accepted} accepted, {rejected} rejected"
     );
     let _ = (&f.fpr_a, &f.fpr_b, &f.home_a);
+}
+
+/// The lookaside directory served over http on a loopback port, for the length of a test.
+struct LookasideServer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl LookasideServer {
+    fn start(dir: &std::path::Path) -> LookasideServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        LookasideServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for LookasideServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
