@@ -368,11 +368,12 @@ fn validate_scope(scope: &str) -> Result<()> {
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    let path_ok = path.split('/').all(|c| {
-        c.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-    }) && !path.contains("//")
-        && !path.ends_with('/');
+    let path_ok = !scope.contains('/')
+        || path.split('/').all(|c| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        });
     if !host_ok || !path_ok {
         bail!("'{scope}' is not a registry or repository (REGISTRY[:PORT][/REPOSITORY])");
     }
