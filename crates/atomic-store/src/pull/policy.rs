@@ -42,12 +42,17 @@ pub trait Attachments: Sync {
     ) -> Pin<Box<dyn Future<Output = Result<Vec<SigstoreSignature>>> + Send + 'a>>;
 }
 
+/// The policy file given explicitly (the pull's options, else the global
+/// `--signature-policy`), for engines that look the default up themselves (Podman).
+pub fn explicit_policy(opts: &PullOptions) -> Option<PathBuf> {
+    opts.signature_policy
+        .clone()
+        .or_else(|| DEFAULTS.get().and_then(|d| d.0.clone()))
+}
+
 /// The policy file that applies, if any.
 pub fn policy_file(opts: &PullOptions) -> Option<PathBuf> {
-    let explicit = opts
-        .signature_policy
-        .clone()
-        .or_else(|| DEFAULTS.get().and_then(|d| d.0.clone()));
+    let explicit = explicit_policy(opts);
     atomic_trust::policy_path(explicit.as_deref(), atomic_trust::home_dir().as_deref())
 }
 
