@@ -231,14 +231,18 @@ async fn sign_sigstore(
 
 /// A registry connection for signing: https (verified unless `tls_verify` is false), or plain
 /// http when verification is off, with the pull's credentials.
-struct Connection {
+pub(crate) struct Connection {
     client: Client,
     reference: Reference,
     auth: RegistryAuth,
 }
 
 impl Connection {
-    async fn open(r: &DockerRef, opts: &PullOptions, op: RegistryOperation) -> Result<Connection> {
+    pub(crate) async fn open(
+        r: &DockerRef,
+        opts: &PullOptions,
+        op: RegistryOperation,
+    ) -> Result<Connection> {
         let reference = match (&r.digest, &r.tag) {
             (Some(d), _) => Reference::with_digest(r.domain.clone(), r.path.clone(), d.clone()),
             (None, t) => Reference::with_tag(
@@ -257,7 +261,13 @@ impl Connection {
         };
         // As a pull: verified https; with --tls-verify=false, https without verification, then
         // plain http.
-        let insecure = opts.tls_verify == Some(false);
+        let insecure = match opts.tls_verify {
+            Some(verify) => !verify,
+            None => {
+                crate::pull::registry::config::RegistriesConf::load(opts.registries_conf.as_deref())
+                    .is_ok_and(|c| c.insecure(&r.name()))
+            }
+        };
         let protocols = if insecure {
             vec![ClientProtocol::Https, ClientProtocol::Http]
         } else {
@@ -299,12 +309,17 @@ impl Connection {
     }
     /// The digest of the top-level manifest (an index's own, for a multi-platform image).
     async fn manifest_digest(&self) -> Result<Digest> {
+        Ok(Digest::of(&self.manifest_raw().await?))
+    }
+
+    /// The top-level manifest's bytes.
+    pub(crate) async fn manifest_raw(&self) -> Result<Vec<u8>> {
         let accept = crate::pull::registry::manifest::ACCEPT;
         let (bytes, _) = self
             .client
             .pull_manifest_raw(&self.reference, &self.auth, accept)
             .await
             .with_context(|| format!("fetching the manifest of {}", self.reference))?;
-        Ok(Digest::of(&bytes))
+        Ok(bytes.to_vec())
     }
 }

@@ -233,7 +233,10 @@ pub async fn check(
     }
 }
 
-/// The signatures the policy's requirements for `image` look at (none are fetched for a
+/// The signatures the policy's requirements for `image` look at (for a multi-platform image,
+/// those of the platform's manifest the pull stores, as containers/image 5.23 — skopeo 1.9,
+/// podman 4.3 — checks the instance it copies; a signature of the index alone is not one of
+/// the image's) (none are fetched for a
 /// scope that needs none).
 pub async fn signatures(
     opts: &PullOptions,

@@ -176,6 +176,75 @@ impl Fixture {
         place(&repo("tampered"), &image.manifest_digest, &tampered);
         place(&repo("otherdigest"), &other.manifest_digest, &sig);
 
+        // A multi-platform image: an index (pushed with curl) over the same manifest, signed at
+        // the top level with `skopeo standalone-sign`, as `skopeo copy --all --sign-by` would.
+        push(&format!("{}:v1", repo("multi")), None);
+        let hex = image.manifest_digest.trim_start_matches("sha256:");
+        let manifest_len = std::fs::metadata(layout.join("blobs/sha256").join(hex))
+            .unwrap()
+            .len();
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            other => other,
+        };
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{manifest_len},"platform":{{"architecture":"{arch}","os":"linux"}}}}]}}"#,
+            image.manifest_digest
+        );
+        let index_file = dir.join("index.json");
+        std::fs::write(&index_file, &index).unwrap();
+        run(Command::new("curl")
+            .args(["-sS", "-f", "-X", "PUT", "-H"])
+            .arg("Content-Type: application/vnd.oci.image.index.v1+json")
+            .arg("--data-binary")
+            .arg(format!("@{}", index_file.display()))
+            .arg(format!(
+                "http://{}/v2/{}/manifests/idx",
+                registry.addr(),
+                repo("multi")
+            )));
+        let index_digest = {
+            use sha2::Digest as _;
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(index.as_bytes()))
+            )
+        };
+        let index_sig = sig_dir(&repo("multi"), &index_digest);
+        std::fs::create_dir_all(&index_sig).unwrap();
+        run(Command::new("skopeo")
+            .env("GNUPGHOME", &home_a)
+            .arg("standalone-sign")
+            .arg(&index_file)
+            .arg(format!("{}/{}:idx", registry.addr(), repo("multi")))
+            .arg(&fpr_a)
+            .arg("-o")
+            .arg(index_sig.join("signature-1")));
+        // And the platform's manifest signed for the same reference (what a pull of one
+        // platform checks), in another repository with the same index.
+        push(&format!("{}:v1", repo("multiinst")), None);
+        run(Command::new("curl")
+            .args(["-sS", "-f", "-X", "PUT", "-H"])
+            .arg("Content-Type: application/vnd.oci.image.index.v1+json")
+            .arg("--data-binary")
+            .arg(format!("@{}", index_file.display()))
+            .arg(format!(
+                "http://{}/v2/{}/manifests/idx",
+                registry.addr(),
+                repo("multiinst")
+            )));
+        let instance_sig = sig_dir(&repo("multiinst"), &image.manifest_digest);
+        std::fs::create_dir_all(&instance_sig).unwrap();
+        run(Command::new("skopeo")
+            .env("GNUPGHOME", &home_a)
+            .arg("standalone-sign")
+            .arg(layout.join("blobs/sha256").join(hex))
+            .arg(format!("{}/{}:idx", registry.addr(), repo("multiinst")))
+            .arg(&fpr_a)
+            .arg("-o")
+            .arg(instance_sig.join("signature-1")));
+
         Fixture {
             dir,
             fpr_a,

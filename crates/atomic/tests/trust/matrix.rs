@@ -428,6 +428,21 @@ fn cases(f: &Fixture, http: &str) -> Vec<Case> {
             source: d("unsigned", "v1"),
             regd: Some(format!("default-docker:\n  lookaside: {http}\n")),
         },
+        c(
+            "multi-platform index signed only at the top level",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("multi", "idx"),
+        ),
+        c(
+            "multi-platform index, platform manifest signed",
+            policy(reject(), &[("docker", reg, json!([signed_by(&a)]))]),
+            d("multiinst", "idx"),
+        ),
+        c(
+            "multi-platform index, platform manifest signed, wrong key",
+            policy(reject(), &[("docker", reg, json!([signed_by(&b)]))]),
+            d("multiinst", "idx"),
+        ),
         c("oci, default reject", policy(reject(), &[]), oci.clone()),
         c("oci, default accept", policy(accept(), &[]), oci.clone()),
         c(
