@@ -13,6 +13,9 @@ set -euo pipefail
 PACKAGES=(
     podman runc docker.io containerd docker-registry busybox-static skopeo umoci
     groff-base hyperfine time
+    # trust tests: gpg keys and signatures, openssl (cosign keys), curl (pushing attachments),
+    # python3 (a loopback http lookaside)
+    gnupg openssl curl python3
     # build dependencies of the Rust workspace (cc for build scripts, pkg-config for -sys crates)
     gcc g++ libc6-dev pkg-config
     # `atomic host` links libostree; the host tests build sysroots with the ostree CLI

@@ -435,6 +435,10 @@ impl PodmanEngine {
         if let Some(dir) = &opts.cert_dir {
             cmd.arg("--cert-dir").arg(dir);
         }
+        // atomic's global --signature-policy reaches Podman's pulls too.
+        if let Some(policy) = atomic_store::pull::policy::explicit_policy(opts) {
+            cmd.arg("--signature-policy").arg(policy);
+        }
         // `--creds` would put the password in the process list; an authfile (mode 0600,
         // removed when the pull ends) does not.
         let authfile = match &opts.credentials {

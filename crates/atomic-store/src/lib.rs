@@ -18,6 +18,7 @@ mod pins;
 pub mod pull;
 pub mod push;
 pub mod reference;
+pub mod sign;
 pub mod store;
 pub mod unpack;
 pub mod verify;

@@ -4,6 +4,7 @@
 //! only then the image's name pointed at the manifest.
 
 pub mod archive;
+pub mod policy;
 pub mod progress;
 pub mod registry;
 
@@ -114,6 +115,11 @@ pub struct PullOptions {
     pub authfile: Option<PathBuf>,
     /// Send no credentials, whatever the auth files hold (`push --anonymous`).
     pub anonymous: bool,
+    /// `--signature-policy`: the policy.json to obey instead of the user's or the system's.
+    pub signature_policy: Option<PathBuf>,
+    /// registries.d to read (where signatures are); default: the user's if it exists, else
+    /// `/etc/containers/registries.d`.
+    pub registries_d: Option<PathBuf>,
 }
 
 /// The result of a pull.
@@ -131,7 +137,12 @@ pub async fn pull(store: &Store, source: &Source, opts: &PullOptions) -> Result<
     let _lock = store.writer_lock()?;
     match source {
         Source::Registry(name) => registry::pull(store, name, opts).await,
-        other => archive::import(store, other, opts).await,
+        other => {
+            // No local transport carries signatures, so the policy decides from the source's
+            // scope alone, before anything is read into the store.
+            policy::check(opts, &policy::local_image(other)?, None).await?;
+            archive::import(store, other, opts).await
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //! pull that fails or is killed at any point leaves the store as it was plus garbage in `tmp/`
 //! that the next writer removes.
 
+pub mod attachments;
 pub mod auth;
 mod capped;
 pub mod config;
@@ -63,8 +64,17 @@ pub struct RemoteImage {
 pub async fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled> {
     let progress = Progress::new(opts.quiet);
     let (logical, remote, fetched) = resolve(name, opts, &progress).await?;
-    // The name asked for, not a mirror's or a rewritten location's: what podman stores too.
+    // The name asked for, not a mirror's or a rewritten location's: what podman stores too,
+    // and what the signature policy is asked about (signatures are fetched where the manifest
+    // came from).
     let ref_name = logical.to_string();
+    // The signature policy decides before anything is stored.
+    let attachments = attachments::RegistryAttachments {
+        name: &remote.name,
+        opts,
+    };
+    let image = super::policy::registry_image(&ref_name, &fetched.bytes)?;
+    super::policy::check(opts, &image, Some(&attachments)).await?;
 
     if let Some(image) = super::current(store, &ref_name, &fetched.digest)? {
         // The caller reports it ("Image … is up to date.").

@@ -20,9 +20,11 @@ mod pull;
 mod push;
 mod run;
 pub(crate) mod scan;
+mod sign;
 mod stop;
 mod system;
 mod top;
+mod trust;
 mod uninstall;
 
 use anyhow::Result;
@@ -65,6 +67,14 @@ pub struct GlobalArgs {
     /// Ignore the install-first requirement (run) or a missing install record (uninstall)
     #[arg(short = 'i', long, global = true)]
     pub ignore: bool,
+    /// Signature policy (policy.json) for pulls into native storage, instead of
+    /// ~/.config/containers/policy.json or /etc/containers/policy.json
+    #[arg(long, global = true, value_name = "PATH")]
+    pub signature_policy: Option<std::path::PathBuf>,
+    /// registries.d directory saying where signatures are kept, instead of
+    /// ~/.config/containers/registries.d or /etc/containers/registries.d
+    #[arg(long = "registries.d", global = true, value_name = "DIR")]
+    pub registries_d: Option<std::path::PathBuf>,
 }
 
 /// `--storage`, shared by every verb that takes an image or a container.
@@ -231,6 +241,11 @@ enum Verb {
     Scan(Lazy<scan::ScanArgs>),
     /// Show the processes of running containers (every engine)
     Top(Lazy<top::TopArgs>),
+    /// Manage the trust policy (policy.json, registries.d) native pulls, Podman and skopeo obey
+    #[command(subcommand)]
+    Trust(trust::TrustVerb),
+    /// Sign images on their registry (simple signing with gpg, or sigstore)
+    Sign(Lazy<sign::SignArgs>),
     /// Operate on the OSTree-based host (atomic 1.x's host-status, host-upgrade and
     /// host-rollback are accepted too)
     #[command(subcommand)]
@@ -360,6 +375,10 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     atomic_store::pull::registry::timeout::set_read_timeout(config.registry_read_timeout);
     atomic_store::unpack::expansion::set_ratio(config.layer_expansion_ratio);
     let global = &cli.global;
+    atomic_store::pull::policy::set_defaults(
+        global.signature_policy.clone(),
+        global.registries_d.clone(),
+    );
     match cli.verb {
         Verb::Run(Lazy(args)) => run::run(args, global, &config).await,
         Verb::Install(Lazy(args)) => install::install(args, global, &config).await,
@@ -401,6 +420,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Verb::Diff(Lazy(args)) => diff::diff(args, &config).await,
         Verb::Scan(Lazy(args)) => scan::scan(args, &config).await,
         Verb::Top(Lazy(args)) => top::top(args, &config).await,
+        Verb::Trust(verb) => trust::trust(verb, global),
+        Verb::Sign(Lazy(args)) => sign::sign(args, global).await,
         Verb::Kube(verb) => kube::kube(verb, &config).await,
         Verb::Network(verb) => network::network(verb, &config),
         Verb::App(verb) => app::app(verb, &config).await,

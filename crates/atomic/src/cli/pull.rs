@@ -102,7 +102,7 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
 }
 
 /// `--src-creds USER[:PASSWORD]`; an empty value counts as none, as in the original.
-pub(super) fn credentials(arg: Option<&str>) -> Result<Option<(String, String)>> {
+pub(crate) fn credentials(arg: Option<&str>) -> Result<Option<(String, String)>> {
     let Some(arg) = arg.filter(|a| !a.is_empty()) else {
         return Ok(None);
     };

@@ -112,6 +112,7 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
         })
     };
     let mut damaged = Vec::new();
+    let mut rejected = Vec::new();
     for (names, manifest) in &targets {
         let name = names
             .iter()
@@ -130,6 +131,11 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
         } else {
             text.push_str(&format!("{shown}\n"));
         }
+        let (line, accepted) = signature(&store, name, manifest, args.tls.tls_verify).await;
+        text.push_str(&line);
+        if !accepted {
+            rejected.push(shown.clone());
+        }
         if args.remote {
             let (line, current) = remote(name, manifest, args.tls.tls_verify).await;
             text.push_str(&line);
@@ -140,8 +146,13 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
             damaged.push(shown);
         }
     }
+    for name in &rejected {
+        eprintln!(
+            "error: {name} is not accepted by the signature policy (see 'atomic trust show')"
+        );
+    }
     if damaged.is_empty() {
-        return Ok(0);
+        return Ok(if rejected.is_empty() { 0 } else { 1 });
     }
     for name in &damaged {
         eprintln!(
@@ -215,6 +226,55 @@ pub fn describe(shown: &str, report: &Report, verbose: bool) -> String {
         }
     }
     out
+}
+
+/// The image's signature state against the policy now: a line, and whether it is accepted.
+/// Images that did not come from a registry (`localhost/…`) were judged when imported.
+async fn signature(
+    store: &Store,
+    name: Option<&String>,
+    manifest: &Digest,
+    tls_verify: Option<bool>,
+) -> (String, bool) {
+    let Some(name) = name.filter(|n| !n.starts_with("localhost/")) else {
+        return (
+            "  signature   -  not from a registry (the policy was applied at import)\n".into(),
+            true,
+        );
+    };
+    let opts = PullOptions {
+        quiet: true,
+        tls_verify,
+        ..PullOptions::default()
+    };
+    let bytes = match store.read_blob(manifest) {
+        Ok(b) => b,
+        Err(e) => {
+            return (
+                format!("  signature   -  cannot read the manifest: {e:#}\n"),
+                false,
+            );
+        }
+    };
+    let Ok(parsed) = ImageName::parse(name) else {
+        return ("  signature   -  not a registry name\n".into(), true);
+    };
+    let attachments = atomic_store::pull::registry::attachments::RegistryAttachments {
+        name: &parsed,
+        opts: &opts,
+    };
+    use atomic_store::pull::policy::{self, SignatureState};
+    match policy::signature_state(&opts, name, &bytes, Some(&attachments)).await {
+        Ok(SignatureState::NoPolicy) => (
+            "  signature   -  no signature policy (policy.json) on this host\n".into(),
+            true,
+        ),
+        Ok(SignatureState::Accepted(how)) => {
+            (format!("  signature   -  accepted by {how}\n"), true)
+        }
+        Ok(SignatureState::Rejected(why)) => (format!("  signature   -  REJECTED: {why}\n"), false),
+        Err(e) => (format!("  signature   -  cannot check: {e:#}\n"), false),
+    }
 }
 
 /// Ask the registry for the manifest it now serves under `name`: a line saying whether ours is
