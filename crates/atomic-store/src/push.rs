@@ -79,7 +79,7 @@ pub async fn push(
     destination: Option<&str>,
     opts: &PushOptions,
 ) -> Result<Pushed> {
-    let signer = sign::prepare(&opts.sign)?;
+    let signer = sign::prepare(&opts.sign, &registry_options(opts))?;
     // Shared with pulls: a prune cannot remove the blobs being sent.
     let _lock = store.writer_lock()?;
     let img = store.resolve(image)?.ok_or_else(|| {
@@ -100,16 +100,7 @@ pub async fn push(
         name: dest.clone(),
         mirror: false,
     };
-    let connect = PullOptions {
-        quiet: opts.quiet,
-        tls_verify: opts.tls_verify,
-        credentials: opts.credentials.clone(),
-        registries_conf: opts.registries_conf.clone(),
-        cert_dir: opts.cert_dir.clone(),
-        authfile: opts.authfile.clone(),
-        anonymous: opts.anonymous,
-        ..PullOptions::default()
-    };
+    let connect = registry_options(opts);
     let remote =
         Remote::connect_source(&source, &conf.credential_helpers(), &connect, Access::Push).await?;
 
@@ -146,7 +137,16 @@ pub async fn push(
         img.manifest_digest
     ));
     if let Some(signer) = signer {
-        signer.sign(&dest, &img.manifest_digest).await?;
+        for signed in signer.sign(&dest, &img.manifest_digest).await? {
+            if !opts.quiet {
+                match signed {
+                    crate::sign::Signed::Simple(path) => {
+                        eprintln!("Signature written to {}", path.display())
+                    }
+                    crate::sign::Signed::Sigstore(tag) => eprintln!("Signature pushed as {tag}"),
+                }
+            }
+        }
     }
     let uploaded = sent.iter().filter(|s| **s).count();
     Ok(Pushed {
@@ -155,6 +155,20 @@ pub async fn push(
         uploaded,
         skipped: sent.len() - uploaded,
     })
+}
+
+/// How a push reaches the registry, in the terms of the registry client (shared with pulls).
+fn registry_options(opts: &PushOptions) -> PullOptions {
+    PullOptions {
+        quiet: opts.quiet,
+        tls_verify: opts.tls_verify,
+        credentials: opts.credentials.clone(),
+        registries_conf: opts.registries_conf.clone(),
+        cert_dir: opts.cert_dir.clone(),
+        authfile: opts.authfile.clone(),
+        anonymous: opts.anonymous,
+        ..PullOptions::default()
+    }
 }
 
 /// The qualified destination: `destination` (with or without `docker://`), else the image's

@@ -253,7 +253,7 @@ impl Connection {
         };
         let creds = match &opts.credentials {
             Some(c) => Some(c.clone()),
-            None => auth::lookup(&r.domain, &r.path)?,
+            None => auth::lookup(&r.domain, &r.path, opts.authfile.as_deref()).await?,
         };
         let auth = match creds {
             Some((u, p)) => RegistryAuth::Basic(u, p),

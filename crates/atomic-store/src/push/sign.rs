@@ -1,20 +1,20 @@
 //! Signing on the way out (`atomic push --sign-by`, `--sign-by-sigstore-private-key`).
 //!
-//! INTEGRATION POINT: the signing functions live with the trust code (policy.json,
-//! registries.d, `atomic sign`). Until they are wired in here, [`prepare`] refuses any signing
-//! request *before* anything is pushed, so a push that was asked to sign never leaves an
-//! unsigned image behind and never pretends to have signed. To wire it: make [`prepare`]
-//! check the key (GPG fingerprint in the keyring, or the sigstore private key file) and
-//! return a [`Signer`]; make [`Signer::sign`] write a simple-signing signature of
-//! `manifest_digest` for `reference` where registries.d's lookaside-staging says (GPG), or
-//! push a `sha256-<digest>.sig` attachment (sigstore).
+//! The signatures are made by the same code as `atomic sign` (`crate::sign`): a simple
+//! signing signature written where registries.d's `lookaside-staging` says (GPG), or a
+//! `sha256-<digest>.sig` attachment pushed beside the image (sigstore). The key is checked
+//! by [`prepare`] *before* anything is pushed, so a push asked to sign with a key atomic
+//! cannot use fails without leaving an unsigned image behind.
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result};
+use atomic_trust::gpg::{Gpg, GpgProgram};
 
 use crate::digest::Digest;
+use crate::pull::PullOptions;
 use crate::reference::ImageName;
+use crate::sign::{SignOptions, Signed, sign_pushed};
 
 /// What a push was asked to sign with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,29 +36,65 @@ impl SignRequest {
 /// A signer whose key was found; signs once the manifest is pushed.
 #[derive(Debug)]
 pub struct Signer {
-    _request: SignRequest,
+    opts: SignOptions,
 }
 
-/// Check the signing request before the push starts. `None`: nothing to sign.
-pub fn prepare(request: &SignRequest) -> Result<Option<Signer>> {
+/// Check the signing request before the push starts: the GPG key is in the keyring, the
+/// sigstore key is a P-256 private key atomic can sign with. `None`: nothing to sign.
+/// `registry` is how the push reaches the registry (a sigstore attachment goes there too).
+pub fn prepare(request: &SignRequest, registry: &PullOptions) -> Result<Option<Signer>> {
     if request.is_empty() {
         return Ok(None);
     }
-    let flag = if request.sign_by.is_some() {
-        "--sign-by"
-    } else {
-        "--sign-by-sigstore-private-key"
-    };
-    bail!(
-        "{flag}: signing while pushing is not available in this build of atomic; nothing was \
-         pushed. Push without it and sign with skopeo (`skopeo copy --sign-by KEYID …`)"
-    )
+    if let Some(key) = &request.sign_by {
+        let gpg = GpgProgram {
+            gnupghome: request.gnupghome.clone(),
+        };
+        gpg.export(key)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| {
+                format!("--sign-by {key}: the key is not usable; nothing was pushed")
+            })?;
+    }
+    if let Some(path) = &request.sigstore_private_key {
+        let pem = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "reading the sigstore private key {}; nothing was pushed",
+                path.display()
+            )
+        })?;
+        atomic_trust::cosign::sign(b"{}", &pem)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| {
+                format!(
+                    "--sign-by-sigstore-private-key {}: not a key atomic can sign with; nothing \
+                     was pushed",
+                    path.display()
+                )
+            })?;
+    }
+    Ok(Some(Signer {
+        opts: SignOptions {
+            sign_by: request.sign_by.clone(),
+            gnupghome: request.gnupghome.clone(),
+            signature_path: None,
+            sigstore_private_key: request.sigstore_private_key.clone(),
+            registries_d: None,
+            registry: registry.clone(),
+        },
+    }))
 }
 
 impl Signer {
-    /// Sign `manifest_digest`, just pushed as `reference`.
-    pub async fn sign(&self, reference: &ImageName, manifest_digest: &Digest) -> Result<()> {
-        bail!("signing {reference}@{manifest_digest}: no signing function is wired in")
+    /// Sign `manifest_digest`, just pushed as `reference`; returns what was written.
+    pub async fn sign(
+        &self,
+        reference: &ImageName,
+        manifest_digest: &Digest,
+    ) -> Result<Vec<Signed>> {
+        sign_pushed(&reference.to_string(), manifest_digest, &self.opts)
+            .await
+            .with_context(|| format!("signing {reference} (it was pushed unsigned)"))
     }
 }
 
@@ -67,22 +103,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nothing_to_sign_is_fine_and_a_key_is_refused_clearly() {
-        assert!(prepare(&SignRequest::default()).unwrap().is_none());
-        let gpg = SignRequest {
-            sign_by: Some("ABCD".into()),
-            ..SignRequest::default()
-        };
-        let err = prepare(&gpg).unwrap_err().to_string();
+    fn nothing_to_sign_is_fine_and_an_unusable_key_is_refused_clearly() {
+        let registry = PullOptions::default();
         assert!(
-            err.contains("--sign-by") && err.contains("nothing was pushed"),
-            "{err}"
+            prepare(&SignRequest::default(), &registry)
+                .unwrap()
+                .is_none()
         );
+        let dir = tempfile::tempdir().unwrap();
         let sigstore = SignRequest {
-            sigstore_private_key: Some("/k".into()),
+            sigstore_private_key: Some(dir.path().join("missing.key")),
             ..SignRequest::default()
         };
-        let err = prepare(&sigstore).unwrap_err().to_string();
-        assert!(err.contains("--sign-by-sigstore-private-key"), "{err}");
+        let err = format!("{:#}", prepare(&sigstore, &registry).unwrap_err());
+        assert!(err.contains("missing.key"), "{err}");
+        let bad = dir.path().join("bad.key");
+        std::fs::write(&bad, "not a key").unwrap();
+        let sigstore = SignRequest {
+            sigstore_private_key: Some(bad),
+            ..SignRequest::default()
+        };
+        let err = format!("{:#}", prepare(&sigstore, &registry).unwrap_err());
+        assert!(err.contains("nothing was pushed"), "{err}");
     }
 }

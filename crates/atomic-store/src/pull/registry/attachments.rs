@@ -11,6 +11,8 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 
 use super::config::RegistriesConf;
 use super::remote::Remote;
+use super::sources::PullSource;
+use super::token::Access;
 use crate::digest::Digest;
 use crate::pull::PullOptions;
 use crate::pull::policy::Attachments;
@@ -34,7 +36,20 @@ impl Attachments for RegistryAttachments<'_> {
                 ..self.name.clone()
             };
             let conf = RegistriesConf::load(self.opts.registries_conf.as_deref())?;
-            let remote = Remote::connect(name, &conf, self.opts).await?;
+            // The attachment lives beside the manifest, where it was fetched from (a mirror
+            // or a rewritten location included): `name` is already that place.
+            let source = PullSource {
+                insecure: conf.insecure(&name.repo_path()),
+                name,
+                mirror: false,
+            };
+            let remote = Remote::connect_source(
+                &source,
+                &conf.credential_helpers(),
+                self.opts,
+                Access::Pull,
+            )
+            .await?;
             let fetched = match remote.manifest().await {
                 Ok(f) => f,
                 Err(e) if not_found(&e) => return Ok(Vec::new()),
