@@ -603,8 +603,8 @@ fn authfile(image: &str, user: &str, password: &str) -> std::io::Result<tempfile
         .unwrap_or_else(|| atomic_store::reference::DEFAULT_REGISTRY.to_string());
     let auth = base64(format!("{user}:{password}").as_bytes());
     let doc = serde_json::json!({ "auths": { registry: { "auth": auth } } });
-    // tempfile creates files with mode 0600.
-    let mut file = tempfile::NamedTempFile::new()?;
+    // tempfile creates files with mode 0600; the prefix says whose file it is.
+    let mut file = tempfile::Builder::new().prefix("atomic-auth-").tempfile()?;
     file.write_all(doc.to_string().as_bytes())?;
     Ok(file)
 }

@@ -154,13 +154,14 @@ impl Prepared {
 
     /// Print the command line as the original did (stdout), unless quiet; then the privilege
     /// summary (stderr), unless quiet.
-    pub fn announce(&self, quiet: bool) {
+    pub fn announce(&self, quiet: bool) -> Result<()> {
         if quiet {
-            return;
+            return Ok(());
         }
-        output::line(&label::join(&self.argv));
+        output::line(&label::join(&self.argv))?;
         self.note_replacement();
         self.warn_privileges();
+        Ok(())
     }
 
     /// Said once, on stderr, so that what is shown is never silently not the label's text.
@@ -178,8 +179,8 @@ impl Prepared {
 
     /// `--display`: the exact argv, shell-quoted so it can be pasted, on stdout; the variables
     /// atomic would set, and the privileges it would grant, on stderr.
-    pub fn display(&self) {
-        output::line(&label::join(&self.argv));
+    pub fn display(&self) -> Result<()> {
+        output::line(&label::join(&self.argv))?;
         let vars: Vec<String> = self
             .env
             .iter()
@@ -188,6 +189,7 @@ impl Prepared {
         eprintln!("# environment: {}", vars.join(" "));
         self.note_replacement();
         self.warn_privileges();
+        Ok(())
     }
 
     fn warn_privileges(&self) {

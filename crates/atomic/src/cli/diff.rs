@@ -113,9 +113,9 @@ pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
         metadata,
     };
     if args.json {
-        output::line(&serde_json::to_string_pretty(&report.json())?);
+        output::line(&serde_json::to_string_pretty(&report.json())?)?;
     } else {
-        output::text_out(&report.text(args.verbose));
+        output::text_out(&report.text(args.verbose))?;
     }
     Ok(0)
 }

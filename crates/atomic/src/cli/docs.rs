@@ -24,7 +24,7 @@ pub struct ManArgs {
 pub fn completion(args: CompletionArgs) -> Result<i32> {
     let mut buffer = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "atomic", &mut buffer);
-    crate::output::text_out(&String::from_utf8_lossy(&buffer));
+    crate::output::text_out(&String::from_utf8_lossy(&buffer))?;
     Ok(0)
 }
 

@@ -157,7 +157,7 @@ async fn generate(args: GenerateArgs, config: &Config) -> Result<i32> {
     match &args.file {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the objects to {}", path.display()))?,
-        None => crate::output::line(text.trim_end()),
+        None => crate::output::line(text.trim_end())?,
     }
     Ok(0)
 }

@@ -315,6 +315,27 @@ enum HostVerb {
     Uninstall(Lazy<host::PackagesArgs>),
 }
 
+impl Cli {
+    /// Whether the verb's exit code is, when atomic itself does not fail, the code of a program
+    /// it ran: a label's command, kubectl, `podman kube play`, a docker command line carried out
+    /// on native. `main` then reports atomic's own failures as 125 (Docker's and Podman's
+    /// convention), so a script can tell them from the program exiting 1.
+    pub fn passes_exit_code(&self) -> bool {
+        use kube::KubeVerb;
+        matches!(
+            self.verb,
+            Verb::Run(_)
+                | Verb::Install(_)
+                | Verb::Uninstall(_)
+                | Verb::Stop(_)
+                | Verb::Help(_)
+                | Verb::Images(ImagesVerb::Help(_))
+                | Verb::Kube(KubeVerb::Apply(_) | KubeVerb::Delete(_) | KubeVerb::Play(_))
+                | Verb::NativeDocker(_)
+        )
+    }
+}
+
 /// Run a `host` verb (synchronous, no atomic.conf): `Ok(its result)`; any other verb is given
 /// back for [`dispatch`].
 pub fn dispatch_host(cli: Cli) -> Result<Result<i32>, Box<Cli>> {

@@ -234,7 +234,7 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
         let rows = with_layout(&layout, args.quiet, |ctx| {
             atomic_system::update::update_all(ctx, &resolve, runtime.as_deref())
         })?;
-        print_summary(&rows);
+        print_summary(&rows)?;
         let failed = rows
             .iter()
             .any(|r| r.status == atomic_system::update::Status::Failed);
@@ -283,7 +283,7 @@ pub fn rollback(args: RollbackArgs, config: &Config) -> Result<i32> {
 }
 
 /// The original's SUMMARY table of `containers update --all`, coloured on a terminal.
-fn print_summary(rows: &[atomic_system::update::Summary]) {
+fn print_summary(rows: &[atomic_system::update::Summary]) -> Result<()> {
     use atomic_system::update::Status;
     let colour = rustix::termios::isatty(std::io::stdout());
     let paint = |status: Status| {
@@ -324,5 +324,5 @@ fn print_summary(rows: &[atomic_system::update::Summary]) {
             &paint(r.status),
         ]);
     }
-    crate::output::text_out(&text);
+    crate::output::text_out(&text)
 }

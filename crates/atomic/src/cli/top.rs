@@ -87,7 +87,7 @@ pub async fn top(args: TopArgs, config: &Config) -> Result<i32> {
         targets.retain(|c| args.containers.iter().any(|w| matches(c, w)));
     }
     if targets.is_empty() {
-        output::line("No containers running");
+        output::line("No containers running")?;
         return Ok(0);
     }
     targets.sort_by(|a, b| a.id.cmp(&b.id));
@@ -109,12 +109,12 @@ pub async fn top(args: TopArgs, config: &Config) -> Result<i32> {
         let table = render(&rows, &args.optional, tty);
         if tty {
             // The original's refresh: clear the screen, title, reverse-video header.
-            output::text_out(&format!("\x1bc{:^80}\n\n{table}", "ATOMIC TOP"));
+            output::text_out(&format!("\x1bc{:^80}\n\n{table}", "ATOMIC TOP"))?;
         } else {
             if i > 0 {
-                output::text_out("\n");
+                output::text_out("\n")?;
             }
-            output::text_out(&table);
+            output::text_out(&table)?;
         }
     }
     Ok(0)
