@@ -316,7 +316,11 @@ impl Program {
         }
         // A program this host does not have would only fail: the engine's own runs instead
         // (and, as any replacement, is said).
-        if self.keep_written && is_docker_program(first) && first != "docker" && exists(first) {
+        if self.keep_written
+            && is_docker_program(first)
+            && first != "docker"
+            && atomic_exec::find_program(first).is_some()
+        {
             return None;
         }
         Some(std::mem::replace(first, self.path.clone()))
@@ -337,15 +341,6 @@ impl Program {
 pub fn is_engine_program(program: &str) -> bool {
     let base = program.rsplit('/').next().unwrap_or(program);
     matches!(base, "docker" | "docker-latest" | "podman")
-}
-
-/// An absolute path that exists, or a name found on PATH.
-fn exists(program: &str) -> bool {
-    if program.contains('/') {
-        return std::path::Path::new(program).is_file();
-    }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 fn is_docker_program(program: &str) -> bool {

@@ -20,7 +20,11 @@ fn missing_image_says_how_to_pull(kind: Kind) {
             .unwrap();
         // run, install and help pass a label command's exit code through: their own failures
         // are 125.
-        let code = if matches!(verb[0], "info" | "version") { 1 } else { 125 };
+        let code = if matches!(verb[0], "info" | "version") {
+            1
+        } else {
+            125
+        };
         assert_eq!(out.status.code(), Some(code), "{verb:?}");
         let err = stderr(&out);
         assert!(

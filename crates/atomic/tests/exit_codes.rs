@@ -31,10 +31,17 @@ fn label_command_codes_pass_through_and_atomic_failures_are_125() {
     for verb in ["run", "install", "uninstall", "stop"] {
         let out = run(&world, &[verb, "--storage", "native", "i14-no-such-image"]);
         assert_eq!(out.status.code(), Some(125), "{verb}: {}", stderr(&out));
-        assert!(stderr(&out).contains("i14-no-such-image"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("i14-no-such-image"),
+            "{}",
+            stderr(&out)
+        );
     }
     // A verb that runs nothing of the image's: 1.
-    let out = run(&world, &["info", "--storage", "native", "i14-no-such-image"]);
+    let out = run(
+        &world,
+        &["info", "--storage", "native", "i14-no-such-image"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     // A usage error is clap's: 2.
     let out = run(&world, &["run", "--no-such-flag", "x"]);

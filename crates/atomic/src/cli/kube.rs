@@ -166,7 +166,7 @@ async fn generate(args: GenerateArgs, config: &Config) -> Result<i32> {
 /// stdin; its stdout, stderr and exit code are the user's.
 async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> {
     // Asked first, so a missing kubectl is said before any generating or warning.
-    let Some(kubectl) = on_path("kubectl") else {
+    let Some(kubectl) = atomic_exec::find_program("kubectl") else {
         bail!(
             "kubectl is not installed (no 'kubectl' on PATH): install it, or write the objects \
              with 'atomic kube generate' and apply them another way"
@@ -202,17 +202,6 @@ async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> 
     }
     let status = child.wait().context("waiting for kubectl")?;
     Ok(atomic_runtime::signals::exit_code(status))
-}
-
-/// The executable `name` in a directory of PATH.
-fn on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// `podman kube play` of the stream, made playable on one host (DaemonSet and Job as Pods).

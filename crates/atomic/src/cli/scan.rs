@@ -412,7 +412,7 @@ fn run_scanner(engine: &Engine, argv: &[String], verbose: bool) -> Result<i32> {
     let status = cmd
         .status()
         .with_context(|| format!("running the scanner with {}", argv[0]))?;
-    Ok(status.code().unwrap_or(128))
+    Ok(atomic_exec::exit_code(status))
 }
 
 fn report(args: &ScanArgs, targets: &[Target], results: &[ScanResult], dir: &Path) -> Result<()> {

@@ -113,11 +113,13 @@ pub fn runtime_path(runtime: &str) -> Result<String> {
     if runtime.contains('/') {
         return Ok(runtime.to_string());
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(runtime))
-        .find(|p| p.is_file())
+    atomic_exec::find_program(runtime)
+        .or_else(|| {
+            atomic_exec::find_in(
+                runtime,
+                ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from),
+            )
+        })
         .map(|p| p.display().to_string())
         .with_context(|| {
             format!("Cannot install the container: the runtime {runtime} is not installed")
