@@ -11,6 +11,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -18,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use atomic_store::Store;
 
 use crate::rootfs::Rootfs;
-use crate::runc::{ExecOptions, Runtime};
+use crate::runc::{ExecOptions, OciRuntime, Runtime};
 use crate::signals::{exit_code, wait_forwarding};
 use crate::state::{Containers, Lifecycle, Record, Status, now};
 
@@ -39,6 +40,8 @@ pub struct Runner {
     pub containers: Containers,
     pub runtime: Runtime,
     pub store: Store,
+    /// Tests: the runtime of every container instead of its own (see [`OciRuntime`]).
+    fake_runtime: Option<Arc<dyn OciRuntime>>,
 }
 
 impl Runner {
@@ -49,6 +52,15 @@ impl Runner {
             containers: Containers::new(&root.join("containers")),
             runtime: Runtime::new(runtime_program, &root.join("runc")),
             store,
+            fake_runtime: None,
+        }
+    }
+
+    /// The runtime that stop, remove, finish and status talk to for `record`.
+    fn oci(&self, record: &Record) -> Arc<dyn OciRuntime> {
+        match &self.fake_runtime {
+            Some(fake) => fake.clone(),
+            None => Arc::new(self.runtime_for(record)),
         }
     }
 
@@ -68,7 +80,7 @@ impl Runner {
 
     /// The true status of one container.
     pub fn status(&self, record: &Record) -> Result<Status> {
-        let state = self.runtime_for(record).state(&record.id)?;
+        let state = self.oci(record).state(&record.id)?;
         Ok(record.status(state.as_ref().map(|s| s.status.as_str())))
     }
 
@@ -111,7 +123,7 @@ impl Runner {
     fn finish(&self, record: &mut Record, code: Option<i32>) -> Result<()> {
         let _lock = self.containers.lock(&record.id)?;
         // The runtime forgets a finished `run` itself; a failed start may leave it behind.
-        let runtime = self.runtime_for(record);
+        let runtime = self.oci(record);
         if runtime.knows(&record.id) {
             runtime.delete(&record.id, true)?;
         }
@@ -174,7 +186,7 @@ impl Runner {
         let timeout = timeout
             .or(record.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
-        let runtime = self.runtime_for(record);
+        let runtime = self.oci(record);
         if let Err(e) = runtime.kill(&record.id, signal, false) {
             tracing::debug!("stop signal: {e:#}");
         }
@@ -239,14 +251,12 @@ impl Runner {
             }
             let dir = self.containers.dir(&record.id);
             let _ = std::fs::write(dir.join(STOPPED_MARKER), b"");
-            self.runtime_for(record)
-                .kill(&record.id, "SIGKILL", true)
-                .ok();
+            self.oci(record).kill(&record.id, "SIGKILL", true).ok();
             self.wait_not_running(record, Duration::from_secs(10))?;
         }
         let _names = self.containers.names_lock()?;
         let _lock = self.containers.lock(&record.id)?;
-        self.runtime_for(record).delete(&record.id, true)?;
+        self.oci(record).delete(&record.id, true)?;
         self.remove_files(record)
     }
 
@@ -303,3 +313,7 @@ fn read_until_closed(mut child: std::process::Child) -> std::io::Result<Captured
     let _ = child.try_wait();
     Ok(Captured { stdout, stderr })
 }
+
+#[cfg(test)]
+#[path = "container_tests.rs"]
+mod tests;

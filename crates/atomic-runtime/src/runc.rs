@@ -251,6 +251,63 @@ impl Runtime {
     }
 }
 
+/// What the container logic asks of an OCI runtime. [`Runtime`] is the real one (runc, crun);
+/// tests put a recording fake here, so that stop, remove and finish are tested without runc or
+/// root (as youki's `Syscall` trait and its `TestHelperSyscall`).
+pub trait OciRuntime: std::fmt::Debug + Send + Sync {
+    /// Create the container from its bundle; its process waits for [`OciRuntime::start`].
+    fn create(
+        &self,
+        bundle: &Path,
+        id: &str,
+        pid_file: &Path,
+        log: &Path,
+        stdio: Stdio3,
+    ) -> Result<()>;
+    fn start(&self, id: &str) -> Result<()>;
+    /// Send a signal to the container's process (`all`: to every process in it).
+    fn kill(&self, id: &str, signal: &str, all: bool) -> Result<()>;
+    /// Forget a stopped container (`force`: kill it first); an unknown one is no error.
+    fn delete(&self, id: &str, force: bool) -> Result<()>;
+    /// The runtime's state of one container; None when it does not know it.
+    fn state(&self, id: &str) -> Result<Option<RuntimeState>>;
+    /// Whether the runtime may still hold state for the container.
+    fn knows(&self, id: &str) -> bool;
+}
+
+impl OciRuntime for Runtime {
+    fn create(
+        &self,
+        bundle: &Path,
+        id: &str,
+        pid_file: &Path,
+        log: &Path,
+        stdio: Stdio3,
+    ) -> Result<()> {
+        Runtime::create(self, bundle, id, pid_file, log, stdio)
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        Runtime::start(self, id)
+    }
+
+    fn kill(&self, id: &str, signal: &str, all: bool) -> Result<()> {
+        Runtime::kill(self, id, signal, all)
+    }
+
+    fn delete(&self, id: &str, force: bool) -> Result<()> {
+        Runtime::delete(self, id, force)
+    }
+
+    fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
+        Runtime::state(self, id)
+    }
+
+    fn knows(&self, id: &str) -> bool {
+        Runtime::knows(self, id)
+    }
+}
+
 /// The three standard streams for a created container.
 pub struct Stdio3 {
     pub stdin: Stdio,
