@@ -81,3 +81,21 @@ fn failed_podman_pull_leaves_no_authfile() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+#[test]
+fn exit_codes_are_documented_in_help_and_the_man_page() {
+    let world = World::new();
+    let out = run(&world, &["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Exit status:") && help.contains("125"),
+        "{help}"
+    );
+    let dir = world.path().join("man");
+    let out = run(&world, &["generate-man", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.join("atomic.1")).unwrap();
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    assert!(page.contains("\\fB125\\fR"), "{page}");
+    assert!(!page.contains(".SH EXTRA"), "{page}");
+}
