@@ -78,6 +78,7 @@ pub struct Task {
     stdin: StdinPolicy,
     verbose: bool,
     env: Vec<(OsString, OsString)>,
+    dir: Option<PathBuf>,
 }
 
 impl Task {
@@ -90,6 +91,7 @@ impl Task {
             stdin: StdinPolicy::Null,
             verbose: false,
             env: Vec::new(),
+            dir: None,
         }
     }
 
@@ -114,6 +116,12 @@ impl Task {
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Task {
         self.env
             .push((key.as_ref().to_os_string(), value.as_ref().to_os_string()));
+        self
+    }
+
+    /// Run the program in `dir` (an OCI bundle, for `runc run`).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Task {
+        self.dir = Some(dir.into());
         self
     }
 
@@ -150,6 +158,9 @@ impl Task {
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..]);
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
         cmd.stdin(match self.stdin {
             StdinPolicy::Null => Stdio::null(),
             StdinPolicy::Inherit => Stdio::inherit(),
@@ -318,12 +329,13 @@ mod tests {
 
     #[test]
     fn success_gives_the_output_and_env_reaches_the_program() {
-        let out = Task::from_argv("testing", &["/bin/sh", "-c", "echo $I14_X"])
+        let out = Task::from_argv("testing", &["/bin/sh", "-c", "echo $I14_X; pwd"])
             .unwrap()
             .env("I14_X", "hello")
+            .current_dir("/")
             .run()
             .unwrap();
-        assert_eq!(out.stdout, b"hello\n");
+        assert_eq!(out.stdout, b"hello\n/\n");
         assert!(Task::from_argv::<&str>("testing", &[]).is_none());
     }
 

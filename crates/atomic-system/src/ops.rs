@@ -348,10 +348,9 @@ fn remove_everything(ctx: &Context, name: &str) -> Result<()> {
         )?;
         // A container the unit did not clean up (a crash of the service) would hold its name
         // in the runtime.
-        let _ = std::process::Command::new(&info.runtime)
+        let _ = atomic_exec::Task::new("removing a leftover container", &info.runtime)
             .args(["delete", "-f", name])
-            .stderr(std::process::Stdio::null())
-            .status();
+            .output();
     }
     remove_any(&layout.link(name))?;
     for index in [0, 1] {

@@ -243,18 +243,16 @@ fn play(args: PlayArgs, config: &Config) -> Result<i32> {
         argv.push("--down".into());
     }
     argv.push(file.path().display().to_string());
-    let status = Command::new(&program)
+    Ok(atomic_exec::Task::new("podman kube play", &program)
         .args(&argv)
-        .status()
-        .with_context(|| format!("running {} kube play", program.display()))?;
-    Ok(atomic_runtime::signals::exit_code(status))
+        .stdin(atomic_exec::StdinPolicy::Inherit)
+        .status()?)
 }
 
 /// Whether this podman expands `$(VAR)` in command and args as Kubernetes does (4.7 on).
 fn expands_commands(podman: &std::path::Path) -> bool {
-    let version = Command::new(podman)
+    let version = atomic_exec::Task::new("asking podman its version", podman)
         .args(["version", "--format", "{{.Client.Version}}"])
-        .stderr(Stdio::null())
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
