@@ -316,11 +316,7 @@ impl Program {
         }
         // A program this host does not have would only fail: the engine's own runs instead
         // (and, as any replacement, is said).
-        if self.keep_written
-            && is_docker_program(first)
-            && first != "docker"
-            && atomic_exec::find_program(first).is_some()
-        {
+        if self.keep_written && is_docker_program(first) && first != "docker" && host_has(first) {
             return None;
         }
         Some(std::mem::replace(first, self.path.clone()))
@@ -336,6 +332,15 @@ impl Program {
             .chain(args.into_iter().map(Into::into))
             .collect()
     }
+}
+
+/// A path the label wrote is kept when it is there (exec says so if it cannot run it); a name
+/// must be an executable on PATH.
+fn host_has(program: &str) -> bool {
+    if program.contains('/') {
+        return std::path::Path::new(program).is_file();
+    }
+    atomic_exec::find_program(program).is_some()
 }
 
 pub fn is_engine_program(program: &str) -> bool {
@@ -359,7 +364,7 @@ fn current_dir() -> String {
 
 /// SUDO_UID and SUDO_GID as the original computed them, with the GID fix its docs promised:
 /// kept when set; otherwise the login UID (`/proc/self/loginuid`, when set) or the real UID, and
-/// that user's primary group from /etc/passwd, else the real GID.
+/// that user's primary group (from NSS: /etc/passwd, LDAP, systemd-userdb…), else the real GID.
 fn sudo_ids() -> (String, String) {
     let uid = std::env::var("SUDO_UID").ok().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/self/loginuid")
@@ -376,16 +381,21 @@ fn sudo_ids() -> (String, String) {
 }
 
 fn primary_gid(uid: &str) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 3 && fields[2] == uid).then(|| fields[3].to_string())
-    })
+    let user = uzers::get_user_by_uid(uid.parse().ok()?)?;
+    Some(user.primary_group_id().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn primary_group_comes_from_the_host_user_database() {
+        // root's primary group is 0 on every Linux; an unknown UID or a non-number has none.
+        assert_eq!(primary_gid("0").as_deref(), Some("0"));
+        assert_eq!(primary_gid("4294967290"), None);
+        assert_eq!(primary_gid("root"), None);
+    }
 
     #[test]
     fn engine_programs_are_recognised_by_basename() {
