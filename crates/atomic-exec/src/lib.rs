@@ -9,6 +9,9 @@
 //! The exit-code rule ([`exit_code`]) and the PATH lookup ([`find_program`]) live here too, so
 //! that a signal, a missing program or a non-executable file mean the same everywhere.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};

@@ -9,6 +9,9 @@
 //! - [`runc`]: the OCI runtime's command line; [`container`]: run, stop, remove, exec;
 //!   [`supervise`]: the supervisor of a detached container; [`signals`]: waiting like a shell.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod caps;
 pub mod container;
 pub mod dockercli;

@@ -1,5 +1,8 @@
 //! `atomic`: the high-level entry point to a container host.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod cli;
 mod command;
 mod config;
