@@ -520,9 +520,8 @@ impl PodmanEngine {
 
     /// A container's, else an image's, inspect output (`Engine::inspect_json`).
     pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
-        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
-        if let Some(c) = containers.into_iter().next() {
-            return Ok(Some(c));
+        if let Some(container) = self.inspect_container_json(name)? {
+            return Ok(Some(container));
         }
         Ok(self
             .inspect("image inspect", &["image", "inspect", name])?
