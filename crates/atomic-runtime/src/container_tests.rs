@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use super::*;
 use crate::runc::{RuntimeState, Stdio3};
-use crate::state::{Restart, new_id};
 
 /// A runtime that records what it is asked and keeps one container's state: running until a
 /// signal in `ends_on` reaches it.
@@ -118,27 +117,10 @@ fn world(fake: FakeRuntime, edit: impl FnOnce(&mut Record)) -> World {
     let mut runner = Runner::new(store, "runc");
     let fake = Arc::new(fake);
     runner.fake_runtime = Some(fake.clone());
-    let mut record = Record {
-        id: new_id().expect("random bytes"),
-        name: "i14-unit".into(),
-        image: "i14-image".into(),
-        image_id: "0".repeat(64),
-        manifest_digest: format!("sha256:{}", "0".repeat(64)),
-        created: now(),
-        command: vec!["/bin/sh".into()],
-        labels: Default::default(),
-        layers: Vec::new(),
-        tty: false,
-        interactive: false,
-        auto_remove: false,
-        stop_signal: None,
-        stop_timeout: None,
-        restart: Restart::No,
-        runtime: "runc".into(),
-        state: Lifecycle::Running {
-            started: now(),
-            detached: false,
-        },
+    let mut record = crate::state::tests::record("i14-unit");
+    record.state = Lifecycle::Running {
+        started: now(),
+        detached: false,
     };
     edit(&mut record);
     let _names = runner.containers.names_lock().expect("the names lock");
