@@ -173,7 +173,10 @@ impl Task {
 
     fn announce(&self) {
         if self.verbose {
-            println!("{}", self.command_line());
+            use std::io::Write;
+            // An echo nobody reads (stdout closed) is no reason to fail, nor to panic as
+            // `println!` would: the command still runs.
+            let _ = writeln!(std::io::stdout(), "{}", self.command_line());
         }
     }
 

@@ -381,7 +381,7 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
     }
     output::text_out(&text)?;
     if !global.assumeyes && !confirm("\nConfirm (y/N) ")? {
-        println!("User aborted delete operation for containers");
+        output::line("User aborted delete operation for containers")?;
         return Ok(2);
     }
     let mut failed = false;
