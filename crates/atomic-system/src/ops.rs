@@ -27,9 +27,12 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn say(&self, message: &str) {
+    /// Tell the user what is being done, unless quiet. A closed stdout is no reason to stop
+    /// (nor to panic, as `println!` would) halfway through an install.
+    pub(crate) fn say(&self, message: &str) {
         if !self.quiet {
-            println!("{message}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{message}");
         }
     }
 
