@@ -430,20 +430,16 @@ impl DockerEngine {
 
     /// A container's, else an image's, inspect output (`Engine::inspect_json`).
     pub async fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
-        let r = self.client.inspect_container(name, None).await;
-        let value = match self.classify("container inspect", r)? {
-            Some(c) => serde_json::to_value(c),
-            None => {
-                let r = self.client.inspect_image(name).await;
-                match self.classify("image inspect", r)? {
-                    Some(i) => serde_json::to_value(i),
-                    None => return Ok(None),
-                }
-            }
-        };
-        value
-            .map(Some)
-            .map_err(|e| EngineError::failed(EngineKind::Docker, "inspect", e))
+        if let Some(container) = self.inspect_container_json(name).await? {
+            return Ok(Some(container));
+        }
+        let r = self.client.inspect_image(name).await;
+        match self.classify("image inspect", r)? {
+            Some(image) => serde_json::to_value(image)
+                .map(Some)
+                .map_err(|e| EngineError::failed(EngineKind::Docker, "image inspect", e)),
+            None => Ok(None),
+        }
     }
 
     /// The layer directories of a container, else an image (`crate::root`).

@@ -9,6 +9,9 @@
 //! The types here are the engine-neutral view atomic needs of an image and a container; each
 //! backend maps its own JSON onto them.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod docker;
 pub mod mount;
 mod native;

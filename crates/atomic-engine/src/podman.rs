@@ -15,8 +15,9 @@ mod store_images;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
+use atomic_exec::Task;
 use serde::Deserialize;
 
 use crate::root::{RootKind, RootLayers, graph_driver_layers, is_overlay};
@@ -40,11 +41,8 @@ pub struct PodmanEngine {
 impl PodmanEngine {
     /// Find `podman` on PATH.
     pub fn find() -> Result<Self> {
-        let path = std::env::var_os("PATH").unwrap_or_default();
         let reader = std::env::var(READER_SWITCH).map_or(true, |v| v != "off");
-        std::env::split_paths(&path)
-            .map(|dir| dir.join("podman"))
-            .find(|candidate| candidate.is_file())
+        atomic_exec::find_program("podman")
             .map(|program| PodmanEngine { program, reader })
             .ok_or(EngineError::PodmanMissing)
     }
@@ -128,10 +126,13 @@ impl PodmanEngine {
         PathBuf::from("podman")
     }
 
+    /// `podman ARGS…`, stdin on /dev/null.
+    fn task<S: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Task {
+        Task::new("running podman", &self.program).args(args)
+    }
+
     fn output(&self, action: &str, args: &[&str]) -> Result<Output> {
-        Command::new(&self.program)
-            .args(args)
-            .stdin(Stdio::null())
+        self.task(args)
             .output()
             .map_err(|e| EngineError::failed(EngineKind::Podman, action, e))
     }
@@ -427,10 +428,9 @@ impl PodmanEngine {
 
     pub fn pull(&self, image: &str, opts: &atomic_store::PullOptions) -> Result<()> {
         let quiet = opts.quiet;
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("pull");
+        let mut args: Vec<std::ffi::OsString> = vec!["pull".into()];
         if let Some(verify) = opts.tls_verify {
-            cmd.arg(format!("--tls-verify={verify}"));
+            args.push(format!("--tls-verify={verify}").into());
         }
         if let Some(dir) = &opts.cert_dir {
             cmd.arg("--cert-dir").arg(dir);
@@ -446,7 +446,7 @@ impl PodmanEngine {
                 let file = authfile(image, user, password).map_err(|e| {
                     EngineError::failed(EngineKind::Podman, format!("pull {image}"), e)
                 })?;
-                cmd.arg("--authfile").arg(file.path());
+                args.extend(["--authfile".into(), file.path().as_os_str().to_owned()]);
                 Some(file)
             }
             None => {
@@ -457,16 +457,18 @@ impl PodmanEngine {
             }
         };
         if quiet {
-            cmd.arg("--quiet").stdout(Stdio::null());
-        } else {
-            // podman prints the image ID on stdout; progress is on stderr.
-            cmd.stdout(Stdio::null());
+            args.push("--quiet".into());
         }
-        let status = cmd
-            .arg(image)
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| EngineError::failed(EngineKind::Podman, format!("pull {image}"), e))?;
+        args.push(image.into());
+        // podman prints the image ID on stdout; progress is on stderr, the user's.
+        let task = self.task(&args);
+        let status = task.command().stdout(Stdio::null()).status().map_err(|e| {
+            EngineError::failed(
+                EngineKind::Podman,
+                format!("pull {image}"),
+                task.spawn_error(e),
+            )
+        })?;
         drop(authfile);
         if status.success() {
             Ok(())
@@ -531,9 +533,8 @@ impl PodmanEngine {
 
     /// A container's, else an image's, inspect output (`Engine::inspect_json`).
     pub fn inspect_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
-        let containers = self.inspect("container inspect", &["container", "inspect", name])?;
-        if let Some(c) = containers.into_iter().next() {
-            return Ok(Some(c));
+        if let Some(container) = self.inspect_container_json(name)? {
+            return Ok(Some(container));
         }
         Ok(self
             .inspect("image inspect", &["image", "inspect", name])?
@@ -614,34 +615,14 @@ fn authfile(image: &str, user: &str, password: &str) -> std::io::Result<tempfile
         .ok()
         .and_then(|n| n.registry)
         .unwrap_or_else(|| atomic_store::reference::DEFAULT_REGISTRY.to_string());
-    let auth = base64(format!("{user}:{password}").as_bytes());
+    use base64::Engine;
+    // auth.json's encoding: standard base64 with padding.
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     let doc = serde_json::json!({ "auths": { registry: { "auth": auth } } });
-    // tempfile creates files with mode 0600.
-    let mut file = tempfile::NamedTempFile::new()?;
+    // tempfile creates files with mode 0600; the prefix says whose file it is.
+    let mut file = tempfile::Builder::new().prefix("atomic-auth-").tempfile()?;
     file.write_all(doc.to_string().as_bytes())?;
     Ok(file)
-}
-
-/// Standard base64 with padding (auth.json's encoding), for the few bytes of a credential.
-fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// `podman rmi` prints `Untagged: NAME` and `Deleted: ID` lines.
@@ -676,8 +657,8 @@ struct PodmanListedImage {
 }
 
 fn stderr_text(out: &Output) -> String {
-    let text = String::from_utf8_lossy(&out.stderr);
-    let text = text.trim().trim_start_matches("Error: ");
+    let text = atomic_exec::stderr_tail(&out.stderr);
+    let text = text.trim_start_matches("Error: ");
     if text.is_empty() {
         format!("podman exited with {}", out.status)
     } else {
@@ -889,19 +870,6 @@ mod tests {
         assert_eq!(i.labels["RUN"], "docker run IMAGE");
         assert_eq!(i.entrypoint, vec!["/init"]);
         assert_eq!(i.cmd, vec!["/bin/sh"]);
-    }
-
-    #[test]
-    fn base64_matches_the_standard() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("user:pa ss", "dXNlcjpwYSBzcw=="),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want, "{input}");
-        }
     }
 
     #[test]

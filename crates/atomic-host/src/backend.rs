@@ -3,9 +3,9 @@
 //! recorded outputs instead of a real bootc or rpm-ostree host.
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use atomic_exec::{StdinPolicy, Task};
 
 use crate::bootc;
 
@@ -54,49 +54,28 @@ pub trait Runner {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemRunner;
 
-fn command(argv: &[String]) -> Result<Command> {
-    let (program, args) = argv.split_first().context("empty command line")?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    Ok(cmd)
-}
-
-/// A child's exit code; killed by signal N, the shell's 128+N.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+fn task(argv: &[String]) -> Result<Task> {
+    let program = argv.first().context("empty command line")?;
+    Ok(Task::new(format!("running {program}"), program).args(&argv[1..]))
 }
 
 impl Runner for SystemRunner {
     fn find(&self, program: &str) -> bool {
-        use std::os::unix::fs::PermissionsExt;
-        let Some(paths) = std::env::var_os("PATH") else {
-            return false;
-        };
-        std::env::split_paths(&paths).any(|dir| {
-            std::fs::metadata(dir.join(program))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+        atomic_exec::find_program(program).is_some()
     }
 
     fn capture(&self, argv: &[String]) -> Result<Captured> {
-        let out = command(argv)?
-            .output()
-            .with_context(|| format!("Running '{}'", argv.join(" ")))?;
+        let out = task(argv)?.output()?;
         Ok(Captured {
-            code: exit_code(out.status),
+            code: atomic_exec::exit_code(out.status),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
 
     fn interactive(&self, argv: &[String]) -> Result<i32> {
-        let status = command(argv)?
-            .status()
-            .with_context(|| format!("Running '{}'", argv.join(" ")))?;
-        Ok(exit_code(status))
+        // The tools may ask the user (rpm-ostree's prompts): atomic's own stdin.
+        Ok(task(argv)?.stdin(StdinPolicy::Inherit).status()?)
     }
 }
 

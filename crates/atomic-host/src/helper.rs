@@ -16,9 +16,10 @@
 //! then on PATH.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
+use atomic_exec::Task;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -65,23 +66,21 @@ enum Answer<T> {
 pub(crate) fn call<T: DeserializeOwned>(op: &Operation) -> Result<T> {
     let program = locate();
     let request = serde_json::to_string(op)?;
-    let out = Command::new(&program)
-        .arg(&request)
-        .stdin(Stdio::null())
+    let task = Task::new("the libostree helper", &program).arg(&request);
+    // Its own messages (progress of a pull) are the user's: only stdout is the answer.
+    let out = task
+        .command()
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow!(
-                    "the libostree backend needs '{HELPER}', which is not installed next to \
-                     atomic, in ../libexec/atomic/ from it, or on PATH"
-                )
-            } else {
-                anyhow!("cannot run {}: {e}", program.display())
-            }
+        .map_err(|e| match task.spawn_error(e) {
+            e if e.is_not_found() => anyhow!(
+                "the libostree backend needs '{HELPER}', which is not installed next to atomic, \
+                 in ../libexec/atomic/ from it, or on PATH"
+            ),
+            e => e.into(),
         })?;
     if !out.status.success() {
-        bail!("{} failed ({})", program.display(), out.status);
+        return Err(task.failure(out.status, b"").into());
     }
     let line = String::from_utf8_lossy(&out.stdout);
     let answer: Answer<T> = serde_json::from_str(line.trim())

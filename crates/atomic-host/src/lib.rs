@@ -10,6 +10,9 @@
 //! reads the sysroot's files itself (`sysroot.rs`) and asks the helper only when it cannot
 //! read them with certainty.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod backend;
 mod bootc;
 mod external;

@@ -11,6 +11,9 @@
 //!   the summary that marks images vulnerable.
 //! - [`metadata`]: two inspect documents with what they share removed (`diff -m`).
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod compare;
 pub mod metadata;
 pub mod packages;

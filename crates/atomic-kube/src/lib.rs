@@ -14,6 +14,9 @@
 //! [`stream`] writes them as YAML or JSON. Every option without a Kubernetes equivalent is a
 //! [`Warning`]; nothing is dropped silently.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod draft;
 pub mod flags;
 pub mod inspect;

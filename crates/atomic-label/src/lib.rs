@@ -14,6 +14,9 @@
 //! - [`runflags`]: read a `docker run`/`podman run` command line as data;
 //! - [`privilege`]: say which host access such a command line grants, before it runs.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod command;
 pub mod error;
 pub mod lookup;

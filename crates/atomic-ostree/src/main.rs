@@ -1,6 +1,9 @@
 //! `atomic-ostree`: the libostree backend of `atomic host`, run by atomic as a helper (see
 //! `atomic-host/src/helper.rs` for why and for the protocol).
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod change;
 mod libostree;
 

@@ -11,6 +11,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -18,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use atomic_store::Store;
 
 use crate::rootfs::Rootfs;
-use crate::runc::{ExecOptions, Runtime};
+use crate::runc::{ExecOptions, OciRuntime, Runtime};
 use crate::signals::{exit_code, wait_forwarding};
 use crate::state::{Containers, Lifecycle, Record, Status, now};
 
@@ -42,6 +43,8 @@ pub struct Runner {
     pub networks: crate::network::Networks,
     pub runtime: Runtime,
     pub store: Store,
+    /// Tests: the runtime of every container instead of its own (see [`OciRuntime`]).
+    fake_runtime: Option<Arc<dyn OciRuntime>>,
 }
 
 impl Runner {
@@ -53,6 +56,15 @@ impl Runner {
             networks: crate::network::Networks::new(root),
             runtime: Runtime::new(runtime_program, &root.join("runc")),
             store,
+            fake_runtime: None,
+        }
+    }
+
+    /// The runtime that stop, remove, finish and status talk to for `record`.
+    fn oci(&self, record: &Record) -> Arc<dyn OciRuntime> {
+        match &self.fake_runtime {
+            Some(fake) => fake.clone(),
+            None => Arc::new(self.runtime_for(record)),
         }
     }
 
@@ -72,7 +84,7 @@ impl Runner {
 
     /// The true status of one container.
     pub fn status(&self, record: &Record) -> Result<Status> {
-        let state = self.runtime_for(record).state(&record.id)?;
+        let state = self.oci(record).state(&record.id)?;
         Ok(record.status(state.as_ref().map(|s| s.status.as_str())))
     }
 
@@ -116,7 +128,7 @@ impl Runner {
     fn finish(&self, record: &mut Record, code: Option<i32>) -> Result<()> {
         let _lock = self.containers.lock(&record.id)?;
         // The runtime forgets a finished `run` itself; a failed start may leave it behind.
-        let runtime = self.runtime_for(record);
+        let runtime = self.oci(record);
         if runtime.knows(&record.id) {
             runtime.delete(&record.id, true)?;
         }
@@ -181,7 +193,7 @@ impl Runner {
         let timeout = timeout
             .or(record.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
-        let runtime = self.runtime_for(record);
+        let runtime = self.oci(record);
         if let Err(e) = runtime.kill(&record.id, signal, false) {
             tracing::debug!("stop signal: {e:#}");
         }
@@ -246,9 +258,7 @@ impl Runner {
             }
             let dir = self.containers.dir(&record.id);
             let _ = std::fs::write(dir.join(STOPPED_MARKER), b"");
-            self.runtime_for(record)
-                .kill(&record.id, "SIGKILL", true)
-                .ok();
+            self.oci(record).kill(&record.id, "SIGKILL", true).ok();
             self.wait_not_running(record, Duration::from_secs(10))?;
             // Its supervisor now takes the network down and records the exit, under the
             // container's lock: wait for that rather than for the lock.
@@ -256,7 +266,7 @@ impl Runner {
         }
         let _names = self.containers.names_lock()?;
         let _lock = self.containers.lock(&record.id)?;
-        self.runtime_for(record).delete(&record.id, true)?;
+        self.oci(record).delete(&record.id, true)?;
         self.network_release(record)?;
         self.remove_files(record)
     }
@@ -314,3 +324,7 @@ fn read_until_closed(mut child: std::process::Child) -> std::io::Result<Captured
     let _ = child.try_wait();
     Ok(Captured { stdout, stderr })
 }
+
+#[cfg(test)]
+#[path = "container_tests.rs"]
+mod tests;

@@ -11,6 +11,9 @@
 //!   [`supervise`]: the supervisor of a detached container; [`signals`]: waiting like a shell;
 //! - [`logs`]: log drivers (json-file, journald, none) and `docker logs`.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod caps;
 pub mod container;
 pub mod dockercli;

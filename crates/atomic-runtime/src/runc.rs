@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
+use atomic_exec::Task;
 use serde::Deserialize;
 
 /// One OCI runtime and its state directory.
@@ -51,15 +52,29 @@ impl Runtime {
         self.program.to_string_lossy().into_owned()
     }
 
-    /// `PROGRAM --root ROOT ARGS…`
+    /// `PROGRAM --root ROOT ARGS…`, on atomic's stdin (a foreground run or exec reads the
+    /// terminal) unless the caller says otherwise.
     pub fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("--root").arg(&self.root).args(args);
-        cmd
+        self.task(args)
+            .stdin(atomic_exec::StdinPolicy::Inherit)
+            .command()
+    }
+
+    /// `PROGRAM --root ROOT ARGS…` as a task: its errors name the runtime, the command line
+    /// and the tail of what the runtime said.
+    fn task<I, S>(&self, args: I) -> Task
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Task::new("OCI runtime", &self.program)
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
     }
 
     /// The foreground run: creates, starts, waits and deletes in one process that keeps the
@@ -80,8 +95,8 @@ impl Runtime {
         log: &Path,
         stdio: Stdio3,
     ) -> Result<()> {
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("--root")
+        let task = Task::new("OCI runtime", &self.program)
+            .arg("--root")
             .arg(&self.root)
             .arg("--log")
             .arg(log)
@@ -89,13 +104,17 @@ impl Runtime {
             .arg(bundle)
             .arg("--pid-file")
             .arg(pid_file)
-            .arg(id)
+            .arg(id);
+        let status = task
+            .command()
             .stdin(stdio.stdin)
             .stdout(stdio.stdout)
-            .stderr(stdio.stderr);
-        let status = cmd.status().map_err(|e| self.spawn_error(e))?;
+            .stderr(stdio.stderr)
+            .status()
+            .map_err(|e| self.spawn_error(e))?;
         if !status.success() {
-            bail!("{} create failed ({status})", self.name());
+            // Its stderr went to the container's; the JSON log has it too.
+            return Err(task.failure(status, b"").into());
         }
         Ok(())
     }
@@ -194,45 +213,98 @@ impl Runtime {
     }
 
     fn output(&self, args: &[&str]) -> Result<Output> {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| self.spawn_error(e))
+        self.task(args).output().map_err(|e| self.exec_error(e))
     }
 
     fn checked(&self, args: &[&str]) -> Result<Output> {
-        let out = self.output(args)?;
-        if out.status.success() {
-            Ok(out)
-        } else {
-            Err(self.failure(args, &out))
-        }
+        self.task(args).run().map_err(|e| self.exec_error(e))
     }
 
     /// The failed command and the tail of what it said, so the error can be acted on.
     fn failure(&self, args: &[&str], out: &Output) -> anyhow::Error {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        self.task(args).failure(out.status, &out.stderr).into()
+    }
+
+    /// A missing runtime is told with what to do about it.
+    fn exec_error(&self, e: atomic_exec::Error) -> anyhow::Error {
+        if e.is_not_found() {
+            self.not_installed()
+        } else {
+            e.into()
+        }
+    }
+
+    fn not_installed(&self) -> anyhow::Error {
         anyhow!(
-            "{} {} failed ({}): {}",
-            self.name(),
-            args.join(" "),
-            out.status,
-            tail.join("\n").trim()
+            "the OCI runtime '{}' is not installed; install runc, or choose another with \
+             --runtime or atomic.conf 'runtime'",
+            self.name()
         )
     }
 
     pub fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
         if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow!(
-                "the OCI runtime '{}' is not installed; install runc, or choose another with \
-                 --runtime or atomic.conf 'runtime'",
-                self.name()
-            )
+            self.not_installed()
         } else {
             anyhow!("cannot run '{}': {e}", self.name())
         }
+    }
+}
+
+/// What the container logic asks of an OCI runtime. [`Runtime`] is the real one (runc, crun);
+/// tests put a recording fake here, so that stop, remove and finish are tested without runc or
+/// root (as youki's `Syscall` trait and its `TestHelperSyscall`).
+pub trait OciRuntime: std::fmt::Debug + Send + Sync {
+    /// Create the container from its bundle; its process waits for [`OciRuntime::start`].
+    fn create(
+        &self,
+        bundle: &Path,
+        id: &str,
+        pid_file: &Path,
+        log: &Path,
+        stdio: Stdio3,
+    ) -> Result<()>;
+    fn start(&self, id: &str) -> Result<()>;
+    /// Send a signal to the container's process (`all`: to every process in it).
+    fn kill(&self, id: &str, signal: &str, all: bool) -> Result<()>;
+    /// Forget a stopped container (`force`: kill it first); an unknown one is no error.
+    fn delete(&self, id: &str, force: bool) -> Result<()>;
+    /// The runtime's state of one container; None when it does not know it.
+    fn state(&self, id: &str) -> Result<Option<RuntimeState>>;
+    /// Whether the runtime may still hold state for the container.
+    fn knows(&self, id: &str) -> bool;
+}
+
+impl OciRuntime for Runtime {
+    fn create(
+        &self,
+        bundle: &Path,
+        id: &str,
+        pid_file: &Path,
+        log: &Path,
+        stdio: Stdio3,
+    ) -> Result<()> {
+        Runtime::create(self, bundle, id, pid_file, log, stdio)
+    }
+
+    fn start(&self, id: &str) -> Result<()> {
+        Runtime::start(self, id)
+    }
+
+    fn kill(&self, id: &str, signal: &str, all: bool) -> Result<()> {
+        Runtime::kill(self, id, signal, all)
+    }
+
+    fn delete(&self, id: &str, force: bool) -> Result<()> {
+        Runtime::delete(self, id, force)
+    }
+
+    fn state(&self, id: &str) -> Result<Option<RuntimeState>> {
+        Runtime::state(self, id)
+    }
+
+    fn knows(&self, id: &str) -> bool {
+        Runtime::knows(self, id)
     }
 }
 

@@ -32,11 +32,6 @@ pub async fn wait_forwarding(child: &mut tokio::process::Child) -> Result<ExitSt
     }
 }
 
-/// A shell's exit code for a status: the code, or 128+N for a signal N.
-pub fn exit_code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
-}
+/// A shell's exit code for a status: the code, or 128+N for a signal N (one rule for every
+/// program atomic runs).
+pub use atomic_exec::exit_code;

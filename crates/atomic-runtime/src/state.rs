@@ -341,10 +341,11 @@ pub fn now() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(name: &str) -> Record {
+    /// A created container's record, for the tests of this crate.
+    pub(crate) fn record(name: &str) -> Record {
         Record {
             id: new_id().unwrap(),
             name: name.into(),

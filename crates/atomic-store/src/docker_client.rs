@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+#[cfg(feature = "docker-daemon")]
 use bollard::{ClientVersion, Docker};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -23,8 +24,10 @@ use sha2::{Digest as _, Sha256};
 /// The daemon's address when nothing says otherwise.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// Seconds a request may take before bollard gives up on it.
+#[cfg(feature = "docker-daemon")]
 const TIMEOUT_SECS: u64 = 120;
 /// What bollard is told; it does not put it in request paths (see the module header).
+#[cfg(feature = "docker-daemon")]
 const VERSION: ClientVersion = ClientVersion {
     major_version: 1,
     minor_version: 41,
@@ -109,6 +112,7 @@ impl Endpoint {
     }
 
     /// A client for this endpoint; nothing is sent until a request needs it.
+    #[cfg(feature = "docker-daemon")]
     pub fn client(&self) -> Result<Docker> {
         let version = &VERSION;
         let host = self.host.as_str();

@@ -5,6 +5,9 @@
 //! the layout and its crash-safety rules, `lock.rs` for concurrency, `pull/` for how content
 //! arrives and `unpack/` for how untrusted layers are written to disk.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod access;
 pub mod digest;
 pub mod docker_client;

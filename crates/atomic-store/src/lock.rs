@@ -1,4 +1,4 @@
-//! Advisory locks (flock) on files in the store root.
+//! Advisory locks (flock, through std's `File::lock`) on files in the store root.
 //!
 //! Two locks, for two kinds of sharing:
 //! - `gc.lock`: held *shared* by every writer that adds content (a pull, an import) for its whole
@@ -14,7 +14,6 @@ use std::fs::{File, OpenOptions};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use rustix::fs::{FlockOperation, flock};
 
 /// A held lock; released on drop.
 #[derive(Debug)]
@@ -38,19 +37,23 @@ impl Lock {
             .write(true)
             .open(path)
             .with_context(|| format!("opening lock file {}", path.display()))?;
-        let (try_op, op) = match mode {
-            Mode::Shared => (
-                FlockOperation::NonBlockingLockShared,
-                FlockOperation::LockShared,
-            ),
-            Mode::Exclusive => (
-                FlockOperation::NonBlockingLockExclusive,
-                FlockOperation::LockExclusive,
-            ),
+        let taken = match mode {
+            Mode::Shared => file.try_lock_shared(),
+            Mode::Exclusive => file.try_lock(),
         };
-        if flock(&file, try_op).is_err() {
-            eprintln!("waiting for {waiting} to finish (lock {})", path.display());
-            flock(&file, op).with_context(|| format!("locking {}", path.display()))?;
+        match taken {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                eprintln!("waiting for {waiting} to finish (lock {})", path.display());
+                match mode {
+                    Mode::Shared => file.lock_shared(),
+                    Mode::Exclusive => file.lock(),
+                }
+                .with_context(|| format!("locking {}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
         }
         Ok(Lock { _file: file })
     }

@@ -9,34 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use rustix::mount::{MountFlags, UnmountFlags, mount, mount_remount, unmount};
 
-use crate::image::StoredImage;
 use crate::store::Store;
-
-/// Mount `image` read-only at `target`, an existing directory.
-pub fn mount_image(store: &Store, image: &StoredImage, target: &Path) -> Result<()> {
-    // mount(2) follows a symlink at the mount point: `atomic mount IMG link` would cover
-    // whatever the link points at. The original's mount did not follow it; neither does this.
-    if std::fs::symlink_metadata(target).is_ok_and(|m| m.file_type().is_symlink()) {
-        bail!(
-            "mount point {} is a symbolic link; give the directory itself",
-            target.display()
-        );
-    }
-    if !target.is_dir() {
-        bail!("mount point {} is not a directory", target.display());
-    }
-    for diff_id in image.diff_ids()? {
-        if !store.has_layer(&diff_id) {
-            bail!(
-                "layer {diff_id} of the image is missing from the store or incomplete; pull \
-                 the image again"
-            );
-        }
-    }
-    let mut layers = image.layer_dirs(store)?;
-    layers.reverse();
-    mount_layers(&layers, target, MountFlags::empty(), None)
-}
 
 /// Stack `layers` (top first) read-only at `target`: an overlay with no upper directory, so
 /// read-only by construction, or a read-only bind mount of a lone layer. `flags` adds
@@ -123,7 +96,8 @@ pub fn unmount_detached(target: &Path) -> Result<()> {
         .with_context(|| format!("unmounting {}", target.display()))
 }
 
-/// Undo `mount_image`. Only a mount point that holds store layers is unmounted, so a typo
+/// Undo a mount of store layers ([`mount_layers`]). Only a mount point that holds store layers
+/// is unmounted, so a typo
 /// cannot unmount something else.
 pub fn unmount_image(store: &Store, target: &Path) -> Result<()> {
     let target = target

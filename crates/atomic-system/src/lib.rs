@@ -18,6 +18,9 @@
 //!   through the [`systemd::Systemd`] seam.
 //! - `pending`: crash safety; `variables`: what an image's templates ask for (`atomic info`).
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 pub mod checkout;
 pub mod deploy;
 pub mod escape;

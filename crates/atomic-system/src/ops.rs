@@ -27,9 +27,12 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn say(&self, message: &str) {
+    /// Tell the user what is being done, unless quiet. A closed stdout is no reason to stop
+    /// (nor to panic, as `println!` would) halfway through an install.
+    pub(crate) fn say(&self, message: &str) {
         if !self.quiet {
-            println!("{message}");
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "{message}");
         }
     }
 
@@ -348,10 +351,9 @@ fn remove_everything(ctx: &Context, name: &str) -> Result<()> {
         )?;
         // A container the unit did not clean up (a crash of the service) would hold its name
         // in the runtime.
-        let _ = std::process::Command::new(&info.runtime)
+        let _ = atomic_exec::Task::new("removing a leftover container", &info.runtime)
             .args(["delete", "-f", name])
-            .stderr(std::process::Stdio::null())
-            .status();
+            .output();
     }
     remove_any(&layout.link(name))?;
     for index in [0, 1] {

@@ -27,7 +27,7 @@ impl RuntimeFeatures {
     /// Ask `runtime` what it supports; a runtime that does not answer is not installed.
     pub fn probe(runtime: &str) -> Result<RuntimeFeatures> {
         let help = |args: &[&str]| -> Result<String> {
-            let out = std::process::Command::new(runtime)
+            let out = atomic_exec::Task::new("asking the runtime what it supports", runtime)
                 .args(args)
                 .output()
                 .with_context(|| {

@@ -3,11 +3,10 @@
 //! once and keep nothing (`atomic.run=once`).
 
 use std::path::Path;
-use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
-use atomic_runtime::signals::exit_code;
+use atomic_exec::{StdinPolicy, Task};
 
 use crate::deploy::{self, Deployment, Image};
 use crate::fsutil::remove_any;
@@ -51,11 +50,10 @@ pub fn exec(ctx: &Context, name: &str, cmd: &[String], detach: bool) -> Result<i
         }
         argv.push(name.to_string());
         argv.extend(cmd.iter().cloned());
-        let status = Command::new(&info.runtime)
+        return Ok(Task::new("running the container's command", &info.runtime)
             .args(&argv)
-            .status()
-            .with_context(|| format!("running {}", info.runtime))?;
-        return Ok(exit_code(status));
+            .stdin(StdinPolicy::Inherit)
+            .status()?);
     }
     if detach {
         bail!("Cannot use --detach with not running containers");
@@ -70,12 +68,11 @@ pub fn exec(ctx: &Context, name: &str, cmd: &[String], detach: bool) -> Result<i
         with_args(&config, name, cmd, tty, &rootfs)?,
     )?;
     create_run_sources(&config)?;
-    let status = Command::new(&info.runtime)
+    Ok(Task::new("running the container", &info.runtime)
         .args(["run", name])
         .current_dir(dir.path())
-        .status()
-        .with_context(|| format!("running {}", info.runtime))?;
-    Ok(exit_code(status))
+        .stdin(StdinPolicy::Inherit)
+        .status()?)
 }
 
 /// Bind sources under /run vanish at reboot; a one-off run creates them as tmpfiles would.
@@ -132,14 +129,14 @@ pub fn run_once(
     if !deployed.tmpfiles.trim().is_empty() {
         ctx.systemd.tmpfiles(&["--create", &tmpfiles_arg])?;
     }
-    let status = Command::new(runtime)
+    let status = Task::new("running the container", runtime)
         .args(["run", name])
         .current_dir(&slot)
-        .status()
-        .with_context(|| format!("running {runtime}"));
+        .stdin(StdinPolicy::Inherit)
+        .status();
     if !deployed.tmpfiles.trim().is_empty() {
         ctx.systemd.tmpfiles(&["--remove", &tmpfiles_arg])?;
     }
     remove_any(scratch.path())?;
-    Ok(exit_code(status?))
+    Ok(status?)
 }

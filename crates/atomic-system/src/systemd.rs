@@ -2,9 +2,8 @@
 //! [`SystemdCli`] runs them for real and prints each command that changes something before it
 //! runs (as the original did); tests record the calls instead.
 
-use std::process::{Command, Stdio};
-
-use anyhow::{Result, bail};
+use anyhow::Result;
+use atomic_exec::Task;
 
 /// What systemd tells about a unit, for listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,32 +60,18 @@ impl SystemdCli {
         argv
     }
 
-    fn run_printed(&self, argv: &[&str]) -> Result<()> {
-        if !self.quiet {
-            println!("{}", argv.join(" "));
-        }
-        let out = Command::new(argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .output();
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => bail!("cannot run {}: {e}", argv[0]),
-        };
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            bail!("'{}' failed: {}", argv.join(" "), stderr.trim_end());
-        }
+    fn task(&self, program: &str, args: &[&str]) -> Task {
+        Task::new("systemd", program).args(self.argv(program, args).split_off(1))
+    }
+
+    fn run_printed(&self, program: &str, args: &[&str]) -> Result<()> {
+        self.task(program, args).verbose(!self.quiet).run()?;
         Ok(())
     }
 
     /// `systemctl is-active UNIT`'s word: active, activating, failed, inactive…
     fn active_state(&self, unit: &str) -> String {
-        let argv = self.argv("systemctl", &["is-active", unit]);
-        Command::new(argv[0])
-            .args(&argv[1..])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
+        self.task("systemctl", &["is-active", unit])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default()
@@ -95,11 +80,11 @@ impl SystemdCli {
 
 impl Systemd for SystemdCli {
     fn systemctl(&self, args: &[&str]) -> Result<()> {
-        self.run_printed(&self.argv("systemctl", args))
+        self.run_printed("systemctl", args)
     }
 
     fn tmpfiles(&self, args: &[&str]) -> Result<()> {
-        self.run_printed(&self.argv("systemd-tmpfiles", args))
+        self.run_printed("systemd-tmpfiles", args)
     }
 
     fn is_active(&self, unit: &str) -> bool {

@@ -57,9 +57,7 @@ pub fn update(ctx: &Context, req: &UpdateRequest) -> Result<Updated> {
     set.extend(req.set.clone());
     let new_id = req.image.stored.id();
     if new_id == info.revision && !changed && req.image.name == info.image {
-        if !ctx.quiet {
-            println!("Latest version already installed.");
-        }
+        ctx.say("Latest version already installed.");
         return Ok(Updated::AlreadyLatest);
     }
     let runtime = req.runtime.unwrap_or(&info.runtime).to_string();
@@ -179,9 +177,7 @@ fn switch(
 pub fn rollback(ctx: &Context, name: &str) -> Result<()> {
     let _lock = ctx.lock(name)?;
     let active = require_active(ctx, name)?;
-    if !ctx.quiet {
-        println!("Attempting to roll back system container: {name}");
-    }
+    ctx.say(&format!("Attempting to roll back system container: {name}"));
     let previous = other_slot(ctx, name, &active);
     if !previous.join("info").exists() {
         bail!(
@@ -196,12 +192,10 @@ pub fn rollback(ctx: &Context, name: &str) -> Result<()> {
             previous.display()
         );
     }
-    if !ctx.quiet {
-        println!(
-            "Rolling back container {name} to the checkout at {}",
-            previous.display()
-        );
-    }
+    ctx.say(&format!(
+        "Rolling back container {name} to the checkout at {}",
+        previous.display()
+    ));
     let was_active = ctx.systemd.is_active(name);
     let mut pending = Pending::begin(
         ctx.layout,

@@ -20,6 +20,9 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+// Test support may fail loudly, but says why: expect, not unwrap.
+#![warn(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -154,13 +154,14 @@ impl Prepared {
 
     /// Print the command line as the original did (stdout), unless quiet; then the privilege
     /// summary (stderr), unless quiet.
-    pub fn announce(&self, quiet: bool) {
+    pub fn announce(&self, quiet: bool) -> Result<()> {
         if quiet {
-            return;
+            return Ok(());
         }
-        output::line(&label::join(&self.argv));
+        output::line(&label::join(&self.argv))?;
         self.note_replacement();
         self.warn_privileges();
+        Ok(())
     }
 
     /// Said once, on stderr, so that what is shown is never silently not the label's text.
@@ -178,8 +179,8 @@ impl Prepared {
 
     /// `--display`: the exact argv, shell-quoted so it can be pasted, on stdout; the variables
     /// atomic would set, and the privileges it would grant, on stderr.
-    pub fn display(&self) {
-        output::line(&label::join(&self.argv));
+    pub fn display(&self) -> Result<()> {
+        output::line(&label::join(&self.argv))?;
         let vars: Vec<String> = self
             .env
             .iter()
@@ -188,6 +189,7 @@ impl Prepared {
         eprintln!("# environment: {}", vars.join(" "));
         self.note_replacement();
         self.warn_privileges();
+        Ok(())
     }
 
     fn warn_privileges(&self) {
@@ -314,7 +316,7 @@ impl Program {
         }
         // A program this host does not have would only fail: the engine's own runs instead
         // (and, as any replacement, is said).
-        if self.keep_written && is_docker_program(first) && first != "docker" && exists(first) {
+        if self.keep_written && is_docker_program(first) && first != "docker" && host_has(first) {
             return None;
         }
         Some(std::mem::replace(first, self.path.clone()))
@@ -332,18 +334,18 @@ impl Program {
     }
 }
 
-pub fn is_engine_program(program: &str) -> bool {
-    let base = program.rsplit('/').next().unwrap_or(program);
-    matches!(base, "docker" | "docker-latest" | "podman")
-}
-
-/// An absolute path that exists, or a name found on PATH.
-fn exists(program: &str) -> bool {
+/// A path the label wrote is kept when it is there (exec says so if it cannot run it); a name
+/// must be an executable on PATH.
+fn host_has(program: &str) -> bool {
     if program.contains('/') {
         return std::path::Path::new(program).is_file();
     }
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+    atomic_exec::find_program(program).is_some()
+}
+
+pub fn is_engine_program(program: &str) -> bool {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    matches!(base, "docker" | "docker-latest" | "podman")
 }
 
 fn is_docker_program(program: &str) -> bool {
@@ -362,7 +364,7 @@ fn current_dir() -> String {
 
 /// SUDO_UID and SUDO_GID as the original computed them, with the GID fix its docs promised:
 /// kept when set; otherwise the login UID (`/proc/self/loginuid`, when set) or the real UID, and
-/// that user's primary group from /etc/passwd, else the real GID.
+/// that user's primary group (from NSS: /etc/passwd, LDAP, systemd-userdb…), else the real GID.
 fn sudo_ids() -> (String, String) {
     let uid = std::env::var("SUDO_UID").ok().unwrap_or_else(|| {
         std::fs::read_to_string("/proc/self/loginuid")
@@ -379,16 +381,21 @@ fn sudo_ids() -> (String, String) {
 }
 
 fn primary_gid(uid: &str) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.len() > 3 && fields[2] == uid).then(|| fields[3].to_string())
-    })
+    let user = uzers::get_user_by_uid(uid.parse().ok()?)?;
+    Some(user.primary_group_id().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn primary_group_comes_from_the_host_user_database() {
+        // root's primary group is 0 on every Linux; an unknown UID or a non-number has none.
+        assert_eq!(primary_gid("0").as_deref(), Some("0"));
+        assert_eq!(primary_gid("4294967290"), None);
+        assert_eq!(primary_gid("root"), None);
+    }
 
     #[test]
     fn engine_programs_are_recognised_by_basename() {

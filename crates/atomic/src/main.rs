@@ -1,5 +1,8 @@
 //! `atomic`: the high-level entry point to a container host.
 
+// An unwrap on data from outside is a panic a user meets (tests may unwrap: clippy.toml).
+#![warn(clippy::unwrap_used)]
+
 mod app;
 mod cli;
 mod command;
@@ -17,6 +20,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let failure = if cli.passes_exit_code() {
+        FAILURE_OF_A_PASS_THROUGH_VERB
+    } else {
+        FAILURE
+    };
     // `atomic host` is synchronous, logs nothing and reads no atomic.conf: it runs before the
     // logging and the async runtime the container verbs need, so that `atomic host status`
     // starts no slower than `ostree admin status` (bench/host.sh).
@@ -25,13 +33,23 @@ fn main() -> ExitCode {
         Err(cli) => run_async(*cli),
     };
     match result {
-        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(FAILURE)),
+        // `atomic images list | head`: the reader has all it wanted.
+        Err(e) if output::is_stdout_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(failure)
         }
     }
 }
+
+/// atomic failed (usage errors are clap's: 2).
+const FAILURE: u8 = 1;
+
+/// atomic itself failed in a verb whose exit code is otherwise its child's (`run`, `install`,
+/// …; see `Cli::passes_exit_code`): 125, as `docker run` and `podman run` say it, so that a
+/// label command exiting 1 is not taken for atomic's failure.
+const FAILURE_OF_A_PASS_THROUGH_VERB: u8 = 125;
 
 /// Every verb but `host`: logging set up, then one current-thread tokio runtime.
 fn run_async(cli: cli::Cli) -> anyhow::Result<i32> {

@@ -1,21 +1,41 @@
 //! Writing to stdout the way a Unix tool should: `atomic … | head` ends quietly when the reader
 //! goes away instead of panicking on a broken pipe.
+//!
+//! A failed write is an error like any other, returned to `main`, so destructors still run on
+//! the way out (a temporary file such as Podman's authfile is removed); `main` alone turns
+//! [`StdoutClosed`] into a quiet exit 0 and any other write error into a failure.
 
 use std::io::Write;
 
+use anyhow::{Context, Result};
+
+/// The reader of stdout went away (`atomic images list | head`): not a failure of atomic.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout was closed by its reader")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
 /// Write one line to stdout.
-pub fn line(text: &str) {
-    text_out(&format!("{text}\n"));
+pub fn line(text: &str) -> Result<()> {
+    text_out(&format!("{text}\n"))
 }
 
 /// Write text as is to stdout.
-pub fn text_out(text: &str) {
+pub fn text_out(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: writing to stdout: {e}");
-        std::process::exit(1);
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        result => result.context("writing to stdout"),
     }
+}
+
+/// Whether an error only says that stdout's reader went away.
+pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| cause.is::<StdoutClosed>())
 }

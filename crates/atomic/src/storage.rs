@@ -97,39 +97,71 @@ pub async fn find(
         tracing::info!("engine unavailable: {problem}");
     }
 
-    let with_container: Vec<usize> = (0..found.len())
-        .filter(|&i| found[i].container.is_some())
-        .collect();
-    let with_image: Vec<usize> = (0..found.len())
-        .filter(|&i| found[i].image.is_some())
-        .collect();
-    let pick = if with_container.len() > 1 {
-        bail!(ambiguous(
-            "container",
-            container.unwrap_or_default(),
-            &found,
-            &with_container
-        ))
-    } else if let [i] = with_container[..] {
-        i
-    } else if with_image.len() > 1 {
-        bail!(ambiguous(
-            "image",
-            image.unwrap_or_default(),
-            &found,
-            &with_image
-        ))
-    } else if let [i] = with_image[..] {
-        i
-    } else {
+    match choose(&found, image, container)? {
+        Some(pick) => Ok(found.swap_remove(pick)),
         // Nothing anywhere: a pull goes to the native store, which needs no daemon.
-        return Ok(Target {
+        None => Ok(Target {
             engine: selection.connect(EngineKind::Native)?,
             image: None,
             container: None,
-        });
-    };
-    Ok(found.swap_remove(pick))
+        }),
+    }
+}
+
+/// What one engine holds under the names asked for, as the choice between engines sees it
+/// (a trait so that the rule is tested with fake engines).
+trait Holding {
+    fn kind(&self) -> EngineKind;
+    fn has_image(&self) -> bool;
+    fn has_container(&self) -> bool;
+}
+
+impl Holding for Target {
+    fn kind(&self) -> EngineKind {
+        self.engine.kind()
+    }
+
+    fn has_image(&self) -> bool {
+        self.image.is_some()
+    }
+
+    fn has_container(&self) -> bool {
+        self.container.is_some()
+    }
+}
+
+/// The engine to act on among those that answered: the one holding the container, else the one
+/// holding the image; a name held by two engines is an error asking for `--storage`, never a
+/// silent pick. None: no engine holds either.
+fn choose<T: Holding>(
+    found: &[T],
+    image: Option<&str>,
+    container: Option<&str>,
+) -> Result<Option<usize>> {
+    let with_container: Vec<usize> = (0..found.len())
+        .filter(|&i| found[i].has_container())
+        .collect();
+    let with_image: Vec<usize> = (0..found.len()).filter(|&i| found[i].has_image()).collect();
+    if with_container.len() > 1 {
+        bail!(ambiguous(
+            "container",
+            container.unwrap_or_default(),
+            found,
+            &with_container
+        ))
+    }
+    if let [i] = with_container[..] {
+        return Ok(Some(i));
+    }
+    if with_image.len() > 1 {
+        bail!(ambiguous(
+            "image",
+            image.unwrap_or_default(),
+            found,
+            &with_image
+        ))
+    }
+    Ok(with_image.first().copied())
 }
 
 /// Every engine (or the one chosen) that holds `name` as a container or an image, for verbs
@@ -160,11 +192,8 @@ pub async fn holders(selection: &Selection, name: &str) -> Result<Vec<Target>> {
         .collect())
 }
 
-fn ambiguous(what: &str, name: &str, found: &[Target], hits: &[usize]) -> String {
-    let engines: Vec<&str> = hits
-        .iter()
-        .map(|&i| found[i].engine.kind().as_str())
-        .collect();
+fn ambiguous<T: Holding>(what: &str, name: &str, found: &[T], hits: &[usize]) -> String {
+    let engines: Vec<&str> = hits.iter().map(|&i| found[i].kind().as_str()).collect();
     format!(
         "{what} '{name}' was found in more than one storage ({}); choose one with --storage {}",
         engines.join(" and "),
@@ -267,5 +296,91 @@ pub fn container_not_found(name: &str, selection: &Selection) -> anyhow::Error {
         Some(EngineKind::Native) => anyhow!("container '{name}' not found in storage 'native'"),
         Some(kind) => anyhow!("container '{name}' not found in storage '{kind}'"),
         None => anyhow!("container '{name}' not found in docker, podman or the native storage"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that holds the image and/or the container asked for.
+    struct FakeEngine {
+        kind: EngineKind,
+        image: bool,
+        container: bool,
+    }
+
+    impl Holding for FakeEngine {
+        fn kind(&self) -> EngineKind {
+            self.kind
+        }
+
+        fn has_image(&self) -> bool {
+            self.image
+        }
+
+        fn has_container(&self) -> bool {
+            self.container
+        }
+    }
+
+    fn engine(kind: EngineKind, image: bool, container: bool) -> FakeEngine {
+        FakeEngine {
+            kind,
+            image,
+            container,
+        }
+    }
+
+    use EngineKind::{Docker, Native, Podman};
+
+    #[test]
+    fn the_one_engine_holding_the_name_is_chosen() {
+        let found = [
+            engine(Docker, false, false),
+            engine(Podman, true, false),
+            engine(Native, false, false),
+        ];
+        assert_eq!(choose(&found, Some("x"), None).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn a_container_wins_over_an_image_of_another_engine() {
+        let found = [engine(Docker, true, false), engine(Native, false, true)];
+        assert_eq!(choose(&found, Some("x"), Some("x")).unwrap(), Some(1));
+    }
+
+    #[test]
+    fn an_image_in_two_engines_asks_for_storage() {
+        let found = [
+            engine(Docker, true, false),
+            engine(Podman, false, false),
+            engine(Native, true, false),
+        ];
+        let err = choose(&found, Some("busybox"), None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "image 'busybox' was found in more than one storage (docker and native); choose \
+             one with --storage docker|native"
+        );
+    }
+
+    #[test]
+    fn a_container_in_two_engines_asks_for_storage_even_when_one_image_is_found() {
+        let found = [engine(Docker, false, true), engine(Podman, true, true)];
+        let err = choose(&found, Some("web"), Some("web")).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "container 'web' was found in more than one storage (docker and podman)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn nothing_anywhere_is_no_choice() {
+        let found = [engine(Docker, false, false), engine(Podman, false, false)];
+        assert_eq!(choose(&found, Some("x"), Some("x")).unwrap(), None);
+        assert_eq!(choose::<FakeEngine>(&[], Some("x"), None).unwrap(), None);
     }
 }

@@ -55,7 +55,7 @@ fn malformed_install_json_is_a_warning_naming_it(kind: Kind) {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(125), "{err}");
     assert!(
         err.contains(&format!("warning: {path} is not a valid install record"))
             && err.contains("appears to have not been installed"),

@@ -60,12 +60,17 @@ fn diff(world: &World, kind: Kind, args: &[&str]) -> std::process::Output {
     world.on(kind, &["diff"], args).output().unwrap()
 }
 
+/// The stdout of a diff that must succeed.
+fn diff_ok(world: &World, kind: Kind, args: &[&str]) -> String {
+    let out = diff(world, kind, args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
 fn two_images_files_and_packages(kind: Kind) {
     images(kind);
     let world = World::new();
-    let out = diff(&world, kind, &["--rpms", "i19b-diff-a", "i19b-diff-b"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = diff_ok(&world, kind, &["--rpms", "i19b-diff-a", "i19b-diff-b"]);
     assert!(
         text.contains("\nFiles only in i19b-diff-a:\n     etc/gone\n"),
         "{text}"
@@ -165,9 +170,7 @@ fn image_against_its_container(kind: Kind) {
         "-c",
         "echo now > /var/date.txt && rm /etc/gone && chmod 600 /etc/motd",
     ]);
-    let out = diff(&world, kind, &["i19b-diff-a", &name]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = diff_ok(&world, kind, &["i19b-diff-a", &name]);
     assert!(
         text.contains("\nFiles only in i19b-diff-a:\n     etc/gone\n"),
         "{text}"
@@ -185,9 +188,7 @@ fn image_against_its_container(kind: Kind) {
 fn same_image_has_no_differences(kind: Kind) {
     images(kind);
     let world = World::new();
-    let out = diff(&world, kind, &["-r", "i19b-diff-a", "i19b-diff-a"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = diff_ok(&world, kind, &["-r", "i19b-diff-a", "i19b-diff-a"]);
     assert!(
         text.contains("There are no file differences between i19b-diff-a and i19b-diff-a"),
         "{text}"
@@ -223,9 +224,7 @@ fn names_only_and_no_files(kind: Kind) {
         "shell only changed version: {text}"
     );
     // -k narrows what makes a file different: by mode alone, the packages file is the same.
-    let out = diff(&world, kind, &["-k", "mode", "i19b-diff-a", "i19b-diff-b"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = stdout(&out);
+    let text = diff_ok(&world, kind, &["-k", "mode", "i19b-diff-a", "i19b-diff-b"]);
     assert!(text.contains("     etc/motd (mode)\n"), "{text}");
     assert!(!text.contains("dpkg/status"), "{text}");
 }

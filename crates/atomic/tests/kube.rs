@@ -19,6 +19,12 @@ fn podman() -> Option<Kind> {
     kind.usable().then_some(kind)
 }
 
+/// Podman when usable, with the lock that keeps the other tests' podman writes out meanwhile.
+fn podman_alone() -> Option<(Kind, std::sync::MutexGuard<'static, ()>)> {
+    let alone = common::podman_alone();
+    podman().map(|kind| (kind, alone))
+}
+
 /// Every document of a YAML stream.
 fn documents(text: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(text)
@@ -120,16 +126,14 @@ fn logs_with(container: &str, needle: &str) -> String {
 
 #[test]
 fn a_run_once_label_plays_as_atomic_run_runs_it() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
-    kind.load(
-        &ImageSpec::new("i18-kube-echo")
-            .label(
-                "RUN",
-                "docker run --rm --name ${NAME} -e GREETING=hello -w /tmp ${IMAGE} \
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
+    load_labelled(
+        kind,
+        "i18-kube-echo",
+        "docker run --rm --name ${NAME} -e GREETING=hello -w /tmp ${IMAGE} \
                  /bin/sh -c 'echo \"$GREETING from $(pwd)\"'",
-            )
-            .cmd(["/bin/sh"]),
     );
     let world = World::new();
     let run = world
@@ -160,16 +164,14 @@ fn a_run_once_label_plays_as_atomic_run_runs_it() {
 
 #[test]
 fn a_service_label_plays_as_a_deployment() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
-    kind.load(
-        &ImageSpec::new("i18-kube-service")
-            .label(
-                "RUN",
-                "docker run -d --name ${NAME} -e WHO=service ${IMAGE} \
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
+    load_labelled(
+        kind,
+        "i18-kube-service",
+        "docker run -d --name ${NAME} -e WHO=service ${IMAGE} \
                  /bin/sh -c 'echo started $WHO; exec sleep 600'",
-            )
-            .cmd(["/bin/sh"]),
     );
     let world = World::new();
     let mut containers = Containers::new(kind);
@@ -198,8 +200,9 @@ fn a_service_label_plays_as_a_deployment() {
 
 #[test]
 fn an_spc_becomes_a_daemonset_that_sees_the_host() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
     let marker = Path::new("/var/tmp/i18-kube-spc-marker");
     kind.load(&ImageSpec::new("i18-kube-spc").cmd([
         "/bin/sh",
@@ -294,8 +297,9 @@ fn security(spec: &Value) -> Security {
 
 #[test]
 fn security_fields_agree_with_podman_generate_kube() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
     let flag_sets = [
         "--cap-add SYS_ADMIN --cap-drop NET_RAW --net host -v /var/log:/logs:ro -v /run:/run",
         "--privileged --pid host --ipc host -v /:/host",
@@ -369,15 +373,13 @@ fn recording_kubectl(dir: &Path) {
 
 #[test]
 fn apply_and_delete_hand_the_stream_to_kubectl() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
-    kind.load(
-        &ImageSpec::new("i18-kube-apply")
-            .label(
-                "RUN",
-                "docker run -d -p 8080:80 --name ${NAME} ${IMAGE} httpd -f",
-            )
-            .cmd(["/bin/sh"]),
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
+    load_labelled(
+        kind,
+        "i18-kube-apply",
+        "docker run -d -p 8080:80 --name ${NAME} ${IMAGE} httpd -f",
     );
     let world = World::new();
     let bin = world.path().join("bin");
@@ -427,6 +429,11 @@ fn apply_and_delete_hand_the_stream_to_kubectl() {
     }
 }
 
+/// An image in `kind` whose RUN label is `run` (its Cmd: /bin/sh).
+fn load_labelled(kind: Kind, name: &str, run: &str) {
+    kind.load(&ImageSpec::new(name).label("RUN", run).cmd(["/bin/sh"]));
+}
+
 #[test]
 fn kube_apply_without_kubectl_says_so() {
     let world = World::new();
@@ -446,15 +453,13 @@ fn kube_apply_without_kubectl_says_so() {
 
 #[test]
 fn unmapped_flags_warn_and_strict_refuses_them() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
-    kind.load(
-        &ImageSpec::new("i18-kube-strict")
-            .label(
-                "RUN",
-                "docker run --ulimit nofile=100 --init --name ${NAME} ${IMAGE} true",
-            )
-            .cmd(["/bin/sh"]),
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
+    load_labelled(
+        kind,
+        "i18-kube-strict",
+        "docker run --ulimit nofile=100 --init --name ${NAME} ${IMAGE} true",
     );
     let world = World::new();
     let out = world
@@ -484,15 +489,13 @@ fn unmapped_flags_warn_and_strict_refuses_them() {
 
 #[test]
 fn json_output_is_one_list_of_the_objects() {
-    let _alone = common::podman_alone();
-    let Some(kind) = podman() else { return };
-    kind.load(
-        &ImageSpec::new("i18-kube-apply")
-            .label(
-                "RUN",
-                "docker run -d -p 8080:80 --name ${NAME} ${IMAGE} httpd -f",
-            )
-            .cmd(["/bin/sh"]),
+    let Some((kind, _alone)) = podman_alone() else {
+        return;
+    };
+    load_labelled(
+        kind,
+        "i18-kube-apply",
+        "docker run -d -p 8080:80 --name ${NAME} ${IMAGE} httpd -f",
     );
     let world = World::new();
     let text = generate(

@@ -68,7 +68,7 @@ fn relative_run_opts_file_is_refused(kind: Kind) {
         .on(kind, &["run"], &["atomic-test-relopts"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out)
             .contains("Will not read RUN_OPTS_FILE opts-atomic-test-relopts: not absolute path"),
@@ -229,7 +229,7 @@ fn hostile_names_are_refused(kind: Kind) {
             )
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{name:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(125), "{name:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("name"), "{name:?}: {}", stderr(&out));
     }
     assert!(!std::path::Path::new("/tmp/atomic-pwned-name").exists());
@@ -271,7 +271,7 @@ fn malformed_label_is_a_clear_error(kind: Kind) {
         .on(kind, &["run"], &["atomic-test-malformed"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     let err = stderr(&out);
     assert!(err.contains("RUN") && err.contains("quote"), "{err}");
 }

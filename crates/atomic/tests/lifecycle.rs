@@ -17,7 +17,7 @@ fn install_run_stop_uninstall_round_trip(kind: Kind) {
         .on(kind, &["run"], &["-n", &name, image])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out).contains("appears to have not been installed"),
         "{}",
@@ -127,7 +127,7 @@ fn container_from_another_image_is_refused_unless_replaced(kind: Kind) {
         .on(kind, &["run"], &["-n", &name, "atomic-test-plain", "true"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out).contains("already points to"),
         "{}",
@@ -201,7 +201,7 @@ fn uninstall_refuses_while_other_containers_use_the_image(kind: Kind) {
         .on(kind, &["uninstall"], &["-i", "atomic-test-sleeper"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains(&user), "{}", stderr(&out));
     assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
     assert!(kind.container_exists(&user));
@@ -217,7 +217,7 @@ fn install_refuses_when_the_container_exists(kind: Kind) {
         .on(kind, &["install"], &["-n", &name, "atomic-test-plain"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("already present"), "{}", stderr(&out));
     assert!(!world.install_json().exists());
 }
@@ -238,7 +238,7 @@ fn uninstall_without_a_label_removes_the_image(kind: Kind) {
 
     // Not recorded as installed: refused without -i.
     let out = world.on(kind, &["uninstall"], &[&image]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("re-run with -i"), "{}", stderr(&out));
     assert!(kind.image_exists(&image));
 
@@ -247,7 +247,7 @@ fn uninstall_without_a_label_removes_the_image(kind: Kind) {
         .on(kind, &["uninstall", "-i"], &[&image])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains(&user), "{}", stderr(&out));
     assert!(kind.container_exists(&user) && kind.image_exists(&image));
 

@@ -634,7 +634,7 @@ fn label_verbs_display_and_run_on_native() {
     let out = ok(&world, &["uninstall", "--storage", "native", image]);
     assert!(out.ends_with("uninstalled\n"), "{out}");
     let out = run(&world, &["stop", "--storage", "native", image]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out).contains("container 'atomic-nt-run' not found in storage 'native'"),
         "{}",

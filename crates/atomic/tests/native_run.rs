@@ -207,7 +207,7 @@ fn unsupported_flags_are_refused_by_name() {
     ] {
         labelled(&world, "refused", label);
         let out = native(&world, &["run", "-q", "refused"]);
-        assert_eq!(out.status.code(), Some(1), "{label}");
+        assert_eq!(out.status.code(), Some(125), "{label}");
         let err = stderr(&out);
         assert!(err.contains(flag) && err.contains(hint), "{label}: {err}");
     }
@@ -431,7 +431,7 @@ fn a_container_whose_config_cannot_be_made_leaves_nothing() {
         "docker run --rm -v ${PWD}/new:/new --device /dev/atomic-no-such-device ${IMAGE} true",
     );
     let out = native(&world, &["run", "-q", "baddevice"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out).contains("/dev/atomic-no-such-device"),
         "{}",
@@ -451,7 +451,7 @@ fn a_taken_name_is_refused() {
     labelled(&world, "twice", "docker create --name fixed ${IMAGE} true");
     ok(&world, &["run", "-q", "twice"]);
     let out = native(&world, &["run", "-q", "twice"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("already in use"), "{}", stderr(&out));
     assert_eq!(leftovers(&world).0, 1);
     ok(&world, &["containers", "delete", "-y", "fixed"]);
@@ -502,7 +502,7 @@ fn a_container_keeps_the_runtime_it_was_created_with() {
         &world,
         &["run", "-q", "--runtime", "/nonexistent/runtime", "nort"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(125));
     assert!(
         stderr(&out).contains("the OCI runtime '/nonexistent/runtime' is not installed"),
         "{}",

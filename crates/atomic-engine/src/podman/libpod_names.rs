@@ -28,7 +28,7 @@ pub fn may_have_container(graphroot: &Path, name: &str) -> Sure<bool> {
         Ok(f) => f,
         Err(e) => return doubt(format!("cannot open {}: {e}", db.display())),
     };
-    if let Err(e) = rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
+    if let Err(e) = file.try_lock_shared() {
         return doubt(format!("{} is busy: {e}", db.display()));
     }
     let mut bytes = Vec::new();

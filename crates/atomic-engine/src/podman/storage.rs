@@ -301,6 +301,8 @@ impl ReadLock {
             Ok(f) => f,
             Err(e) => return doubt(format!("cannot open {}: {e}", path.display())),
         };
+        // A POSIX (fcntl) lock, not std's `File::lock` (flock): containers/storage locks its
+        // files with fcntl, and the two kinds of lock do not see each other on Linux.
         match rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockShared) {
             Ok(()) => Ok(ReadLock { _file: file }),
             Err(e) => doubt(format!("cannot read-lock {}: {e}", path.display())),

@@ -13,6 +13,8 @@
 //! `oci.rs` reads layouts and OCI archives; `docker.rs` reads `docker save` archives and the
 //! Docker engine. This file holds what they share: naming, and storing and unpacking layers.
 
+#[cfg(feature = "docker-daemon")]
+mod daemon;
 mod docker;
 mod oci;
 
@@ -40,7 +42,14 @@ pub async fn import(store: &Store, source: &Source, opts: &PullOptions) -> Resul
             oci::import_archive(store, file, tag.as_deref(), opts).await
         }
         Source::DockerArchive { file } => docker::import_file(store, file, opts).await,
-        Source::DockerDaemon { name } => docker::import_daemon(store, name, opts).await,
+        #[cfg(feature = "docker-daemon")]
+        Source::DockerDaemon { name } => daemon::import_daemon(store, name, opts).await,
+        #[cfg(not(feature = "docker-daemon"))]
+        Source::DockerDaemon { name } => bail!(
+            "cannot import docker-daemon:{name}: this atomic was built without Docker support \
+             (the docker-daemon feature of atomic-store); export it with 'docker save' and pull \
+             docker-archive:FILE"
+        ),
         Source::Registry(name) => bail!("'{name}' is a registry image, not a local archive"),
     }
 }

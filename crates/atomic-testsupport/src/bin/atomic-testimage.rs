@@ -6,6 +6,9 @@
 //! ```
 //! Prints the image ID on stdout.
 
+// Test support may fail loudly, but says why: expect, not unwrap.
+#![warn(clippy::unwrap_used)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 

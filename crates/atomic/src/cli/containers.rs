@@ -164,7 +164,7 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
             .iter()
             .map(|r| format!("{}\n", cut(&r.info.id, 12, args.no_trunc)))
             .collect();
-        output::text_out(&text);
+        output::text_out(&text)?;
     } else if args.json {
         let items: Vec<_> = rows
             .iter()
@@ -186,9 +186,9 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                 })
             })
             .collect();
-        output::line(&serde_json::to_string_pretty(&items)?);
+        output::line(&serde_json::to_string_pretty(&items)?)?;
     } else if !rows.is_empty() {
-        output::text_out(&table(&rows, !args.noheading, args.no_trunc, &vulnerable));
+        output::text_out(&table(&rows, !args.noheading, args.no_trunc, &vulnerable))?;
     }
     Ok(0)
 }
@@ -420,9 +420,9 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
             r.backend_name()
         ));
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     if !global.assumeyes && !confirm("\nConfirm (y/N) ")? {
-        println!("User aborted delete operation for containers");
+        output::line("User aborted delete operation for containers")?;
         return Ok(2);
     }
     let mut failed = false;

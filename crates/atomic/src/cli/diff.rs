@@ -8,7 +8,6 @@
 //! when rpm is not installed).
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
@@ -113,9 +112,9 @@ pub async fn diff(args: DiffArgs, config: &Config) -> Result<i32> {
         metadata,
     };
     if args.json {
-        output::line(&serde_json::to_string_pretty(&report.json())?);
+        output::line(&serde_json::to_string_pretty(&report.json())?)?;
     } else {
-        output::text_out(&report.text(args.verbose));
+        output::text_out(&report.text(args.verbose))?;
     }
     Ok(0)
 }
@@ -191,23 +190,16 @@ fn query_rpm(files: &[(&str, Vec<u8>)]) -> Result<Option<Packages>> {
         std::fs::write(dir.path().join(file), data)
             .with_context(|| format!("copying the rpm database file {file}"))?;
     }
-    let out = Command::new("rpm")
+    let out = atomic_exec::Task::new("reading the rpm database", "rpm")
         .arg("--dbpath")
         .arg(dir.path())
         .args(["-qa", "--qf", packages::RPM_QUERY_FORMAT])
-        .stdin(Stdio::null())
-        .output();
+        .run();
     let out = match out {
         Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).context("running rpm"),
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
-    if !out.status.success() {
-        bail!(
-            "rpm could not read the database: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
     Ok(Some(packages::parse_rpm_query(&String::from_utf8_lossy(
         &out.stdout,
     ))))

@@ -58,7 +58,7 @@ pub async fn help(args: HelpArgs, config: &Config) -> Result<i32> {
         let name = label::default_name(&args.image, false);
         let values = Values::new(&name, &args.image, &OptArgs::default());
         let prepared = Prepared::from_label(key, text, &values, &[], &program)?;
-        prepared.announce(false);
+        prepared.announce(false)?;
         return prepared.run_on(&target.engine).await;
     }
 
@@ -117,7 +117,7 @@ fn show(text: &str) -> Result<()> {
             return Ok(());
         }
     }
-    output::text_out(&strip_overstrike(text));
+    output::text_out(&strip_overstrike(text))?;
     Ok(())
 }
 

@@ -65,7 +65,7 @@ fn through_tool(target: &Target, request: &Request) -> Result<Option<i32>> {
 fn run_tool(target: &Target, backend: Backend, request: &Request) -> Result<i32> {
     let mut out = Vec::new();
     let code = atomic_host::run(&SystemRunner, backend, request, &target.extra, &mut out)?;
-    output::text_out(&String::from_utf8_lossy(&out));
+    output::text_out(&String::from_utf8_lossy(&out))?;
     Ok(code)
 }
 
@@ -101,9 +101,9 @@ pub fn status(args: StatusArgs) -> Result<i32> {
         status.deployments.retain(|d| d.booted);
     }
     if args.json {
-        output::line(&atomic_host::to_json(&status));
+        output::line(&atomic_host::to_json(&status))?;
     } else {
-        output::text_out(&atomic_host::to_text(&status));
+        output::text_out(&atomic_host::to_text(&status))?;
         if args.booted && status.deployments.is_empty() {
             // Not an error: a sysroot that is not the running root (an image being prepared, a
             // test) has deployments but none booted, and asking is a fair question.
@@ -137,11 +137,11 @@ pub fn rollback(args: RollbackArgs) -> Result<i32> {
     output::line(&format!(
         "Moving '{}' to be first deployment",
         done.new_default
-    ));
+    ))?;
     output::line(&format!(
         "Run \"atomic host rollback\" again to undo ('{}' is now the rollback)",
         done.old_default
-    ));
+    ))?;
     maybe_reboot(args.reboot, done.booted, &args.target)?;
     Ok(0)
 }
@@ -186,21 +186,21 @@ pub fn upgrade(args: UpgradeArgs) -> Result<i32> {
     )?;
     match outcome {
         atomic_host::Upgrade::None => {
-            output::line("No upgrade available.");
+            output::line("No upgrade available.")?;
             Ok(if args.check { EXIT_NO_UPDATE } else { 0 })
         }
         atomic_host::Upgrade::Available(commit) => {
             output::line(&format!(
                 "Update available: {}",
                 atomic_host::describe_commit(&commit)
-            ));
+            ))?;
             Ok(0)
         }
         atomic_host::Upgrade::Deployed(done) => {
             output::line(&format!(
                 "Upgraded OS to {}; reboot to use it",
                 atomic_host::describe_commit(&done.commit)
-            ));
+            ))?;
             maybe_reboot(args.reboot, done.booted, &args.target)?;
             Ok(0)
         }
@@ -248,21 +248,21 @@ pub fn deploy(args: DeployArgs) -> Result<i32> {
             output::line(&format!(
                 "Would deploy {}",
                 atomic_host::describe_commit(&target)
-            ));
+            ))?;
             output::line(&format!(
                 "   replacing {}",
                 atomic_host::describe_commit(&current)
-            ));
+            ))?;
             if target.timestamp < current.timestamp {
-                output::line("This is a downgrade: the commit is older than the current one.");
+                output::line("This is a downgrade: the commit is older than the current one.")?;
             }
-            output::line("Nothing was changed (--preview).");
+            output::line("Nothing was changed (--preview).")?;
         }
         atomic_host::Deploy::Deployed(done) => {
             output::line(&format!(
                 "Deployed {} as the new default; reboot to use it",
                 atomic_host::describe_commit(&done.commit)
-            ));
+            ))?;
             maybe_reboot(args.reboot, done.booted, &args.target)?;
         }
     }
@@ -299,7 +299,7 @@ pub fn rebase(args: RebaseArgs) -> Result<i32> {
         "Rebased onto '{}': {}; reboot to use it",
         args.refspec,
         atomic_host::describe_commit(&done.commit)
-    ));
+    ))?;
     maybe_reboot(args.reboot, done.booted, &args.target)?;
     Ok(0)
 }

@@ -91,7 +91,7 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
                 "required": vars.required,
             });
         }
-        output::line(&serde_json::to_string_pretty(&doc)?);
+        output::line(&serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
     }
     let mut text = format!("Image Name: {}\n", args.image);
@@ -115,7 +115,7 @@ pub async fn info(args: InfoArgs, config: &Config) -> Result<i32> {
             }
         }
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(0)
 }
 
@@ -173,7 +173,7 @@ async fn remote_info(args: &InfoArgs) -> Result<i32> {
             "labels": labels,
             "layers": layers,
         });
-        output::line(&serde_json::to_string_pretty(&doc)?);
+        output::line(&serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
     }
     let mut text = format!("Image Name: {}\n", remote.name);
@@ -196,7 +196,7 @@ async fn remote_info(args: &InfoArgs) -> Result<i32> {
     for (key, value) in &labels {
         text.push_str(&format!("{key}: {value}\n"));
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(0)
 }
 
@@ -218,7 +218,7 @@ pub async fn version(args: VersionArgs, config: &Config) -> Result<i32> {
             "Id": info.id,
             "Tags": info.repo_tags,
         }]);
-        output::line(&serde_json::to_string_pretty(&doc)?);
+        output::line(&serde_json::to_string_pretty(&doc)?)?;
         return Ok(0);
     }
     let id = &info.id[..info.id.len().min(12)];
@@ -232,7 +232,7 @@ pub async fn version(args: VersionArgs, config: &Config) -> Result<i32> {
     for tag in &info.repo_tags {
         text.push_str(&format!("  Tag: {tag}\n"));
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(0)
 }
 

@@ -90,10 +90,10 @@ pub async fn install(args: InstallArgs, _global: &GlobalArgs, config: &Config) -
     let values = Values::new(&name, image, &args.common.opts);
     let prepared = Prepared::from_label(key, text, &values, extra, &program)?;
     if args.common.display {
-        prepared.display();
+        prepared.display()?;
         return Ok(0);
     }
-    prepared.announce(args.common.quiet);
+    prepared.announce(args.common.quiet)?;
     let code = prepared.run_on(&target.engine).await?;
     if code == 0 {
         InstallDb::open()

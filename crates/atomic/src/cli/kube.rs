@@ -157,7 +157,7 @@ async fn generate(args: GenerateArgs, config: &Config) -> Result<i32> {
     match &args.file {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("writing the objects to {}", path.display()))?,
-        None => crate::output::line(text.trim_end()),
+        None => crate::output::line(text.trim_end())?,
     }
     Ok(0)
 }
@@ -166,7 +166,7 @@ async fn generate(args: GenerateArgs, config: &Config) -> Result<i32> {
 /// stdin; its stdout, stderr and exit code are the user's.
 async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> {
     // Asked first, so a missing kubectl is said before any generating or warning.
-    let Some(kubectl) = on_path("kubectl") else {
+    let Some(kubectl) = atomic_exec::find_program("kubectl") else {
         bail!(
             "kubectl is not installed (no 'kubectl' on PATH): install it, or write the objects \
              with 'atomic kube generate' and apply them another way"
@@ -202,17 +202,6 @@ async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> 
     }
     let status = child.wait().context("waiting for kubectl")?;
     Ok(atomic_runtime::signals::exit_code(status))
-}
-
-/// The executable `name` in a directory of PATH.
-fn on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
 }
 
 /// `podman kube play` of the stream, made playable on one host (DaemonSet and Job as Pods).
@@ -254,18 +243,16 @@ fn play(args: PlayArgs, config: &Config) -> Result<i32> {
         argv.push("--down".into());
     }
     argv.push(file.path().display().to_string());
-    let status = Command::new(&program)
+    Ok(atomic_exec::Task::new("podman kube play", &program)
         .args(&argv)
-        .status()
-        .with_context(|| format!("running {} kube play", program.display()))?;
-    Ok(atomic_runtime::signals::exit_code(status))
+        .stdin(atomic_exec::StdinPolicy::Inherit)
+        .status()?)
 }
 
 /// Whether this podman expands `$(VAR)` in command and args as Kubernetes does (4.7 on).
 fn expands_commands(podman: &std::path::Path) -> bool {
-    let version = Command::new(podman)
+    let version = atomic_exec::Task::new("asking podman its version", podman)
         .args(["version", "--format", "{{.Client.Version}}"])
-        .stderr(Stdio::null())
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();

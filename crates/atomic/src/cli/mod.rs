@@ -44,7 +44,8 @@ use crate::storage::Selection;
     long_about = "atomic reads an image's RUN, INSTALL, UNINSTALL, STOP and HELP labels, \
                   substitutes NAME, IMAGE, OPT1-3 and environment variables, and runs the \
                   command they describe — never through a shell — on Docker, Podman or its own \
-                  engine (--storage native: an image store and runc, no daemon)."
+                  engine (--storage native: an image store and runc, no daemon).",
+    after_long_help = exit_status_help()
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -340,6 +341,57 @@ enum HostVerb {
     Install(Lazy<host::PackagesArgs>),
     /// Remove layered packages (rpm-ostree only)
     Uninstall(Lazy<host::PackagesArgs>),
+}
+
+/// atomic's exit codes, for `--help` and the man page's EXIT STATUS section. `main` picks
+/// them; [`Cli::passes_exit_code`] says which verbs pass a program's code through.
+pub const EXIT_STATUS: [(&str, &str); 5] = [
+    ("0", "Success."),
+    (
+        "1",
+        "atomic failed (an image not found, a refusal, a check that found problems), in a verb \
+         that runs no program of the user's.",
+    ),
+    ("2", "Usage error, or a question answered no."),
+    (
+        "125",
+        "atomic itself failed in a verb whose exit code is otherwise a program's: run, install, \
+         uninstall, stop, help (a label's command), kube apply|delete (kubectl), kube play \
+         (podman).",
+    ),
+    (
+        "other",
+        "In those verbs: the exit code of the program they ran, 128+N when signal N killed it.",
+    ),
+];
+
+fn exit_status_help() -> String {
+    let mut text = String::from("Exit status:\n");
+    for (code, meaning) in EXIT_STATUS {
+        text.push_str(&format!("  {code:>5}  {meaning}\n"));
+    }
+    text
+}
+
+impl Cli {
+    /// Whether the verb's exit code is, when atomic itself does not fail, the code of a program
+    /// it ran: a label's command, kubectl, `podman kube play`, a docker command line carried out
+    /// on native. `main` then reports atomic's own failures as 125 (Docker's and Podman's
+    /// convention), so a script can tell them from the program exiting 1.
+    pub fn passes_exit_code(&self) -> bool {
+        use kube::KubeVerb;
+        matches!(
+            self.verb,
+            Verb::Run(_)
+                | Verb::Install(_)
+                | Verb::Uninstall(_)
+                | Verb::Stop(_)
+                | Verb::Help(_)
+                | Verb::Images(ImagesVerb::Help(_))
+                | Verb::Kube(KubeVerb::Apply(_) | KubeVerb::Delete(_) | KubeVerb::Play(_))
+                | Verb::NativeDocker(_)
+        )
+    }
 }
 
 /// Run a `host` verb (synchronous, no atomic.conf): `Ok(its result)`; any other verb is given

@@ -89,9 +89,9 @@ pub async fn pull(args: PullArgs, config: &Config) -> Result<i32> {
                         "Pulled {} (image ID {})",
                         pulled.name,
                         &pulled.image.id()[..12]
-                    ));
+                    ))?;
                 } else {
-                    output::line(&format!("Image {} is up to date.", pulled.name));
+                    output::line(&format!("Image {} is up to date.", pulled.name))?;
                 }
             }
         }

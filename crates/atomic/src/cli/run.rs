@@ -129,13 +129,13 @@ pub async fn run(args: RunArgs, global: &GlobalArgs, config: &Config) -> Result<
     };
 
     if args.common.display {
-        prepared.display();
+        prepared.display()?;
         return Ok(0);
     }
     if args.replace {
         remove_label_named_container(&target, &program, &prepared.argv, &name).await?;
     }
-    prepared.announce(args.common.quiet);
+    prepared.announce(args.common.quiet)?;
     if target.engine.kind() == EngineKind::Native {
         return prepared.run_on(&target.engine).await;
     }
@@ -314,7 +314,7 @@ async fn existing_container(
             steps.push(exec(cmd));
         } else if command.is_empty() {
             if !args.common.display {
-                crate::output::line("Container is running");
+                crate::output::line("Container is running")?;
             }
             return Ok(0);
         } else {
@@ -336,11 +336,13 @@ async fn existing_container(
         .map(|argv| Prepared::direct(argv, values))
         .collect();
     if args.common.display {
-        prepared.iter().for_each(Prepared::display);
+        for step in &prepared {
+            step.display()?;
+        }
         return Ok(0);
     }
     for step in &prepared {
-        step.announce(args.common.quiet);
+        step.announce(args.common.quiet)?;
         let code = step.run_on(engine).await?;
         if code != 0 {
             if step.argv.get(1).map(String::as_str) == Some("exec") {

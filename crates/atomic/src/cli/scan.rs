@@ -146,7 +146,7 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
         output::text_out(&scanner::list_text(
             &plugins.scanners,
             config.default_scanner.as_deref(),
-        ));
+        ))?;
         return Ok(0);
     }
     let chosen = scanner::choose(
@@ -182,7 +182,7 @@ pub async fn scan(args: ScanArgs, config: &Config) -> Result<i32> {
     let mut argv = scanner_argv(&program, chosen, scan_type, &binds, &results_dir);
     argv.extend(scanner_args(args.scanner_args.as_deref().unwrap_or("")));
     if !args.json {
-        output::line(&atomic_label::join(&argv));
+        output::line(&atomic_label::join(&argv))?;
     }
     let status = run_scanner(&engine, &argv, args.verbose)?;
     drop(mounts);
@@ -412,13 +412,13 @@ fn run_scanner(engine: &Engine, argv: &[String], verbose: bool) -> Result<i32> {
     let status = cmd
         .status()
         .with_context(|| format!("running the scanner with {}", argv[0]))?;
-    Ok(status.code().unwrap_or(128))
+    Ok(atomic_exec::exit_code(status))
 }
 
 fn report(args: &ScanArgs, targets: &[Target], results: &[ScanResult], dir: &Path) -> Result<()> {
     if args.json {
         let docs: Vec<&serde_json::Value> = results.iter().map(|r| &r.doc).collect();
-        output::line(&serde_json::to_string_pretty(&docs)?);
+        output::line(&serde_json::to_string_pretty(&docs)?)?;
         return Ok(());
     }
     let mut text = String::new();
@@ -441,7 +441,7 @@ fn report(args: &ScanArgs, targets: &[Target], results: &[ScanResult], dir: &Pat
         "\nFiles associated with this scan are in {}.\n\n",
         dir.display()
     ));
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(())
 }
 

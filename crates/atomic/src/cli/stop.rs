@@ -48,7 +48,7 @@ pub async fn stop(args: StopArgs, config: &Config) -> Result<i32> {
     // NAME is the container as the user gave it (a name or an ID), as the original kept it.
     let values = Values::new(name, &container.image_name, &args.common.opts);
     if args.common.display {
-        stop_command(container, &program, &values, extra)?.display();
+        stop_command(container, &program, &values, extra)?.display()?;
         return Ok(0);
     }
     stop_container(
@@ -85,7 +85,7 @@ pub async fn stop_container(
     quiet: bool,
 ) -> Result<i32> {
     let prepared = stop_command(container, program, values, extra)?;
-    prepared.announce(quiet);
+    prepared.announce(quiet)?;
     if label::find(&container.labels, "STOP").is_some() {
         return prepared.run_on(&target.engine).await;
     }

@@ -113,11 +113,13 @@ pub fn runtime_path(runtime: &str) -> Result<String> {
     if runtime.contains('/') {
         return Ok(runtime.to_string());
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(runtime))
-        .find(|p| p.is_file())
+    atomic_exec::find_program(runtime)
+        .or_else(|| {
+            atomic_exec::find_in(
+                runtime,
+                ["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from),
+            )
+        })
         .map(|p| p.display().to_string())
         .with_context(|| {
             format!("Cannot install the container: the runtime {runtime} is not installed")
@@ -234,7 +236,7 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
         let rows = with_layout(&layout, args.quiet, |ctx| {
             atomic_system::update::update_all(ctx, &resolve, runtime.as_deref())
         })?;
-        print_summary(&rows);
+        print_summary(&rows)?;
         let failed = rows
             .iter()
             .any(|r| r.status == atomic_system::update::Status::Failed);
@@ -283,7 +285,7 @@ pub fn rollback(args: RollbackArgs, config: &Config) -> Result<i32> {
 }
 
 /// The original's SUMMARY table of `containers update --all`, coloured on a terminal.
-fn print_summary(rows: &[atomic_system::update::Summary]) {
+fn print_summary(rows: &[atomic_system::update::Summary]) -> Result<()> {
     use atomic_system::update::Status;
     let colour = rustix::termios::isatty(std::io::stdout());
     let paint = |status: Status| {
@@ -324,5 +326,5 @@ fn print_summary(rows: &[atomic_system::update::Summary]) {
             &paint(r.status),
         ]);
     }
-    crate::output::text_out(&text);
+    crate::output::text_out(&text)
 }

@@ -87,7 +87,7 @@ pub async fn top(args: TopArgs, config: &Config) -> Result<i32> {
         targets.retain(|c| args.containers.iter().any(|w| matches(c, w)));
     }
     if targets.is_empty() {
-        output::line("No containers running");
+        output::line("No containers running")?;
         return Ok(0);
     }
     targets.sort_by(|a, b| a.id.cmp(&b.id));
@@ -109,12 +109,12 @@ pub async fn top(args: TopArgs, config: &Config) -> Result<i32> {
         let table = render(&rows, &args.optional, tty);
         if tty {
             // The original's refresh: clear the screen, title, reverse-video header.
-            output::text_out(&format!("\x1bc{:^80}\n\n{table}", "ATOMIC TOP"));
+            output::text_out(&format!("\x1bc{:^80}\n\n{table}", "ATOMIC TOP"))?;
         } else {
             if i > 0 {
-                output::text_out("\n");
+                output::text_out("\n")?;
             }
-            output::text_out(&table);
+            output::text_out(&table)?;
         }
     }
     Ok(0)
@@ -196,8 +196,9 @@ fn render(rows: &[Row], optional: &[Optional], tty: bool) -> String {
         .unwrap_or(0)
         .max(10);
     let ticks = rustix::param::clock_ticks_per_second() as u64;
-    let users = names_by_id("/etc/passwd");
-    let groups = names_by_id("/etc/group");
+    // The host's users and groups (the processes are the host's), through NSS as ps sees
+    // them; each ID asked once.
+    let names = uzers::UsersCache::new();
     let mut head = format!(
         "{:12} {:name_width$} {:>7} {:>5} {:>5} {:5} {:5}",
         "CONTAINER", "NAME", "PID", "%CPU", "%MEM", "UID", "GID"
@@ -227,14 +228,20 @@ fn render(rows: &[Row], optional: &[Optional], tty: bool) -> String {
                 Optional::Time => clock(r.proc.cpu_ticks / ticks.max(1)),
                 Optional::Stime => clock(r.proc.start_ticks / ticks.max(1)),
                 Optional::Ppid => r.proc.ppid.to_string(),
-                Optional::User => users
-                    .get(&r.proc.uid)
-                    .cloned()
-                    .unwrap_or_else(|| r.proc.uid.to_string()),
-                Optional::Group => groups
-                    .get(&r.proc.gid)
-                    .cloned()
-                    .unwrap_or_else(|| r.proc.gid.to_string()),
+                Optional::User => {
+                    use uzers::Users;
+                    names.get_user_by_uid(r.proc.uid).map_or_else(
+                        || r.proc.uid.to_string(),
+                        |u| u.name().to_string_lossy().into_owned(),
+                    )
+                }
+                Optional::Group => {
+                    use uzers::Groups;
+                    names.get_group_by_gid(r.proc.gid).map_or_else(
+                        || r.proc.gid.to_string(),
+                        |g| g.name().to_string_lossy().into_owned(),
+                    )
+                }
             };
             line.push_str(&format!(" {value:10}"));
         }
@@ -342,20 +349,6 @@ fn mem_total_bytes() -> f64 {
                 .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         })
         .map_or(0.0, |kib| kib * 1024.0)
-}
-
-/// uid or gid → name, from a passwd or group file.
-fn names_by_id(path: &str) -> HashMap<u32, String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut fields = l.split(':');
-            let name = fields.next()?;
-            let id = fields.nth(1)?.parse().ok()?;
-            Some((id, name.to_string()))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -76,8 +76,8 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
             );
         }
         match &prepared {
-            Some(p) => p.display(),
-            None => Prepared::direct(program.argv(["rmi", image]), &values).display(),
+            Some(p) => p.display()?,
+            None => Prepared::direct(program.argv(["rmi", image]), &values).display()?,
         }
         return Ok(0);
     }
@@ -106,7 +106,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
 
     match prepared {
         Some(prepared) => {
-            prepared.announce(args.common.quiet);
+            prepared.announce(args.common.quiet)?;
             let code = prepared.run_on(&target.engine).await?;
             if code == 0 {
                 db.remove(image, &info.id, Some(&name))?;
@@ -116,7 +116,7 @@ pub async fn uninstall(args: UninstallArgs, global: &GlobalArgs, config: &Config
         None => {
             db.remove(image, &info.id, None)?;
             if !args.common.quiet {
-                crate::output::line(&label::join(&program.argv(["rmi", image])));
+                crate::output::line(&label::join(&program.argv(["rmi", image])))?;
             }
             // By the name given: another tag of the same image keeps it.
             target

@@ -37,28 +37,28 @@ pub async fn execute(
             for name in &names {
                 let (runner, mut record) = require(native, name)?;
                 if runner.status(&record)? == Status::Running {
-                    output::line(name);
+                    output::line(name)?;
                     continue;
                 }
                 if attach {
                     return runner.run_foreground(&mut record).await;
                 }
                 start_detached(native, &runner, &record)?;
-                output::line(name);
+                output::line(name)?;
             }
             Ok(0)
         }
         DockerCommand::Stop { time, names } => {
             for name in &names {
                 native.stop(name, time, None)?;
-                output::line(name);
+                output::line(name)?;
             }
             Ok(0)
         }
         DockerCommand::Rm { force, names, .. } => {
             for name in &names {
                 native.remove_container(name, force)?;
-                output::line(name);
+                output::line(name)?;
             }
             Ok(0)
         }
@@ -72,7 +72,7 @@ pub async fn execute(
                 runner
                     .runtime_for(&record)
                     .kill(&record.id, &signal, false)?;
-                output::line(name);
+                output::line(name)?;
             }
             Ok(0)
         }
@@ -102,12 +102,12 @@ async fn run(request: &RunRequest, env: &[(String, String)], native: &NativeEngi
     };
     let (runner, mut record) = native.create_container(request, image, env)?;
     if request.create_only {
-        output::line(&record.id);
+        output::line(&record.id)?;
         return Ok(0);
     }
     if request.detach {
         start_detached(native, &runner, &record)?;
-        output::line(&record.id);
+        output::line(&record.id)?;
         return Ok(0);
     }
     runner.run_foreground(&mut record).await
@@ -238,10 +238,10 @@ fn inspect(native: &NativeEngine, names: &[String], format: Option<&str>) -> Res
     match format {
         Some(format) => {
             for item in &items {
-                output::line(&render_template(format, item)?);
+                output::line(&render_template(format, item)?)?;
             }
         }
-        None => output::line(&serde_json::to_string_pretty(&items)?),
+        None => output::line(&serde_json::to_string_pretty(&items)?)?,
     }
     Ok(0)
 }

@@ -105,7 +105,7 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
         let kind = engines[p.engine].kind();
         text.push_str(&format!("   {:width$} {kind}\n", p.shown));
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     if !global.assumeyes && !super::confirm("\nConfirm")? {
         let names: Vec<&str> = plan.iter().map(|p| p.shown.as_str()).collect();
         eprintln!("User aborted delete operation for {}", names.join(", "));
@@ -119,7 +119,7 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
             match engine.remove_image(query, args.force).await {
                 Ok(removals) => {
                     for r in removals {
-                        output::line(&r.to_string());
+                        output::line(&r.to_string())?;
                     }
                 }
                 Err(e) => {
@@ -176,7 +176,7 @@ pub async fn prune(args: PruneArgs, global: &GlobalArgs, config: &Config) -> Res
                 super::list::size_text(Some(bytes))
             ));
         }
-        output::text_out(&text);
+        output::text_out(&text)?;
     }
     Ok(if failed { 1 } else { 0 })
 }
@@ -211,7 +211,7 @@ async fn confirm_prune(engines: &[Engine], assumeyes: bool) -> Result<bool> {
     if engines.iter().any(|e| e.kind() == EngineKind::Native) {
         text.push_str("   and on native, every blob and layer no image needs\n");
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(assumeyes || super::confirm("\nConfirm")?)
 }
 

@@ -93,11 +93,11 @@ pub async fn list(args: ListArgs, config: &Config) -> Result<i32> {
                 text.push('\n');
             }
         }
-        output::text_out(&text);
+        output::text_out(&text)?;
     } else if args.json {
-        output::line(&serde_json::to_string_pretty(&to_json(&rows))?);
+        output::line(&serde_json::to_string_pretty(&to_json(&rows))?)?;
     } else if !rows.is_empty() {
-        output::text_out(&table(&rows, !args.noheading, args.no_trunc));
+        output::text_out(&table(&rows, !args.noheading, args.no_trunc))?;
     }
     Ok(0)
 }

@@ -30,7 +30,7 @@ pub async fn tag(args: TagArgs, config: &Config) -> Result<i32> {
         // The store qualifies names (`x` is docker.io/library/x:latest); say which one it took.
         Engine::Native(native) => {
             let name = native.tag_image(&args.source, &args.target)?;
-            output::line(&format!("Tagged {} as {name}", args.source));
+            output::line(&format!("Tagged {} as {name}", args.source))?;
         }
         engine => engine.tag_image(&args.source, &args.target).await?,
     }

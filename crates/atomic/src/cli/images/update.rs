@@ -81,14 +81,14 @@ pub async fn update(args: UpdateArgs, config: &Config) -> Result<i32> {
     };
     let mut rows = Vec::new();
     for (engine, image, before) in &jobs {
-        output::line(&format!("Checking image {image} ({})...", engine.kind()));
+        output::line(&format!("Checking image {image} ({})...", engine.kind()))?;
         let row = update_one(engine, image, before, &opts).await;
         if row.status == Status::Updated && args.force {
             remove_old_containers(engine, before).await?;
         }
         rows.push(row);
     }
-    output::text_out(&summary(&rows));
+    output::text_out(&summary(&rows))?;
     let failed = rows.iter().any(|r| r.status == Status::CouldNotPull);
     Ok(i32::from(failed && !args.all))
 }
@@ -176,7 +176,7 @@ async fn remove_old_containers(engine: &Engine, old_id: &str) -> Result<()> {
         output::line(&format!(
             "Removed container {} (it used the old image)",
             container.name
-        ));
+        ))?;
     }
     Ok(())
 }

@@ -141,7 +141,7 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
             text.push_str(&line);
             ok &= current;
         }
-        output::text_out(&text);
+        output::text_out(&text)?;
         if !ok {
             damaged.push(shown);
         }

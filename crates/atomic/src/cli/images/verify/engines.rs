@@ -61,7 +61,7 @@ pub async fn verify(selection: &Selection, image: &str, tls_verify: Option<bool>
         output::line(&format!(
             "{image} (image ID {}) in {kind}\n{line}",
             short(&local)
-        ));
+        ))?;
     }
     Ok(code)
 }
