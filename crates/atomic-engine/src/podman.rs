@@ -433,11 +433,11 @@ impl PodmanEngine {
             args.push(format!("--tls-verify={verify}").into());
         }
         if let Some(dir) = &opts.cert_dir {
-            cmd.arg("--cert-dir").arg(dir);
+            args.extend(["--cert-dir".into(), dir.as_os_str().to_owned()]);
         }
         // atomic's global --signature-policy reaches Podman's pulls too.
         if let Some(policy) = atomic_store::pull::policy::explicit_policy(opts) {
-            cmd.arg("--signature-policy").arg(policy);
+            args.extend(["--signature-policy".into(), policy.into_os_string()]);
         }
         // `--creds` would put the password in the process list; an authfile (mode 0600,
         // removed when the pull ends) does not.
@@ -451,7 +451,7 @@ impl PodmanEngine {
             }
             None => {
                 if let Some(path) = &opts.authfile {
-                    cmd.arg("--authfile").arg(path);
+                    args.extend(["--authfile".into(), path.as_os_str().to_owned()]);
                 }
                 None
             }

@@ -219,7 +219,7 @@ pub async fn start(engine: &Engine, steps: &[Step], state: &mut State, quiet: bo
     for step in steps {
         if !quiet {
             eprintln!("Starting component '{}'", step.component);
-            crate::output::line(&atomic_label::join(&step.shown));
+            crate::output::line(&atomic_label::join(&step.shown))?;
         }
         let values = crate::command::Values::new(&step.name, &state.source, &OptArgs::default());
         let prepared = Prepared::direct(step.argv.clone(), &values);
@@ -285,7 +285,7 @@ pub async fn stop(engine: &Engine, state: &State, quiet: bool) -> Result<()> {
                 .with_context(|| format!("stopping '{}' ({})", started.name, started.component))?;
         }
         if !quiet {
-            crate::output::line(&started.name);
+            crate::output::line(&started.name)?;
         }
     }
     Ok(())

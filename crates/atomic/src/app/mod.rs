@@ -269,8 +269,8 @@ async fn run_on_engine(
     let steps = containers::plan(&u.app, values, kind.as_str(), &program, opts.quiet)?;
     if opts.display {
         for step in &steps {
-            crate::output::line(&format!("# component {}", step.component));
-            crate::output::line(&atomic_label::join(&step.shown));
+            crate::output::line(&format!("# component {}", step.component))?;
+            crate::output::line(&atomic_label::join(&step.shown))?;
         }
         return Ok(0);
     }
@@ -294,9 +294,9 @@ fn run_on_kube(
     let planned = kube::plan(&u.app, values, provider, &state.namespace)?;
     if opts.display {
         for p in &planned {
-            crate::output::line(&format!("# component {}", p.component));
-            crate::output::text_out(&serde_norway::to_string(&p.shown)?);
-            crate::output::line("---");
+            crate::output::line(&format!("# component {}", p.component))?;
+            crate::output::text_out(&serde_norway::to_string(&p.shown)?)?;
+            crate::output::line("---")?;
         }
         return Ok(0);
     }
@@ -357,7 +357,7 @@ pub async fn stop(
         return Ok(None);
     };
     if display {
-        show_parts(&state, "stop");
+        show_parts(&state, "stop")?;
         return Ok(Some(0));
     }
     match Provider::parse(&state.provider)? {
@@ -388,7 +388,7 @@ pub async fn uninstall(
         return Ok(None);
     };
     if display {
-        show_parts(&state, "remove");
+        show_parts(&state, "remove")?;
         return Ok(Some(0));
     }
     match Provider::parse(&state.provider)? {
@@ -403,7 +403,7 @@ pub async fn uninstall(
                 .collect();
             for removed in containers::remove(&engine, &names).await {
                 if !quiet {
-                    crate::output::line(&removed);
+                    crate::output::line(&removed)?;
                 }
             }
             if images {
@@ -445,18 +445,19 @@ async fn remove_images(engine: &Engine, state: &State, quiet: bool) -> Result<()
             .await
             .with_context(|| format!("removing image {image}"))?;
         if !quiet {
-            crate::output::line(&format!("removed image {image}"));
+            crate::output::line(&format!("removed image {image}"))?;
         }
     }
     Ok(())
 }
 
 /// `--display` of stop and uninstall: what would be stopped or removed, in that order.
-fn show_parts(state: &State, verb: &str) {
+fn show_parts(state: &State, verb: &str) -> Result<()> {
     for c in state.containers.iter().rev() {
-        crate::output::line(&format!("{verb} container {} ({})", c.name, c.component));
+        crate::output::line(&format!("{verb} container {} ({})", c.name, c.component))?;
     }
     for o in state.objects.iter().rev() {
-        crate::output::line(&format!("delete {}/{} ({})", o.kind, o.name, o.component));
+        crate::output::line(&format!("delete {}/{} ({})", o.kind, o.name, o.component))?;
     }
+    Ok(())
 }

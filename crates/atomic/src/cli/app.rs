@@ -97,7 +97,7 @@ pub async fn app(verb: AppVerb, config: &Config) -> Result<i32> {
 fn list(args: ListArgs) -> Result<i32> {
     let all = state::all()?;
     if args.json {
-        output::line(&serde_json::to_string_pretty(&all)?);
+        output::line(&serde_json::to_string_pretty(&all)?)?;
         return Ok(0);
     }
     if all.is_empty() {
@@ -114,7 +114,7 @@ fn list(args: ListArgs) -> Result<i32> {
             s.id, s.status, s.provider, parts, s.source
         ));
     }
-    output::text_out(&text);
+    output::text_out(&text)?;
     Ok(0)
 }
 
@@ -157,7 +157,7 @@ async fn genanswers(args: GenanswersArgs, config: &Config) -> Result<i32> {
     let text = template.to_ini(&atomic_app::resolve::section_order(&u.app));
     let path = args.output.unwrap_or_else(|| PathBuf::from("answers.conf"));
     if path.as_os_str() == "-" {
-        output::text_out(&text);
+        output::text_out(&text)?;
         return Ok(0);
     }
     if path.exists() && !args.force {
@@ -182,9 +182,9 @@ pub async fn info(name: &str, storage: &StorageArg, as_json: bool, config: &Conf
     let deployed = state::find(&u.app.nulecule.id).ok().flatten();
     let doc = describe(&u.app, &u.source, deployed.as_ref());
     if as_json {
-        output::line(&serde_json::to_string_pretty(&doc)?);
+        output::line(&serde_json::to_string_pretty(&doc)?)?;
     } else {
-        output::text_out(&text(&doc));
+        output::text_out(&text(&doc))?;
     }
     Ok(0)
 }

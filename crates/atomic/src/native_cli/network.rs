@@ -27,19 +27,19 @@ pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
                 internal: *internal,
                 labels: labels.clone(),
             })?;
-            output::line(&net.id);
+            output::line(&net.id)?;
         }
         NetworkCommand::Rm { names } => {
             for name in names {
                 networks.remove(name)?;
-                output::line(name);
+                output::line(name)?;
             }
         }
         NetworkCommand::Ls { quiet } => {
             let all = networks.list()?;
             if *quiet {
                 for n in &all {
-                    output::line(&n.id[..12]);
+                    output::line(&n.id[..12])?;
                 }
             } else {
                 let rows: Vec<Vec<String>> = all
@@ -53,7 +53,7 @@ pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
                         ]
                     })
                     .collect();
-                print_table(&["NETWORK ID", "NAME", "DRIVER", "SUBNET"], &rows);
+                print_table(&["NETWORK ID", "NAME", "DRIVER", "SUBNET"], &rows)?;
             }
         }
         NetworkCommand::Inspect { format, names } => {
@@ -64,10 +64,10 @@ pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
             match format {
                 Some(f) => {
                     for item in &items {
-                        output::line(&super::render_template(f, item)?);
+                        output::line(&super::render_template(f, item)?)?;
                     }
                 }
-                None => output::line(&serde_json::to_string_pretty(&items)?),
+                None => output::line(&serde_json::to_string_pretty(&items)?)?,
             }
         }
     }
@@ -117,7 +117,7 @@ fn inspect(networks: &Networks, n: &Network) -> Result<serde_json::Value> {
 }
 
 /// Columns aligned for people.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -130,10 +130,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        output::line(text.join("   ").trim_end());
+        output::line(text.join("   ").trim_end())
     };
-    line(header.to_vec());
+    line(header.to_vec())?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect());
+        line(row.iter().map(String::as_str).collect())?;
     }
+    Ok(())
 }

@@ -26,7 +26,7 @@ pub fn execute(native: &NativeEngine, name: &str, port: Option<&str>) -> Result<
         .collect();
     let Some(port) = port else {
         for line in lines {
-            output::line(&line);
+            output::line(&line)?;
         }
         return Ok(0);
     };
@@ -45,7 +45,7 @@ pub fn execute(native: &NativeEngine, name: &str, port: Option<&str>) -> Result<
         bail!("no public port '{wanted}' published for {}", record.name);
     }
     for h in hits {
-        output::line(h);
+        output::line(h)?;
     }
     Ok(0)
 }

@@ -42,6 +42,6 @@ pub fn list(args: ListArgs, native: &NativeEngine) -> Result<i32> {
             })
         })
         .collect();
-    output::line(&serde_json::to_string_pretty(&items)?);
+    output::line(&serde_json::to_string_pretty(&items)?)?;
     Ok(0)
 }
