@@ -30,7 +30,7 @@ pub mod expansion;
 pub mod extlimit;
 mod meta;
 pub mod path;
-mod tree;
+pub(crate) mod tree;
 mod whiteout;
 
 use std::io::{self, BufRead, Read};
