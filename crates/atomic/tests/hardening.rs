@@ -805,3 +805,49 @@ fn run_opts_file_is_named_in_the_privilege_summary() {
         "{err}"
     );
 }
+
+/// Finding 7 (deep paths): `images verify` failed with ENAMETOOLONG on a 2040-deep file that
+/// pull, run and mount handle (its path is longer than PATH_MAX once the store root is in
+/// front of it). verify walks with directory fds now: the intact image verifies, and a change
+/// to the deep file is reported.
+#[test]
+fn deep_path_is_verified() {
+    const DEPTH: usize = 2040;
+    let world = World::new();
+    let deep = format!("/{}f", "d/".repeat(DEPTH));
+    let spec = ImageSpec::new("i13-deep").layer(LayerSpec::new().file(deep, "deep\n", 0o644));
+    let img = pull_oci(&world, &spec);
+    ok(
+        &world,
+        &["images", "verify", "--storage", "native", &img.name],
+    );
+
+    // Change the deep file the only way a path string cannot: through the directory opened
+    // so far (/proc/self/fd/N), 500 levels at a time.
+    let layer = common::native::layer_dirs(&world)
+        .into_iter()
+        .find(|d| d.join("d").is_dir())
+        .expect("the deep layer");
+    let mut dir = std::fs::File::open(&layer).unwrap();
+    for _ in 0..DEPTH / 500 {
+        dir = std::fs::File::open(fd_path(&dir, &"d/".repeat(500))).unwrap();
+    }
+    let rest = format!("{}f", "d/".repeat(DEPTH % 500));
+    std::fs::write(fd_path(&dir, &rest), "DEEP\n").unwrap();
+
+    let out = run(
+        &world,
+        &["images", "verify", "--storage", "native", &img.name],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let shown = stdout(&out);
+    assert!(shown.contains("MODIFIED (1 change(s))"), "{shown}");
+    assert!(shown.contains("/d/d/f: content changed"), "{shown}");
+    assert!(!stderr(&out).contains("too long"), "{}", stderr(&out));
+}
+
+/// `rel` below an open directory, as a path the kernel resolves from that directory.
+fn fd_path(dir: &std::fs::File, rel: &str) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}/{rel}", dir.as_raw_fd()))
+}
