@@ -851,3 +851,148 @@ fn fd_path(dir: &std::fs::File, rel: &str) -> PathBuf {
     use std::os::fd::AsRawFd;
     PathBuf::from(format!("/proc/self/fd/{}/{rel}", dir.as_raw_fd()))
 }
+
+/// The index entry named `name`'s manifest digest (hex) and the blob file of its last layer.
+fn manifest_and_top_blob(world: &World, name: &str) -> (String, PathBuf) {
+    let blobs = world.store_root().join("blobs/sha256");
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(world.store_root().join("index.json")).unwrap())
+            .unwrap();
+    let digest = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blobs.join(&digest)).unwrap()).unwrap();
+    let top = manifest["layers"].as_array().unwrap().last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+    (digest, blobs.join(top))
+}
+
+fn index_text(world: &World) -> String {
+    std::fs::read_to_string(world.store_root().join("index.json")).unwrap()
+}
+
+/// Finding 7 (damaged entry, by name): an entry whose manifest blob is missing is reported by
+/// `images verify NAME`, and `images delete NAME` finds it by its name and removes it (no
+/// lookup of images can: there is no image to load).
+#[test]
+fn damaged_index_entry_is_verified_and_deleted_by_name() {
+    let world = World::new();
+    let damaged = pull_oci(&world, &ImageSpec::new("i13-damaged-name"));
+    let (manifest, _) = manifest_and_top_blob(&world, &damaged.name);
+    std::fs::remove_file(world.store_root().join("blobs/sha256").join(&manifest)).unwrap();
+
+    let out = run(&world, &["images", "verify", &damaged.name]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("manifest    sha256:{}  MISSING", &manifest[..12])),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stderr(&out).contains("--repair"), "{}", stderr(&out));
+
+    let out = run(&world, &["images", "delete", "-y", &damaged.name]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("{} (damaged)", damaged.name)),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("Untagged: {}", damaged.name)),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !index_text(&world).contains(&manifest),
+        "{}",
+        index_text(&world)
+    );
+    let out = run(&world, &["images", "delete", "-y", &damaged.name]);
+    assert!(!out.status.success(), "a second delete finds nothing");
+}
+
+/// Finding 7 (`images verify --repair`): each kind of damage gets its repair, and nothing
+/// intact is touched. A modified layer and a removed layer directory are unpacked again from
+/// their blobs; an entry whose manifest is gone, or whose missing layer has no blob left, is
+/// dropped (and said so); a corrupt layer blob is removed; an intact image stays as it was.
+#[test]
+fn verify_repair_restores_what_it_can_and_drops_the_rest() {
+    let world = World::new();
+    let spec = |name: &str, file: &str| {
+        ImageSpec::new(name).layer(LayerSpec::new().file(format!("/{file}"), file, 0o644))
+    };
+    let fixable = pull_oci(&world, &spec("i13-rep-fixable", "fixable"));
+    let gone = pull_oci(&world, &spec("i13-rep-gone", "gone"));
+    let lost = pull_oci(&world, &spec("i13-rep-lost", "lost"));
+    let badblob = pull_oci(&world, &spec("i13-rep-badblob", "badblob"));
+    let intact = pull_oci(&world, &spec("i13-rep-intact", "intact"));
+    let intact_layer = layer_holding(&world, "intact");
+
+    // fixable: a file changed, and a file added.
+    let fixable_layer = layer_holding(&world, "fixable");
+    std::fs::write(fixable_layer.join("fixable"), "changed").unwrap();
+    std::fs::write(fixable_layer.join("added"), "x").unwrap();
+    // gone: its manifest is missing.
+    let (gone_manifest, _) = manifest_and_top_blob(&world, &gone.name);
+    std::fs::remove_file(world.store_root().join("blobs/sha256").join(&gone_manifest)).unwrap();
+    // lost: its layer directory and its blob removed: nothing to restore from.
+    let (lost_manifest, lost_blob) = manifest_and_top_blob(&world, &lost.name);
+    std::fs::remove_dir_all(layer_holding(&world, "lost")).unwrap();
+    std::fs::remove_file(&lost_blob).unwrap();
+    // badblob: its layer blob is corrupt; the directory stays.
+    let (_, bad_blob) = manifest_and_top_blob(&world, &badblob.name);
+    std::fs::write(&bad_blob, "not the layer").unwrap();
+
+    let out = run(&world, &["images", "verify", "--repair", &fixable.name]);
+    let shown = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}{}", stderr(&out));
+    assert!(shown.contains("MODIFIED (2 change(s))"), "{shown}");
+    assert!(shown.contains("unpacked again from its blob"), "{shown}");
+    assert!(shown.contains("repaired    OK"), "{shown}");
+    assert_eq!(
+        std::fs::read_to_string(layer_holding(&world, "fixable").join("fixable")).unwrap(),
+        "fixable"
+    );
+    // A removed layer directory comes back too.
+    std::fs::remove_dir_all(layer_holding(&world, "fixable")).unwrap();
+    let out = run(&world, &["images", "verify", "--repair", &fixable.name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    ok(&world, &["images", "verify", &fixable.name]);
+
+    for (img, manifest, why) in [
+        (&gone, &gone_manifest, "is missing"),
+        (&lost, &lost_manifest, "and its blob"),
+    ] {
+        let out = run(&world, &["images", "verify", "--repair", &img.name]);
+        let shown = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{shown}{}", stderr(&out));
+        assert!(shown.contains("removed the damaged entry"), "{shown}");
+        assert!(shown.contains(why), "{shown}");
+        assert!(stderr(&out).contains("pull it again"), "{}", stderr(&out));
+        assert!(!index_text(&world).contains(manifest.as_str()));
+    }
+
+    let out = run(&world, &["images", "verify", "--repair", &badblob.name]);
+    let shown = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{shown}{}", stderr(&out));
+    assert!(shown.contains("removed corrupt blob"), "{shown}");
+    assert!(!bad_blob.exists());
+    assert!(layer_holding(&world, "badblob").join("badblob").is_file());
+    assert!(index_text(&world).contains(&badblob.name));
+
+    ok(&world, &["images", "verify", &intact.name]);
+    assert_eq!(layer_holding(&world, "intact"), intact_layer);
+    let listed = ok(&world, &["images", "list", "--storage", "native"]);
+    assert!(listed.contains("i13-rep-intact"), "{listed}");
+}

@@ -181,29 +181,39 @@ impl fmt::Display for Change {
 /// alone first, so an image whose manifest or config blob is missing can still be verified
 /// (and reported); IDs and ID prefixes go through [`Store::resolve`].
 pub fn find(store: &Store, query: &str) -> Result<Option<(Vec<String>, Digest)>> {
-    let index = store.index()?;
-    if let Ok(name) = ImageName::parse(query) {
-        let qualified = name.qualified().to_string();
-        let tag = name.tag.as_deref().unwrap_or("latest");
-        let suffix = format!("/{}:{tag}", name.repository);
-        let matches = |n: &str| n == qualified || (name.registry.is_none() && n.ends_with(&suffix));
-        let mut hits: Vec<&str> = index
-            .manifests()
-            .iter()
-            .filter(|e| ref_name(e).is_some_and(matches))
-            .map(|e| e.digest().as_ref())
-            .collect();
-        hits.sort_unstable();
-        hits.dedup();
-        if let [digest] = hits[..] {
-            let digest: Digest = digest.parse()?;
-            let names = names_of(store, &digest)?;
-            return Ok(Some((names, digest)));
-        }
+    if let Some(found) = find_in_index(store, query)? {
+        return Ok(Some(found));
     }
     Ok(store
         .resolve(query)?
         .map(|img| (img.names, img.manifest_digest)))
+}
+
+/// The entry a name (qualified, or short when it matches one image only) designates in the
+/// index, whether or not its blobs are there, as (its names, manifest digest).
+pub fn find_in_index(store: &Store, query: &str) -> Result<Option<(Vec<String>, Digest)>> {
+    let Ok(name) = ImageName::parse(query) else {
+        return Ok(None);
+    };
+    let index = store.index()?;
+    let qualified = name.qualified().to_string();
+    let tag = name.tag.as_deref().unwrap_or("latest");
+    let suffix = format!("/{}:{tag}", name.repository);
+    let matches = |n: &str| n == qualified || (name.registry.is_none() && n.ends_with(&suffix));
+    let mut hits: Vec<&str> = index
+        .manifests()
+        .iter()
+        .filter(|e| ref_name(e).is_some_and(matches))
+        .map(|e| e.digest().as_ref())
+        .collect();
+    hits.sort_unstable();
+    hits.dedup();
+    let [digest] = hits[..] else {
+        return Ok(None);
+    };
+    let digest: Digest = digest.parse()?;
+    let names = names_of(store, &digest)?;
+    Ok(Some((names, digest)))
 }
 
 fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
