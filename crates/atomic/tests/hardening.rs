@@ -996,3 +996,77 @@ fn verify_repair_restores_what_it_can_and_drops_the_rest() {
     let listed = ok(&world, &["images", "list", "--storage", "native"]);
     assert!(listed.contains("i13-rep-intact"), "{listed}");
 }
+
+/// A tmpfs mounted for a test, unmounted when dropped (also when the test fails).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs at {}", path.display());
+        Tmpfs(path)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Bytes that do not compress (so a layer is as big as its file).
+fn noise(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Finding 8 (ENOSPC): a full disk's cause was printed twice ("No space left on device (os
+/// error 28): No space left on device (os error 28)"). On a small tmpfs store, whether the
+/// blob copy or the unpack runs out of space, the cause is said once, and no image is stored.
+#[test]
+fn enospc_cause_is_printed_once() {
+    let world = World::new();
+    let spec =
+        ImageSpec::new("i13-enospc").layer(LayerSpec::new().file("/big", noise(3_000_000), 0o644));
+    let dir = world.path().join("layouts/i13-enospc");
+    atomic_testsupport::write_oci_layout(&spec, &dir).unwrap();
+    let source = format!("oci:{}:latest", dir.display());
+    // 2 MiB: the layer blob does not fit; 6 MiB: the blobs do, the unpacked layers do not.
+    for (size, stage) in [("2m", "copying blob"), ("6m", "unpacking layer")] {
+        let fs = Tmpfs::mount(world.path().join(format!("small-{size}")), size);
+        let root = fs.0.join("store");
+        let out = world
+            .atomic()
+            .env("ATOMIC_STORE_ROOT", &root)
+            .args(["pull", "-q", &source])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(stage), "{size}: {err}");
+        assert_eq!(
+            err.matches("No space left on device").count(),
+            1,
+            "{size}: {err}"
+        );
+        let listed = world
+            .atomic()
+            .env("ATOMIC_STORE_ROOT", &root)
+            .args(["images", "list", "--storage", "native", "-q"])
+            .output()
+            .unwrap();
+        assert!(stdout(&listed).trim().is_empty(), "{}", stdout(&listed));
+    }
+}

@@ -207,7 +207,7 @@ pub(crate) fn set_xattrs(
                 return Err(UnpackError::Xattr {
                     path: path.to_string(),
                     name: shown(name),
-                    source: e.into(),
+                    cause: e.into(),
                 });
             }
         }
