@@ -1070,3 +1070,51 @@ fn enospc_cause_is_printed_once() {
         assert!(stdout(&listed).trim().is_empty(), "{}", stdout(&listed));
     }
 }
+
+/// Finding 8 (slow atomic.conf): a 100 KB malformed `ATOMIC_CONF` took 25 s: libyaml's scanner
+/// is quadratic in the nesting of `[`/`{`. A file over 64 KiB is refused unread, one with more
+/// than 256 of them before YAML sees it, and other malformed files fail in the parser: each
+/// at once, naming the file.
+#[test]
+fn malformed_atomic_conf_fails_fast() {
+    let world = World::new();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("1 MiB of [", vec![b'['; 1 << 20], "larger than 65536 bytes"),
+        (
+            "1 MiB of a flow list",
+            format!("a: [{}", "x, ".repeat(350_000)).into_bytes(),
+            "larger than 65536 bytes",
+        ),
+        ("60 KiB of [", vec![b'['; 60 << 10], "more than 256"),
+        ("60 KiB of {", vec![b'{'; 60 << 10], "more than 256"),
+        (
+            "an unterminated flow list",
+            format!("a: [{}", "x, ".repeat(20_000)).into_bytes(),
+            "parsing",
+        ),
+        (
+            "repeated keys",
+            "a: b\n".repeat(12_000).into_bytes(),
+            "duplicate entry",
+        ),
+    ];
+    for (what, text, says) in cases {
+        let conf = world.path().join("atomic.conf.bad");
+        std::fs::write(&conf, &text).unwrap();
+        let started = Instant::now();
+        let out = world
+            .atomic()
+            .env("ATOMIC_CONF", &conf)
+            .args(["images", "list", "--storage", "native"])
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{what}: {err}");
+        assert!(
+            err.contains("atomic.conf.bad") && err.contains(says),
+            "{what}: {err}"
+        );
+        assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+    }
+}
