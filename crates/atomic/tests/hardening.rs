@@ -1118,3 +1118,186 @@ fn malformed_atomic_conf_fails_fast() {
         assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
     }
 }
+
+/// A Docker daemon and a Podman storage of the test's own, so that `images prune -y` across
+/// engines can run without touching the machine's shared ones (other tests' images).
+struct PrivateEngines {
+    dir: PathBuf,
+    dockerd: Child,
+}
+
+impl PrivateEngines {
+    fn start(world: &World) -> PrivateEngines {
+        let dir = world.path().join("engines");
+        std::fs::create_dir_all(dir.join("podman")).unwrap();
+        std::fs::write(
+            dir.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/podman/graph\"\n\
+                 runroot = \"{0}/podman/run\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let dockerd = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("docker-data"))
+            .arg("--exec-root")
+            .arg(dir.join("docker-exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}/docker.sock", dir.display()))
+            .args(["--containerd-namespace", "i13-prune", "--iptables=false"])
+            .args(["--ip6tables=false", "--bridge=none"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let engines = PrivateEngines { dir, dockerd };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !engines
+            .docker()
+            .arg("version")
+            .output()
+            .unwrap()
+            .status
+            .success()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the private dockerd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        engines
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}/docker.sock", self.dir.display())
+    }
+
+    fn docker(&self) -> Command {
+        let mut cmd = atomic_testsupport::docker_command();
+        cmd.env("DOCKER_HOST", self.docker_host());
+        cmd
+    }
+
+    fn podman(&self) -> Command {
+        let mut cmd = atomic_testsupport::podman_command();
+        cmd.env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"));
+        cmd
+    }
+
+    /// What points a program at these engines.
+    fn vars(&self) -> [(&'static str, String); 2] {
+        [
+            ("DOCKER_HOST", self.docker_host()),
+            (
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.join("storage.conf").display().to_string(),
+            ),
+        ]
+    }
+
+    /// Load an archive into both engines.
+    fn load(&self, archive: &Path) {
+        for mut cmd in [self.docker(), self.podman()] {
+            let out = cmd.arg("load").arg("-i").arg(archive).output().unwrap();
+            assert!(out.status.success(), "load: {}", stderr(&out));
+        }
+    }
+
+    /// The IDs of an engine's images (`dangling`: only those with no name).
+    fn ids(mut cmd: Command, dangling: bool) -> String {
+        cmd.args(["images", "-q", "--no-trunc"]);
+        if dangling {
+            cmd.args(["--filter", "dangling=true"]);
+        }
+        stdout(&cmd.output().unwrap())
+    }
+}
+
+impl Drop for PrivateEngines {
+    fn drop(&mut self) {
+        // The Podman storage goes with the world's directory (no `podman system reset`: it
+        // would also remove the machine's shared networks).
+        let _ = Command::new("kill")
+            .arg(self.dockerd.id().to_string())
+            .status();
+        let _ = self.dockerd.wait();
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.join("docker-data"))
+            .status();
+    }
+}
+
+/// Finding 9 (the yes path): `atomic images prune -y` with no `--storage` removes the dangling
+/// images of Docker, Podman and the native store, and only those: the named images stay.
+/// Run against a Docker daemon and a Podman storage of the test's own.
+#[test]
+fn prune_across_engines_with_yes_removes_dangling_images_everywhere() {
+    if which("dockerd").is_none() || which("podman").is_none() {
+        eprintln!("dockerd or podman missing: skipped");
+        assert!(std::env::var_os("ATOMIC_TEST_REQUIRE_ENGINES").is_none());
+        return;
+    }
+    let world = World::new();
+    let engines = PrivateEngines::start(&world);
+    let mut ids = Vec::new();
+    for version in ["1", "2"] {
+        let spec = ImageSpec::new("i13-prune-yes").label("v", version);
+        let archive = world.path().join(format!("i13-prune-yes-{version}.tar"));
+        let id = atomic_testsupport::write_docker_archive(&spec, &archive).unwrap();
+        engines.load(&archive);
+        ids.push(id.hex().to_string());
+    }
+    let old_native = pull_oci(&world, &ImageSpec::new("i13-prune-yes").label("v", "1"));
+    let newer = ImageSpec::new("i13-prune-yes").label("v", "2");
+    let dir = world.path().join("newer").join("i13-prune-yes");
+    atomic_testsupport::write_oci_layout(&newer, &dir).unwrap();
+    ok(
+        &world,
+        &["pull", "-q", &format!("oci:{}:latest", dir.display())],
+    );
+    for engine in [engines.docker(), engines.podman()] {
+        let dangling = PrivateEngines::ids(engine, true);
+        assert!(dangling.contains(&ids[0]), "not dangling: {dangling}");
+    }
+
+    let out = world
+        .atomic()
+        .envs(engines.vars())
+        .args(["images", "prune", "-y"])
+        .output()
+        .unwrap();
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{shown}{}", stderr(&out));
+    for kind in ["docker", "podman", "native"] {
+        assert!(shown.contains(kind), "{kind} not listed: {shown}");
+    }
+    for engine in [engines.docker(), engines.podman()] {
+        let left = PrivateEngines::ids(engine, false);
+        assert!(
+            !left.contains(&ids[0]),
+            "the dangling image is left: {left}"
+        );
+        assert!(left.contains(&ids[1]), "the named image is gone: {left}");
+    }
+    let left = ok(
+        &world,
+        &["images", "list", "--storage", "native", "-q", "--no-trunc"],
+    );
+    assert!(!left.contains(&old_native.id), "{left}");
+    assert!(!left.trim().is_empty(), "the named native image is gone");
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
