@@ -1,11 +1,14 @@
 //! Unpack arbitrary bytes as a layer tar (and, when they look compressed, through
 //! `decompress`) into `tmp/layer`, and check that nothing appeared next to it: whatever the
-//! input, every effect must stay inside the layer directory.
+//! input, every effect must stay inside the layer directory. When the unpack succeeds,
+//! `images verify`'s comparison of the directory with the same tar must find nothing changed
+//! (the unpacker and verify must agree on what every entry means).
 #![no_main]
 
 use std::io::BufReader;
 
 use atomic_store::unpack::{UnpackOptions, decompress, unpack};
+use atomic_store::verify::compare_with_tar;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,9 +17,9 @@ fuzz_target!(|data: &[u8]| {
     std::fs::create_dir(&layer).expect("mkdir layer");
     let opts = UnpackOptions::for_current_user();
     // Errors are expected for most inputs; escapes are what we look for.
-    let _ = match decompress(BufReader::new(data)) {
-        Ok(tar) => unpack(tar, &layer, &opts).map(drop),
-        Err(_) => Ok(()),
+    let unpacked = match decompress(BufReader::new(data)) {
+        Ok(tar) => unpack(tar, &layer, &opts).is_ok(),
+        Err(_) => false,
     };
     let names: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("read tmp")
@@ -29,4 +32,9 @@ fuzz_target!(|data: &[u8]| {
     );
     let md = std::fs::symlink_metadata(&layer).expect("layer still there");
     assert!(md.is_dir(), "the layer directory was replaced");
+    if unpacked {
+        let tar = decompress(BufReader::new(data)).expect("decompressed once already");
+        let changes = compare_with_tar(tar, &layer).expect("verify reads what unpack read");
+        assert!(changes.is_empty(), "verify disagrees with unpack: {changes:?}");
+    }
 });

@@ -28,7 +28,7 @@
 mod entry;
 pub mod expansion;
 pub mod extlimit;
-mod meta;
+pub(crate) mod meta;
 pub mod path;
 pub(crate) mod tree;
 mod whiteout;

@@ -479,6 +479,39 @@ mod tests {
         );
     }
 
+    /// What the unpacker writes, verify finds intact: also for a hardlink whose target a later
+    /// entry replaces (the link keeps the old file) and a pre-POSIX directory (a regular-file
+    /// entry whose name ends in `/`).
+    #[test]
+    fn what_the_unpacker_writes_verifies_clean() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let tars = [
+            layer(),
+            tar_of(&[
+                ("a", Regular, b"first", 0o644, None),
+                ("b", Link, b"", 0o644, Some("a")),
+                ("a", Regular, b"second!", 0o600, None),
+            ]),
+            tar_of(&[
+                ("old/", Regular, b"", 0o750, None),
+                ("old/f", Regular, b"x", 0o644, None),
+                ("d", Directory, b"", 0o755, None),
+                ("d/s", Symlink, b"", 0o777, Some("../old/f")),
+                ("d", Directory, b"", 0o700, None),
+            ]),
+        ];
+        for (i, tar) in tars.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = crate::unpack::UnpackOptions::for_current_user();
+            crate::unpack::unpack(&tar[..], dir.path(), &opts).unwrap();
+            assert_eq!(
+                compare(dir.path(), &expected(tar)).unwrap(),
+                vec![],
+                "tar {i}"
+            );
+        }
+    }
+
     /// Deeper than a path string can reach: 2040 directories below a temporary directory are
     /// more than PATH_MAX bytes from `/`.
     #[test]

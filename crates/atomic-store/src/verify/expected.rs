@@ -11,6 +11,7 @@ use std::io::{self, Read};
 
 use crate::digest::{Digest, Hasher};
 use crate::unpack;
+use crate::unpack::meta::{device_number, or_zero};
 
 const WHITEOUT_PREFIX: &[u8] = b".wh.";
 const OPAQUE_MARKER: &[u8] = b".wh..wh..opq";
@@ -74,8 +75,13 @@ impl Expected {
                 .take_while(|(k, _)| k.starts_with(&prefix))
                 .map(|(k, _)| k.clone())
                 .collect();
+            if let Some(old) = self.entries.remove(&path) {
+                self.unlink(&path, old);
+            }
             for k in below {
-                self.entries.remove(&k);
+                if let Some(old) = self.entries.remove(&k) {
+                    self.unlink(&k, old);
+                }
             }
             self.opaque.retain(|k| !k.starts_with(&prefix));
             if !matches!(expect, Expect::Dir { .. }) {
@@ -88,6 +94,18 @@ impl Expected {
 
 /// The normalised name, components joined by `/`; `None` for a name the unpacker refuses or
 /// the layer root itself.
+impl Expected {
+    /// `path` (which was `old`) leaves the tree: hardlinks made to it keep the file it was (on
+    /// disk they keep its inode, which no longer has that name).
+    fn unlink(&mut self, path: &[u8], old: Expect) {
+        for e in self.entries.values_mut() {
+            if matches!(e, Expect::Hardlink { target } if target == path) {
+                *e = old.clone();
+            }
+        }
+    }
+}
+
 fn normalized(raw: &[u8]) -> Option<Vec<u8>> {
     let comps = unpack::path::normalize(raw).ok()?;
     if comps.is_empty() {
@@ -140,7 +158,8 @@ pub(super) fn read_layer(tar: impl Read) -> io::Result<Expected> {
             }
             continue;
         }
-        if let Some(expect) = expect_of(&mut entry)? {
+        let raw_dir = entry.path_bytes().ends_with(b"/");
+        if let Some(expect) = expect_of(&mut entry, raw_dir)? {
             expected.insert(path, expect);
         }
     }
@@ -149,12 +168,20 @@ pub(super) fn read_layer(tar: impl Read) -> io::Result<Expected> {
 
 /// What one (non-whiteout) entry should have become; `None` for entries the unpacker does not
 /// write.
-fn expect_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<Expect>> {
+fn expect_of<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    trailing_slash: bool,
+) -> io::Result<Option<Expect>> {
+    // The unpacker's own readers of these fields, so that both read a header alike (empty
+    // numeric fields are 0, as Go's archive/tar reads them).
     let header = entry.header();
-    let mode = header.mode()? & 0o7777;
-    let dev = |v: io::Result<Option<u32>>| v.ok().flatten().unwrap_or(0);
+    let mode = or_zero(&header.as_old().mode, header.mode().map(u64::from))? as u32 & 0o7777;
+    let (major, minor) = device_number(header).unwrap_or((0, 0));
     Ok(Some(match header.entry_type() {
-        tar::EntryType::Regular | tar::EntryType::Continuous => {
+        // Pre-POSIX tars mark directories as regular files with a trailing slash (the
+        // unpacker makes them directories too).
+        tar::EntryType::Regular if trailing_slash => Expect::Dir { mode },
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
             let mut hasher = Hasher::default();
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -183,16 +210,8 @@ fn expect_of<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Option<Expect
                 .and_then(|l| normalized(&l))
                 .unwrap_or_default(),
         },
-        tar::EntryType::Char => Expect::Char {
-            mode,
-            major: dev(header.device_major()),
-            minor: dev(header.device_minor()),
-        },
-        tar::EntryType::Block => Expect::Block {
-            mode,
-            major: dev(header.device_major()),
-            minor: dev(header.device_minor()),
-        },
+        tar::EntryType::Char => Expect::Char { mode, major, minor },
+        tar::EntryType::Block => Expect::Block { mode, major, minor },
         tar::EntryType::Fifo => Expect::Fifo { mode },
         // PAX and GNU extension headers are folded into the next entry by the tar crate;
         // anything else the unpacker does not write either.

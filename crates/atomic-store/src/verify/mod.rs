@@ -227,6 +227,15 @@ fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Compare the directory `dir` with the uncompressed layer tar `tar`, as `verify` does for each
+/// layer: every difference found. For the fuzzer, which checks that whatever the unpacker
+/// writes verifies clean.
+#[doc(hidden)]
+pub fn compare_with_tar(tar: impl std::io::Read, dir: &Path) -> Result<Vec<Change>> {
+    let expected = read_layer(tar).context("reading the layer tar")?;
+    compare(dir, &expected)
+}
+
 /// Verify the image whose manifest is `manifest`.
 pub fn verify(store: &Store, manifest: &Digest) -> Result<Report> {
     let mut report = Report {
