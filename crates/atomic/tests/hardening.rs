@@ -233,6 +233,10 @@ enum Fake {
     HugeManifest,
     /// A chunked manifest that never ends.
     EndlessManifest,
+    /// A chunked manifest whose first chunk size is not a number.
+    BrokenChunk,
+    /// Every request refused with a token realm on a port where nothing listens.
+    BadRealm,
 }
 
 /// A registry on 127.0.0.1 that answers `/v2/` and then misbehaves on every manifest request
@@ -257,6 +261,14 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
             return; // closed, or a TLS ClientHello
         }
         let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if let Fake::BadRealm = fake {
+            let _ = conn.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer \
+                  realm=\"http://127.0.0.1:1/token\",service=\"fake\"\r\n\
+                  Content-Length: 0\r\n\r\n",
+            );
+            continue;
+        }
         if request.starts_with("GET /v2/ ") {
             let _ = conn.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
@@ -283,6 +295,7 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
                     }
                 }
             }
+            Fake::BrokenChunk | Fake::BadRealm => {}
             Fake::EndlessManifest => {
                 let _ =
                     conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes());
@@ -296,6 +309,11 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
                     }
                 }
             }
+        }
+        if let Fake::BrokenChunk = fake {
+            let _ = conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes());
+            let _ = conn.write_all(b"zz\r\n{}\r\n");
+            return;
         }
         let _ = conn.flush();
         // Silence, with the connection open, for longer than any test waits.
@@ -1300,4 +1318,24 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|p| p.is_file())
     })
+}
+
+/// Finding 8 (truthful errors): "cannot reach HOST" was said of a registry that did answer —
+/// with a broken chunk, or a token realm that cannot be reached. What failed is named instead.
+#[test]
+fn a_registry_that_answers_is_not_called_unreachable() {
+    let world = World::new();
+    for (fake, says) in [
+        (Fake::BrokenChunk, "broke off"),
+        (Fake::BadRealm, "127.0.0.1:1"),
+    ] {
+        let addr = fake_registry(fake);
+        let image = format!("{addr}/i13/answers:v1");
+        let args = ["pull", "--storage", "native", "--tls-verify=false", &image];
+        let out = within(&world, &args, Duration::from_secs(60));
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(!err.contains(&format!("cannot reach {addr}")), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
 }
