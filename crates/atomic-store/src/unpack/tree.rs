@@ -140,7 +140,10 @@ impl Tree {
             .insert(full.iter().map(|c| c.to_vec()).collect(), meta);
     }
 
-    /// Apply the deferred directory modes and mtimes, deepest first.
+    /// Apply the deferred directory modes and mtimes, deepest first. Each directory is opened
+    /// from its parent, which the walk cache keeps: siblings cost one `openat` each, not a walk
+    /// from the root (a layer of many directories deep down would otherwise cost their number
+    /// times the depth).
     pub fn finish(mut self) -> Result<(), UnpackError> {
         self.cache = None;
         let dirs = std::mem::take(&mut self.dirs);
@@ -151,8 +154,16 @@ impl Tree {
             } else {
                 join(&comps)
             };
-            let fd =
-                walk(self.root(), &comps, 0, false).map_err(|e| UnpackError::walk(&shown, e))?;
+            let fd = match comps.split_last() {
+                None => self.root(),
+                Some((_, parents)) => {
+                    let parent = self
+                        .dir(parents, false)
+                        .map_err(|e| UnpackError::walk(&shown, e))?;
+                    walk(parent, &comps, parents.len(), false)
+                        .map_err(|e| UnpackError::walk(&shown, e))?
+                }
+            };
             rustix::fs::fchmod(&*fd, Mode::from_raw_mode(meta.mode))
                 .map_err(|e| UnpackError::io("chmod", &shown, e.into()))?;
             rustix::fs::futimens(&*fd, &times(meta.mtime))
