@@ -918,6 +918,14 @@ fn damaged_index_entry_is_verified_and_deleted_by_name() {
         stdout(&out)
     );
     assert!(stderr(&out).contains("--repair"), "{}", stderr(&out));
+    // --all names it too (from the index: its blobs cannot be loaded).
+    let out = run(&world, &["images", "verify", "--all"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("{}\n  manifest", damaged.name)),
+        "{}",
+        stdout(&out)
+    );
 
     let out = run(&world, &["images", "delete", "-y", &damaged.name]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));

@@ -216,7 +216,8 @@ pub fn find_in_index(store: &Store, query: &str) -> Result<Option<(Vec<String>, 
     Ok(Some((names, digest)))
 }
 
-fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
+/// Every name the index gives the manifest `manifest` (whether or not its blobs are there).
+pub fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
     let wanted = manifest.to_string();
     Ok(store
         .index()?

@@ -187,10 +187,10 @@ fn repair(store: &Store, report: &Report, text: &mut String) -> Result<bool> {
     Ok(again.ok())
 }
 
+/// From the index alone, so that a damaged image (whose blobs cannot be loaded) keeps its name
+/// in the report.
 fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
-    Ok(verify::find(store, manifest.hex())?
-        .map(|(names, _)| names)
-        .unwrap_or_default())
+    verify::names_of(store, manifest)
 }
 
 fn short(d: &Digest) -> String {
