@@ -7,6 +7,7 @@
 
 use std::io::BufReader;
 
+use atomic_store::unpack::expansion::{Counting, Limited};
 use atomic_store::unpack::{UnpackOptions, decompress, unpack};
 use atomic_store::verify::compare_with_tar;
 use libfuzzer_sys::fuzz_target;
@@ -16,9 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let layer = tmp.path().join("layer");
     std::fs::create_dir(&layer).expect("mkdir layer");
     let opts = UnpackOptions::for_current_user();
-    // Errors are expected for most inputs; escapes are what we look for.
-    let unpacked = match decompress(BufReader::new(data)) {
-        Ok(tar) => unpack(tar, &layer, &opts).is_ok(),
+    // Errors are expected for most inputs; escapes are what we look for. The expansion bound
+    // of a pull applies (64 MiB, then 250 times the input): without it a 24 KB zstd bomb
+    // filled the machine's disk.
+    let (counting, compressed) = Counting::new(data);
+    let unpacked = match decompress(BufReader::new(counting)) {
+        Ok(tar) => unpack(Limited::new(tar, compressed), &layer, &opts).is_ok(),
         Err(_) => false,
     };
     let names: Vec<_> = std::fs::read_dir(tmp.path())
