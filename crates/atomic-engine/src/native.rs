@@ -113,6 +113,11 @@ impl NativeEngine {
     /// uses is refused unless `force`; forced, it loses its names but its content stays pinned
     /// until the container goes (as with docker).
     pub fn remove_image(&self, query: &str, force: bool) -> Result<Vec<Removal>> {
+        if self.resolve(query)?.is_none()
+            && let Some(removed) = self.remove_damaged(query)?
+        {
+            return Ok(removed);
+        }
         let (store, img) = self.require(query)?;
         if !force && let Some(c) = self.containers_of_image(img.id())?.first() {
             return Err(native(anyhow!(
@@ -139,6 +144,33 @@ impl NativeEngine {
                 Ok(out)
             }
         }
+    }
+
+    /// Whether `query` names an index entry whose image cannot be loaded (its manifest or
+    /// config is missing or corrupt): no lookup finds it, but `images delete` removes it.
+    pub fn is_damaged(&self, query: &str) -> Result<bool> {
+        let Some(store) = self.existing()? else {
+            return Ok(false);
+        };
+        Ok(store.damaged_entry(query).map_err(native)?.is_some())
+    }
+
+    /// Remove the damaged entry `query` names (every name of it), if it is one.
+    fn remove_damaged(&self, query: &str) -> Result<Option<Vec<Removal>>> {
+        let Some(store) = self.existing()? else {
+            return Ok(None);
+        };
+        let Some((names, manifest)) = store.damaged_entry(query).map_err(native)? else {
+            return Ok(None);
+        };
+        store
+            .drop_entry(&manifest)
+            .and_then(|()| store.collect_garbage())
+            .with_context(|| format!("removing the damaged entry '{query}'"))
+            .map_err(native)?;
+        let mut out: Vec<Removal> = names.into_iter().map(Removal::Untagged).collect();
+        out.push(Removal::Deleted(manifest.hex().to_string()));
+        Ok(Some(out))
     }
 
     pub fn list_images(&self) -> Result<Vec<ImageSummary>> {

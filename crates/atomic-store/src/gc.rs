@@ -58,6 +58,23 @@ impl Store {
         Ok(removed)
     }
 
+    /// The names and manifest of the index entry `query` names when its image cannot be loaded
+    /// (its manifest or config blob is missing or corrupt): no image lookup finds such an
+    /// entry, so `images delete NAME` asks for it here. Names only, as they are in the index.
+    pub fn damaged_entry(&self, query: &str) -> Result<Option<(Vec<String>, Digest)>> {
+        let Some((names, digest)) = crate::verify::find_in_index(self, query)? else {
+            return Ok(None);
+        };
+        Ok(self.load_image(&digest).is_err().then_some((names, digest)))
+    }
+
+    /// Remove every index entry of the manifest `digest` (all its names), and nothing else:
+    /// its blobs and layers go at the next collection if nothing else needs them.
+    pub fn drop_entry(&self, digest: &Digest) -> Result<()> {
+        let digest = digest.to_string();
+        self.update_index(|entries| entries.retain(|e| e.digest().as_ref() != digest))
+    }
+
     /// Drop dangling images (no name), entries whose manifest is gone (nothing can use them;
     /// each is named on stderr), and everything unreferenced.
     pub fn prune(&self) -> Result<GcReport> {
@@ -97,8 +114,13 @@ impl Store {
                 report.blobs += 1;
             }
         }
-        for entry in fs::read_dir(self.root().join("layers"))? {
-            let entry = entry?;
+        // Unknown when a damaged image hides which layers it needs: keep them all.
+        let layer_entries = match &layers {
+            Some(_) => fs::read_dir(self.root().join("layers"))?.collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let layers = layers.unwrap_or_default();
+        for entry in layer_entries {
             let name = entry.file_name().to_string_lossy().into_owned();
             let hex = name.strip_suffix(".size").unwrap_or(&name);
             if layers.contains(hex) {
@@ -125,11 +147,12 @@ impl Store {
     /// The blob and layer names (hex) every index entry and every pin needs. An index entry
     /// whose manifest is missing needs nothing (no image can be built from it): it is
     /// reported and skipped, so one damaged entry does not stop every delete and prune;
-    /// `images prune` removes it. A pinned manifest that is missing still stops the
-    /// collection: a container is using it.
-    fn reachable(&self) -> Result<(HashSet<String>, HashSet<String>)> {
+    /// `images prune` removes it. An image whose manifest or config cannot be read keeps its
+    /// manifest blob and, since its layers cannot be told, every layer for this collection.
+    /// A pinned manifest that is missing still stops the collection: a container is using it.
+    fn reachable(&self) -> Result<(HashSet<String>, Option<HashSet<String>>)> {
         let mut blobs = HashSet::new();
-        let mut layers = HashSet::new();
+        let mut layers = Some(HashSet::new());
         let mut roots = Vec::new();
         for entry in self.index()?.manifests() {
             if self.entry_manifest_missing(entry) {
@@ -151,14 +174,26 @@ impl Store {
                      refusing to collect garbage"
                 );
             }
-            let img = self.load_image(&digest)?;
             blobs.insert(digest.hex().to_string());
+            let img = match self.load_image(&digest) {
+                Ok(img) => img,
+                Err(e) => {
+                    eprintln!(
+                        "warning: image {digest} is damaged ({e:#}); its blobs and layers are \
+                         kept; 'atomic images verify --repair' removes it"
+                    );
+                    layers = None;
+                    continue;
+                }
+            };
             blobs.insert(img.config_digest.hex().to_string());
             for layer in img.manifest.layers() {
                 blobs.insert(Digest::try_from(layer.digest())?.hex().to_string());
             }
-            for d in img.diff_ids()? {
-                layers.insert(d.hex().to_string());
+            if let Some(layers) = layers.as_mut() {
+                for d in img.diff_ids()? {
+                    layers.insert(d.hex().to_string());
+                }
             }
         }
         Ok((blobs, layers))
@@ -167,7 +202,7 @@ impl Store {
 
 /// Layers used as lower dirs of overlay mounts (from `atomic mount`): never deleted under a
 /// mount, which would change what the mount shows.
-fn mounted_layers(store: &Store) -> HashSet<String> {
+pub(crate) fn mounted_layers(store: &Store) -> HashSet<String> {
     let prefix = store.root().join("layers");
     let prefix = prefix.to_string_lossy();
     let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {

@@ -82,7 +82,8 @@ impl Store {
                 Ok(img) => img,
                 Err(e) => {
                     eprintln!(
-                        "warning: image {} is damaged ({e:#}); see 'atomic images verify'",
+                        "warning: image {} is damaged ({e:#}); 'atomic images verify --repair' \
+                         says what is wrong and repairs or removes it",
                         name.as_deref().unwrap_or(digest.hex())
                     );
                     continue;

@@ -33,8 +33,8 @@ struct Img {
     labels: serde_json::Value,
     /// Put a wrong diff_id for the last layer in the config.
     lie_about_diff_id: bool,
-    /// Added to the size the manifest gives for the last layer.
-    size_lie: u64,
+    /// Added to the size the manifest gives for the last layer (negative: it understates).
+    size_lie: i64,
 }
 
 impl Img {
@@ -106,10 +106,10 @@ fn write_image(dir: &Path, img: &Img, arch: &str) -> Written {
         let w = write_blob(dir, &bytes);
         descs.push(json!({"mediaType": media, "digest": w.digest, "size": w.size}));
     }
-    if img.size_lie > 0
+    if img.size_lie != 0
         && let Some(last) = descs.last_mut()
     {
-        last["size"] = json!(last["size"].as_u64().unwrap() + img.size_lie);
+        last["size"] = json!(last["size"].as_i64().unwrap() + img.size_lie);
     }
     if img.lie_about_diff_id {
         *diff_ids.last_mut().unwrap() = format!("sha256:{}", "0".repeat(64));
@@ -707,7 +707,7 @@ fn a_layer_whose_diff_id_lies_is_refused() {
 }
 
 /// Finding 7 (sizes): a layer size that overstates was accepted, and so was any size when the
-/// blob was already stored. Both are refused.
+/// blob was already stored. Both are refused, and so is a size that understates.
 #[test]
 fn a_layer_size_that_lies_is_refused() {
     let reg = Registry::ensure().unwrap();
@@ -724,6 +724,17 @@ fn a_layer_size_that_lies_is_refused() {
     let err = err_text(pull(&store, &reg.reference(&liar_repo), &insecure()));
     assert!(err.contains("but the manifest lists"), "{err}");
     assert!(store.images().unwrap().is_empty());
+
+    let mut under = Img::busybox("sized", layer());
+    under.size_lie = -10;
+    under.labels = json!({"test": "sized-under"});
+    let under_repo = unique_repo("size-under");
+    push(&reg, &under, &under_repo);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = new_store(&fresh_dir);
+    let err = err_text(pull(&fresh, &reg.reference(&under_repo), &insecure()));
+    assert!(err.contains("sent more than the"), "{err}");
+    assert!(fresh.images().unwrap().is_empty());
 
     // The same blob stored by an honest image first: the lie is still caught.
     let honest_repo = unique_repo("size-honest");

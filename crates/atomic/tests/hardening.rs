@@ -233,6 +233,10 @@ enum Fake {
     HugeManifest,
     /// A chunked manifest that never ends.
     EndlessManifest,
+    /// A chunked manifest whose first chunk size is not a number.
+    BrokenChunk,
+    /// Every request refused with a token realm on a port where nothing listens.
+    BadRealm,
 }
 
 /// A registry on 127.0.0.1 that answers `/v2/` and then misbehaves on every manifest request
@@ -257,6 +261,14 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
             return; // closed, or a TLS ClientHello
         }
         let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if let Fake::BadRealm = fake {
+            let _ = conn.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer \
+                  realm=\"http://127.0.0.1:1/token\",service=\"fake\"\r\n\
+                  Content-Length: 0\r\n\r\n",
+            );
+            continue;
+        }
         if request.starts_with("GET /v2/ ") {
             let _ = conn.write_all(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
@@ -283,6 +295,7 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
                     }
                 }
             }
+            Fake::BrokenChunk | Fake::BadRealm => {}
             Fake::EndlessManifest => {
                 let _ =
                     conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes());
@@ -296,6 +309,11 @@ fn serve_fake(mut conn: TcpStream, fake: Fake) {
                     }
                 }
             }
+        }
+        if let Fake::BrokenChunk = fake {
+            let _ = conn.write_all(format!("{head}Transfer-Encoding: chunked\r\n\r\n").as_bytes());
+            let _ = conn.write_all(b"zz\r\n{}\r\n");
+            return;
         }
         let _ = conn.flush();
         // Silence, with the connection open, for longer than any test waits.
@@ -634,58 +652,6 @@ fn prune_across_engines_lists_per_engine_and_asks() {
     );
 }
 
-/// Finding 7 (damaged entry): an index entry whose manifest blob is missing made every
-/// `images delete` and gc fail. Now it is reported, other images are deleted as usual, and
-/// `images prune` removes the entry.
-#[test]
-fn damaged_index_entry_is_reported_and_pruned() {
-    let world = World::new();
-    let damaged = pull_oci(&world, &ImageSpec::new("i13-damaged"));
-    let other = pull_oci(&world, &ImageSpec::new("i13-other").label("x", "y"));
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(world.store_root().join("index.json")).unwrap())
-            .unwrap();
-    let digest = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == damaged.name.as_str())
-        .unwrap()["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    std::fs::remove_file(
-        world
-            .store_root()
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:")),
-    )
-    .unwrap();
-
-    let out = run(
-        &world,
-        &["images", "delete", "-y", "--storage", "native", &other.name],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("is damaged"), "{}", stderr(&out));
-
-    let out = run(&world, &["images", "prune", "--storage", "native"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("Removed damaged entry"),
-        "{}",
-        stderr(&out)
-    );
-    let index = std::fs::read_to_string(world.store_root().join("index.json")).unwrap();
-    assert!(!index.contains(&digest), "{index}");
-    let out = run(&world, &["images", "list", "--storage", "native"]);
-    assert!(
-        out.status.success() && stderr(&out).is_empty(),
-        "{}",
-        stderr(&out)
-    );
-}
-
 /// Finding 8 (truthful errors): an invalid name was told to "pull it with atomic pull"; an
 /// empty or wrong `ATOMIC_STORAGE` was not named; a store root that is a file or a dangling
 /// symlink passed silently or said "File exists".
@@ -804,4 +770,255 @@ fn run_opts_file_is_named_in_the_privilege_summary() {
         err.contains(&format!("RUN_OPTS_FILE {}", opts.display())),
         "{err}"
     );
+}
+
+/// Finding 8 (slow atomic.conf): a 100 KB malformed `ATOMIC_CONF` took 25 s: libyaml's scanner
+/// is quadratic in the nesting of `[`/`{`. A file over 64 KiB is refused unread, one with more
+/// than 256 of them before YAML sees it, and other malformed files fail in the parser: each
+/// at once, naming the file.
+#[test]
+fn malformed_atomic_conf_fails_fast() {
+    let world = World::new();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("1 MiB of [", vec![b'['; 1 << 20], "larger than 65536 bytes"),
+        (
+            "1 MiB of a flow list",
+            format!("a: [{}", "x, ".repeat(350_000)).into_bytes(),
+            "larger than 65536 bytes",
+        ),
+        ("60 KiB of [", vec![b'['; 60 << 10], "more than 256"),
+        ("60 KiB of {", vec![b'{'; 60 << 10], "more than 256"),
+        (
+            "an unterminated flow list",
+            format!("a: [{}", "x, ".repeat(20_000)).into_bytes(),
+            "parsing",
+        ),
+        (
+            "repeated keys",
+            "a: b\n".repeat(12_000).into_bytes(),
+            "duplicate entry",
+        ),
+    ];
+    for (what, text, says) in cases {
+        let conf = world.path().join("atomic.conf.bad");
+        std::fs::write(&conf, &text).unwrap();
+        let started = Instant::now();
+        let out = world
+            .atomic()
+            .env("ATOMIC_CONF", &conf)
+            .args(["images", "list", "--storage", "native"])
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{what}: {err}");
+        assert!(
+            err.contains("atomic.conf.bad") && err.contains(says),
+            "{what}: {err}"
+        );
+        assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+    }
+}
+
+/// A Docker daemon and a Podman storage of the test's own, so that `images prune -y` across
+/// engines can run without touching the machine's shared ones (other tests' images).
+struct PrivateEngines {
+    dir: PathBuf,
+    dockerd: Child,
+}
+
+impl PrivateEngines {
+    fn start(world: &World) -> PrivateEngines {
+        let dir = world.path().join("engines");
+        std::fs::create_dir_all(dir.join("podman")).unwrap();
+        std::fs::write(
+            dir.join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"overlay\"\ngraphroot = \"{0}/podman/graph\"\n\
+                 runroot = \"{0}/podman/run\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let dockerd = Command::new("dockerd")
+            .arg("--data-root")
+            .arg(dir.join("docker-data"))
+            .arg("--exec-root")
+            .arg(dir.join("docker-exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}/docker.sock", dir.display()))
+            .args(["--containerd-namespace", "i13-prune", "--iptables=false"])
+            .args(["--ip6tables=false", "--bridge=none"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let engines = PrivateEngines { dir, dockerd };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !engines
+            .docker()
+            .arg("version")
+            .output()
+            .unwrap()
+            .status
+            .success()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the private dockerd did not start"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        engines
+    }
+
+    fn docker_host(&self) -> String {
+        format!("unix://{}/docker.sock", self.dir.display())
+    }
+
+    fn docker(&self) -> Command {
+        let mut cmd = atomic_testsupport::docker_command();
+        cmd.env("DOCKER_HOST", self.docker_host());
+        cmd
+    }
+
+    fn podman(&self) -> Command {
+        let mut cmd = atomic_testsupport::podman_command();
+        cmd.env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"));
+        cmd
+    }
+
+    /// What points a program at these engines.
+    fn vars(&self) -> [(&'static str, String); 2] {
+        [
+            ("DOCKER_HOST", self.docker_host()),
+            (
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.join("storage.conf").display().to_string(),
+            ),
+        ]
+    }
+
+    /// Load an archive into both engines.
+    fn load(&self, archive: &Path) {
+        for mut cmd in [self.docker(), self.podman()] {
+            let out = cmd.arg("load").arg("-i").arg(archive).output().unwrap();
+            assert!(out.status.success(), "load: {}", stderr(&out));
+        }
+    }
+
+    /// The IDs of an engine's images (`dangling`: only those with no name).
+    fn ids(mut cmd: Command, dangling: bool) -> String {
+        cmd.args(["images", "-q", "--no-trunc"]);
+        if dangling {
+            cmd.args(["--filter", "dangling=true"]);
+        }
+        stdout(&cmd.output().unwrap())
+    }
+}
+
+impl Drop for PrivateEngines {
+    fn drop(&mut self) {
+        // The Podman storage goes with the world's directory (no `podman system reset`: it
+        // would also remove the machine's shared networks).
+        let _ = Command::new("kill")
+            .arg(self.dockerd.id().to_string())
+            .status();
+        let _ = self.dockerd.wait();
+        let _ = Command::new("umount")
+            .arg("-R")
+            .arg(self.dir.join("docker-data"))
+            .status();
+    }
+}
+
+/// Finding 9 (the yes path): `atomic images prune -y` with no `--storage` removes the dangling
+/// images of Docker, Podman and the native store, and only those: the named images stay.
+/// Run against a Docker daemon and a Podman storage of the test's own.
+#[test]
+fn prune_across_engines_with_yes_removes_dangling_images_everywhere() {
+    if which("dockerd").is_none() || which("podman").is_none() {
+        eprintln!("dockerd or podman missing: skipped");
+        assert!(std::env::var_os("ATOMIC_TEST_REQUIRE_ENGINES").is_none());
+        return;
+    }
+    let world = World::new();
+    let engines = PrivateEngines::start(&world);
+    let mut ids = Vec::new();
+    for version in ["1", "2"] {
+        let spec = ImageSpec::new("i13-prune-yes").label("v", version);
+        let archive = world.path().join(format!("i13-prune-yes-{version}.tar"));
+        let id = atomic_testsupport::write_docker_archive(&spec, &archive).unwrap();
+        engines.load(&archive);
+        ids.push(id.hex().to_string());
+    }
+    let old_native = pull_oci(&world, &ImageSpec::new("i13-prune-yes").label("v", "1"));
+    let newer = ImageSpec::new("i13-prune-yes").label("v", "2");
+    let dir = world.path().join("newer").join("i13-prune-yes");
+    atomic_testsupport::write_oci_layout(&newer, &dir).unwrap();
+    ok(
+        &world,
+        &["pull", "-q", &format!("oci:{}:latest", dir.display())],
+    );
+    for engine in [engines.docker(), engines.podman()] {
+        let dangling = PrivateEngines::ids(engine, true);
+        assert!(dangling.contains(&ids[0]), "not dangling: {dangling}");
+    }
+
+    let out = world
+        .atomic()
+        .envs(engines.vars())
+        .args(["images", "prune", "-y"])
+        .output()
+        .unwrap();
+    let shown = stdout(&out);
+    assert!(out.status.success(), "{shown}{}", stderr(&out));
+    for kind in ["docker", "podman", "native"] {
+        assert!(shown.contains(kind), "{kind} not listed: {shown}");
+    }
+    for engine in [engines.docker(), engines.podman()] {
+        let left = PrivateEngines::ids(engine, false);
+        assert!(
+            !left.contains(&ids[0]),
+            "the dangling image is left: {left}"
+        );
+        assert!(left.contains(&ids[1]), "the named image is gone: {left}");
+    }
+    let left = ok(
+        &world,
+        &["images", "list", "--storage", "native", "-q", "--no-trunc"],
+    );
+    assert!(!left.contains(&old_native.id), "{left}");
+    assert!(!left.trim().is_empty(), "the named native image is gone");
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Finding 8 (truthful errors): "cannot reach HOST" was said of a registry that did answer —
+/// with a broken chunk, or a token realm that cannot be reached. What failed is named instead.
+#[test]
+fn a_registry_that_answers_is_not_called_unreachable() {
+    let world = World::new();
+    for (fake, says) in [
+        (Fake::BrokenChunk, "broke off"),
+        (Fake::BadRealm, "127.0.0.1:1"),
+    ] {
+        let addr = fake_registry(fake);
+        let image = format!("{addr}/i13/answers:v1");
+        let args = ["pull", "--storage", "native", "--tls-verify=false", &image];
+        let out = within(&world, &args, Duration::from_secs(60));
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(!err.contains(&format!("cannot reach {addr}")), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
 }

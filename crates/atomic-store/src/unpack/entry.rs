@@ -200,7 +200,7 @@ impl Unpacker {
                 Err(source) => {
                     return Err(UnpackError::Read {
                         path: it.path.to_string(),
-                        source,
+                        cause: source,
                     });
                 }
             };

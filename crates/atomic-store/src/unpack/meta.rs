@@ -90,7 +90,7 @@ impl Meta {
 
 /// An all-NUL/space numeric field reads as 0, as Go's archive/tar (which wrote most layers)
 /// reads it; the tar crate calls it an error.
-fn or_zero(field: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
+pub(crate) fn or_zero(field: &[u8], parsed: io::Result<u64>) -> io::Result<u64> {
     if field.iter().all(|&b| b == 0 || b == b' ') {
         return Ok(0);
     }
@@ -207,7 +207,7 @@ pub(crate) fn set_xattrs(
                 return Err(UnpackError::Xattr {
                     path: path.to_string(),
                     name: shown(name),
-                    source: e.into(),
+                    cause: e.into(),
                 });
             }
         }

@@ -28,9 +28,9 @@
 mod entry;
 pub mod expansion;
 pub mod extlimit;
-mod meta;
+pub(crate) mod meta;
 pub mod path;
-mod tree;
+pub(crate) mod tree;
 mod whiteout;
 
 use std::io::{self, BufRead, Read};
@@ -71,7 +71,9 @@ pub struct UnpackStats {
     pub bytes: u64,
 }
 
-/// Why a layer could not be unpacked. Each names the entry and the reason.
+/// Why a layer could not be unpacked. Each names the entry and the reason. The I/O error is
+/// part of the message and not also a `source()` (a field named `source` would be both, and
+/// `{:#}` printed the cause twice: "No space left on device: No space left on device").
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
     #[error("layer entry '{path}' escapes the layer root (it has a '..' component)")]
@@ -99,9 +101,9 @@ pub enum UnpackError {
     BadWhiteout { path: String },
     #[error(
         "layer entry '{path}' is a whiteout, and whiteouts need root (overlayfs whiteouts are \
-         0:0 character devices and trusted.overlay xattrs): {source}"
+         0:0 character devices and trusted.overlay xattrs): {cause}"
     )]
-    WhiteoutNeedsRoot { path: String, source: io::Error },
+    WhiteoutNeedsRoot { path: String, cause: io::Error },
     #[error(
         "layer entry '{path}' is truncated: its header says {expected} bytes, the archive holds {actual}"
     )]
@@ -114,33 +116,33 @@ pub enum UnpackError {
     UnsupportedType { path: String, kind: char },
     #[error("layer entry '{path}' has a bad header: {reason}")]
     BadHeader { path: String, reason: String },
-    #[error("reading the layer tar{}: {source}", after.as_ref().map(|p| format!(" (after entry '{p}')")).unwrap_or_default())]
+    #[error("reading the layer tar{}: {cause}", after.as_ref().map(|p| format!(" (after entry '{p}')")).unwrap_or_default())]
     Tar {
         after: Option<String>,
-        source: io::Error,
+        cause: io::Error,
     },
-    #[error("reading the data of layer entry '{path}': {source}")]
-    Read { path: String, source: io::Error },
-    #[error("setting xattr '{name}' on layer entry '{path}': {source}")]
+    #[error("reading the data of layer entry '{path}': {cause}")]
+    Read { path: String, cause: io::Error },
+    #[error("setting xattr '{name}' on layer entry '{path}': {cause}")]
     Xattr {
         path: String,
         name: String,
-        source: io::Error,
+        cause: io::Error,
     },
-    #[error("{op} '{path}' in the layer: {source}")]
+    #[error("{op} '{path}' in the layer: {cause}")]
     Io {
         op: &'static str,
         path: String,
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 impl UnpackError {
-    pub(crate) fn io(op: &'static str, path: &str, source: io::Error) -> UnpackError {
+    pub(crate) fn io(op: &'static str, path: &str, cause: io::Error) -> UnpackError {
         UnpackError::Io {
             op,
             path: path.to_string(),
-            source,
+            cause,
         }
     }
 
@@ -164,12 +166,12 @@ impl UnpackError {
             WalkError::Missing { component } => UnpackError::Io {
                 op: "opening directory",
                 path: component,
-                source: io::ErrorKind::NotFound.into(),
+                cause: io::ErrorKind::NotFound.into(),
             },
             WalkError::Io { component, source } => UnpackError::Io {
                 op: "opening directory",
                 path: component,
-                source,
+                cause: source,
             },
         }
     }
@@ -188,12 +190,12 @@ pub fn unpack(
     let mut archive = tar::Archive::new(extlimit::ExtensionLimit::new(tar));
     let entries = archive.entries().map_err(|source| UnpackError::Tar {
         after: None,
-        source,
+        cause: source,
     })?;
     for entry in entries {
         let mut entry = entry.map_err(|source| UnpackError::Tar {
             after: unpacker.last_path(),
-            source,
+            cause: source,
         })?;
         unpacker.entry(&mut entry)?;
     }

@@ -94,11 +94,20 @@ pub fn normalize_nonempty(raw: &[u8]) -> Result<Vec<&[u8]>, PathError> {
 /// not write to the terminal), shortened when absurdly long (a hostile entry can be kilobytes
 /// long and the message should still fit on a screen).
 pub fn shown(raw: &[u8]) -> String {
+    shown_up_to(raw, 200)
+}
+
+/// Like [`shown`], but whole however long (for reports that must name the exact file).
+pub fn escaped(raw: &[u8]) -> String {
+    shown_up_to(raw, usize::MAX)
+}
+
+fn shown_up_to(raw: &[u8], max: usize) -> String {
     const MAX: usize = 200;
     let s = String::from_utf8_lossy(raw);
     let mut out = String::with_capacity(s.len().min(MAX + 32));
     for (i, c) in s.chars().enumerate() {
-        if i == MAX {
+        if i == max {
             out.push_str(&format!("… ({} bytes)", raw.len()));
             break;
         }

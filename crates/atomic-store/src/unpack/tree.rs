@@ -50,13 +50,27 @@ pub(crate) struct DirMeta {
     pub mtime: Timespec,
 }
 
+/// Of the last walk, every `CHECKPOINT`-th directory is kept open besides the last one, so a
+/// walk to any directory near it (its parent, a cousin) starts at most this many levels up.
+/// Keeping the last one alone made deepest-first walks (directory metadata, verify's listing)
+/// re-walk from the root for every parent: quadratic in depth (2040 levels: 2 million opens).
+/// At most PATH_MAX / 2 / CHECKPOINT + 1 descriptors are held.
+const CHECKPOINT: usize = 32;
+
+/// The last directory walked to, by components, with the fds of its ancestors at every
+/// `CHECKPOINT`-th depth and its own (depth, fd), by depth.
+struct Cached {
+    comps: Vec<Vec<u8>>,
+    fds: Vec<(usize, Rc<OwnedFd>)>,
+}
+
 pub(crate) struct Tree {
     root: Rc<OwnedFd>,
-    /// The last parent directory walked to, by components. Layer tars list a directory's
-    /// entries together, so this saves re-walking from the root for almost every entry. It is
-    /// dropped whenever anything is removed, because a removed directory's fd would still work
-    /// and put later entries in an unlinked directory.
-    cache: Option<(Vec<Vec<u8>>, Rc<OwnedFd>)>,
+    /// The last directory walked to. Layer tars list a directory's entries together, so this
+    /// saves re-walking from the root for almost every entry. It is dropped whenever anything
+    /// is removed, because a removed directory's fd would still work and put later entries in
+    /// an unlinked directory.
+    cache: Option<Cached>,
     /// Directory metadata to apply at the end, by components; iterated in reverse so that
     /// every directory comes before its ancestors.
     dirs: BTreeMap<Vec<Vec<u8>>, DirMeta>,
@@ -81,21 +95,39 @@ impl Tree {
     /// Walk to the directory named by `comps`, creating missing components (mode 0755, as
     /// docker does for parents a layer does not list) when `create` is set.
     pub fn dir(&mut self, comps: &[&[u8]], create: bool) -> Result<Rc<OwnedFd>, WalkError> {
-        let (start, done) = match &self.cache {
-            Some((cached, fd))
-                if cached.len() <= comps.len()
-                    && cached.iter().zip(comps).all(|(a, b)| a.as_slice() == *b) =>
-            {
-                (Rc::clone(fd), cached.len())
+        // The deepest cached directory that is `comps` or one of its ancestors.
+        let mut kept: Vec<(usize, Rc<OwnedFd>)> = match &self.cache {
+            Some(c) => {
+                let common = c
+                    .comps
+                    .iter()
+                    .zip(comps)
+                    .take_while(|(a, b)| a.as_slice() == **b)
+                    .count();
+                c.fds
+                    .iter()
+                    .filter(|(depth, _)| *depth <= common)
+                    .cloned()
+                    .collect()
             }
-            _ => (self.root(), 0),
+            None => Vec::new(),
         };
+        let (mut done, mut cur) = kept.last().cloned().unwrap_or((0, self.root()));
         if done == comps.len() {
-            return Ok(start);
+            return Ok(cur);
         }
-        let fd = walk(start, comps, done, create)?;
-        self.cache = Some((comps.iter().map(|c| c.to_vec()).collect(), Rc::clone(&fd)));
-        Ok(fd)
+        kept.retain(|(depth, _)| depth % CHECKPOINT == 0);
+        while done < comps.len() {
+            let next = ((done / CHECKPOINT + 1) * CHECKPOINT).min(comps.len());
+            cur = walk(cur, &comps[..next], done, create)?;
+            done = next;
+            kept.push((done, Rc::clone(&cur)));
+        }
+        self.cache = Some(Cached {
+            comps: comps.iter().map(|c| c.to_vec()).collect(),
+            fds: kept,
+        });
+        Ok(cur)
     }
 
     /// Remove whatever is at `name` in `dir` (a whole tree if it is a directory), as docker
@@ -140,7 +172,10 @@ impl Tree {
             .insert(full.iter().map(|c| c.to_vec()).collect(), meta);
     }
 
-    /// Apply the deferred directory modes and mtimes, deepest first.
+    /// Apply the deferred directory modes and mtimes, deepest first. Each directory is opened
+    /// from its parent, which the walk cache keeps: siblings cost one `openat` each, not a walk
+    /// from the root (a layer of many directories deep down would otherwise cost their number
+    /// times the depth).
     pub fn finish(mut self) -> Result<(), UnpackError> {
         self.cache = None;
         let dirs = std::mem::take(&mut self.dirs);
@@ -151,8 +186,16 @@ impl Tree {
             } else {
                 join(&comps)
             };
-            let fd =
-                walk(self.root(), &comps, 0, false).map_err(|e| UnpackError::walk(&shown, e))?;
+            let fd = match comps.split_last() {
+                None => self.root(),
+                Some((_, parents)) => {
+                    let parent = self
+                        .dir(parents, false)
+                        .map_err(|e| UnpackError::walk(&shown, e))?;
+                    walk(parent, &comps, parents.len(), false)
+                        .map_err(|e| UnpackError::walk(&shown, e))?
+                }
+            };
             rustix::fs::fchmod(&*fd, Mode::from_raw_mode(meta.mode))
                 .map_err(|e| UnpackError::io("chmod", &shown, e.into()))?;
             rustix::fs::futimens(&*fd, &times(meta.mtime))

@@ -75,7 +75,7 @@ pub(crate) fn whiteout(
         Err(e) if e.raw_os_error() == Some(Errno::PERM.raw_os_error()) => {
             return Err(UnpackError::WhiteoutNeedsRoot {
                 path: path.to_string(),
-                source: e,
+                cause: e,
             });
         }
         Err(e) => return Err(UnpackError::io("creating whiteout", path, e)),
@@ -92,7 +92,7 @@ pub(crate) fn opaque(dir: BorrowedFd<'_>, path: &str) -> Result<(), UnpackError>
         Ok(()) => Ok(()),
         Err(e @ (Errno::PERM | Errno::NOTSUP)) => Err(UnpackError::WhiteoutNeedsRoot {
             path: path.to_string(),
-            source: e.into(),
+            cause: e.into(),
         }),
         Err(e) => Err(UnpackError::io("marking directory opaque", path, e.into())),
     }

@@ -400,6 +400,17 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         OciDistributionError::RequestError(e) if timeout::is_timeout(e) => {
             timeout::stalled(registry, &format!("answering a request for {name}"))
         }
+        // Registry API requests all go to /v2/…; anything else is the token server the
+        // registry named as its realm: the registry did answer.
+        OciDistributionError::RequestError(e)
+            if e.url().is_some_and(|u| !u.path().starts_with("/v2")) =>
+        {
+            let server = e.url().map(token_server).unwrap_or_default();
+            format!(
+                "{registry} answered, but the token server it names ({server}) cannot be \
+                 reached to pull {name}"
+            )
+        }
         OciDistributionError::RequestError(e) if e.is_body() || e.is_decode() => {
             format!("{registry} answered, but its response to the request for {name} broke off")
         }
@@ -421,6 +432,15 @@ pub fn explain(err: OciDistributionError, name: &ImageName, insecure: bool) -> a
         _ => format!("pulling {name} from {registry}"),
     };
     anyhow::Error::new(err).context(msg)
+}
+
+/// `scheme://host[:port]` of a token realm, for messages.
+fn token_server(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => url.to_string(),
+    }
 }
 
 fn not_authorized(name: &ImageName, registry: &str) -> String {

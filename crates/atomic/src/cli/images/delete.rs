@@ -83,15 +83,21 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
     } else {
         for image in &args.images {
             let target = storage::find(&selection, Some(image), None).await?;
-            if target.image.is_none() {
-                return Err(storage::image_not_found(image, &selection));
-            }
+            let (engine, shown) = match target.image {
+                Some(_) => (target.engine, image.clone()),
+                // An entry of the native store whose image cannot be loaded: no lookup finds
+                // it, yet it must be removable by the name it has.
+                None => match damaged_native(&selection, image)? {
+                    Some(native) => (native, format!("{image} (damaged)")),
+                    None => return Err(storage::image_not_found(image, &selection)),
+                },
+            };
             plan.push(Planned {
                 engine: engines.len(),
                 queries: vec![image.clone()],
-                shown: image.clone(),
+                shown,
             });
-            engines.push(target.engine);
+            engines.push(engine);
         }
     }
 
@@ -130,6 +136,18 @@ pub async fn delete(args: DeleteArgs, global: &GlobalArgs, config: &Config) -> R
         }
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// The native engine, when `image` names a damaged entry of its store (and the storage chosen
+/// allows native).
+fn damaged_native(selection: &storage::Selection, image: &str) -> Result<Option<Engine>> {
+    if selection.explicit.is_some_and(|k| k != EngineKind::Native) {
+        return Ok(None);
+    }
+    let Some(native) = selection.native_if_present() else {
+        return Ok(None);
+    };
+    Ok(native.is_damaged(image)?.then_some(Engine::Native(native)))
 }
 
 /// Prune every engine there is (or the one chosen), as the original ran every backend's prune.

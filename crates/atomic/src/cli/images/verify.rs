@@ -35,6 +35,10 @@ pub struct VerifyArgs {
     no_validate: bool,
     #[command(flatten)]
     tls: crate::cli::TlsVerifyArg,
+    /// Put right what is damaged: unpack damaged layers again from their blobs, remove
+    /// corrupt layer blobs, drop entries that cannot be rebuilt (never anything intact)
+    #[arg(long, conflicts_with = "no_validate")]
+    repair: bool,
     /// List every changed path, not only the first ten of each layer
     #[arg(short = 'v', long)]
     verbose: bool,
@@ -128,6 +132,9 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
             let report = verify::verify(&store, manifest)?;
             text.push_str(&describe(&shown, &report, args.verbose));
             ok &= report.ok();
+            if !report.ok() && args.repair {
+                ok = repair(&store, &report, &mut text)?;
+            }
         } else {
             text.push_str(&format!("{shown}\n"));
         }
@@ -155,19 +162,46 @@ pub async fn verify(args: VerifyArgs, config: &Config) -> Result<i32> {
         return Ok(if rejected.is_empty() { 0 } else { 1 });
     }
     for name in &damaged {
-        eprintln!(
-            "error: {name} does not match what was pulled (or is out of date); delete it \
-             ('atomic images delete --storage native -y {name}') and pull it again from where \
-             it came from"
-        );
+        if args.repair {
+            eprintln!(
+                "error: {name} could not be restored from the store alone (or is out of date); \
+                 pull it again from where it came from"
+            );
+        } else {
+            eprintln!(
+                "error: {name} does not match what was pulled (or is out of date); 'atomic \
+                 images verify --repair {name}' restores what the store can, else delete it \
+                 ('atomic images delete --storage native -y {name}') and pull it again from \
+                 where it came from"
+            );
+        }
     }
     Ok(1)
 }
 
+/// `--repair` one image (see `atomic_store::verify::repair`): what was done, then the image
+/// verified again when it is still there. Whether it is now intact.
+fn repair(store: &Store, report: &Report, text: &mut String) -> Result<bool> {
+    let done = verify::repair::repair(store, report)?;
+    for r in &done {
+        text.push_str(&format!("  repair      {r}\n"));
+    }
+    if done
+        .iter()
+        .any(|r| matches!(r, verify::repair::Repair::Dropped { .. }))
+    {
+        return Ok(false);
+    }
+    let again = verify::verify(store, &report.manifest)?;
+    let state = if again.ok() { "OK" } else { "still damaged" };
+    text.push_str(&format!("  repaired    {state}\n"));
+    Ok(again.ok())
+}
+
+/// From the index alone, so that a damaged image (whose blobs cannot be loaded) keeps its name
+/// in the report.
 fn names_of(store: &Store, manifest: &Digest) -> Result<Vec<String>> {
-    Ok(verify::find(store, manifest.hex())?
-        .map(|(names, _)| names)
-        .unwrap_or_default())
+    verify::names_of(store, manifest)
 }
 
 fn short(d: &Digest) -> String {
