@@ -7,6 +7,8 @@ mod common;
 mod fixture;
 #[path = "trust/matrix.rs"]
 mod matrix;
+#[path = "trust/push.rs"]
+mod push;
 #[path = "trust/roundtrip.rs"]
 mod roundtrip;
 #[path = "trust/sigstore.rs"]

@@ -50,7 +50,9 @@ pub fn prepare(request: &SignRequest, registry: &PullOptions) -> Result<Option<S
         let gpg = GpgProgram {
             gnupghome: request.gnupghome.clone(),
         };
-        gpg.export(key)
+        // A trial signature, not a key lookup: a keyring can hold the public key alone (an
+        // imported key one trusts), and only signing proves the secret key is usable.
+        gpg.sign(b"{}", key)
             .map_err(anyhow::Error::msg)
             .with_context(|| {
                 format!("--sign-by {key}: the key is not usable; nothing was pushed")

@@ -19,7 +19,7 @@ fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+pub(super) fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.pem"));
     let public = dir.join(format!("{name}.pub"));
     run(Command::new("openssl")
@@ -155,13 +155,13 @@ fn push_image(f: &Fixture, what: &str) -> (String, String) {
     (reference, repo)
 }
 
-struct Setup {
-    dir: PathBuf,
+pub(super) struct Setup {
+    pub(super) dir: PathBuf,
     regd: PathBuf,
 }
 
 impl Setup {
-    fn new(f: &Fixture, name: &str) -> Setup {
+    pub(super) fn new(f: &Fixture, name: &str) -> Setup {
         let dir = f.dir.join(name);
         let regd = dir.join("registries.d");
         std::fs::create_dir_all(&regd).unwrap();
@@ -174,7 +174,7 @@ impl Setup {
     }
 
     /// `atomic pull` under a sigstoreSigned policy with `public`; (success, stderr).
-    fn pull(&self, reference: &str, public: &Path) -> (bool, String) {
+    pub(super) fn pull(&self, reference: &str, public: &Path) -> (bool, String) {
         let policy = self
             .dir
             .join(format!("policy-{}.json", common::unique("p")));
@@ -267,8 +267,22 @@ fn atomic_sigstore_signatures_verify_with_openssl() {
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
 
-    // Read the attachment back over the registry API and check it with openssl.
-    let tag = format!("{}.sig", f.digest.replacen(':', "-", 1));
+    verify_attachment(&s.dir, &repo, &reference, &f.digest, &public);
+    let (ok, err) = s.pull(&reference, &public);
+    assert!(ok, "{err}");
+}
+
+/// Read the `sha256-HEX.sig` attachment of `digest` in `repo` back over the registry API and
+/// check it with `openssl dgst -verify` against `public`, and its payload names `reference` and
+/// `digest`.
+pub(super) fn verify_attachment(
+    dir: &Path,
+    repo: &str,
+    reference: &str,
+    digest: &str,
+    public: &Path,
+) {
+    let tag = format!("{}.sig", digest.replacen(':', "-", 1));
     let manifest = run(Command::new("curl")
         .args([
             "-sS",
@@ -290,9 +304,9 @@ fn atomic_sigstore_signatures_verify_with_openssl() {
         "{REGISTRY}/v2/{repo}/blobs/{}",
         layer["digest"].as_str().unwrap()
     )));
-    let payload_file = s.dir.join("payload");
+    let payload_file = dir.join("payload");
     std::fs::write(&payload_file, &payload.stdout).unwrap();
-    let sig_file = s.dir.join("sig.der");
+    let sig_file = dir.join("sig.der");
     std::fs::write(
         &sig_file,
         base64::engine::general_purpose::STANDARD
@@ -302,20 +316,12 @@ fn atomic_sigstore_signatures_verify_with_openssl() {
     .unwrap();
     let verified = run(Command::new("openssl")
         .args(["dgst", "-sha256", "-verify"])
-        .arg(&public)
+        .arg(public)
         .arg("-signature")
         .arg(&sig_file)
         .arg(&payload_file));
     assert!(String::from_utf8_lossy(&verified.stdout).contains("Verified OK"));
     let doc: Value = serde_json::from_slice(&payload.stdout).unwrap();
-    assert_eq!(
-        doc["critical"]["image"]["docker-manifest-digest"],
-        f.digest.as_str()
-    );
-    assert_eq!(
-        doc["critical"]["identity"]["docker-reference"],
-        reference.as_str()
-    );
-    let (ok, err) = s.pull(&reference, &public);
-    assert!(ok, "{err}");
+    assert_eq!(doc["critical"]["image"]["docker-manifest-digest"], digest);
+    assert_eq!(doc["critical"]["identity"]["docker-reference"], reference);
 }
