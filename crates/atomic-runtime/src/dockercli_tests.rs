@@ -291,6 +291,37 @@ fn mount_forms() {
 }
 
 #[test]
+fn run_link_is_a_name_and_an_alias() {
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    let r = run("--link db:database --link=/cache --net mynet img");
+    assert_eq!(
+        r.net.links,
+        pairs(&[("db", "database"), ("cache", "cache")])
+    );
+    assert_eq!(
+        run("--link 0123abcd: img").net.links,
+        pairs(&[("0123abcd", "0123abcd")])
+    );
+    for bad in ["--link :x img", "--link a:b:c img", "--link= img"] {
+        assert!(
+            matches!(run_err(bad), CliError::InvalidValue { ref flag, .. } if flag.starts_with("--link")),
+            "{bad}"
+        );
+    }
+    for mode in ["none", "host", "container:db"] {
+        let e = run_err(&format!("--network {mode} --link db img"));
+        assert!(
+            matches!(&e, CliError::InvalidValue { reason, .. } if reason.contains("--link cannot be used")),
+            "{mode}: {e:?}"
+        );
+    }
+}
+
+#[test]
 fn run_errors_name_the_flag() {
     type Check = fn(&CliError) -> bool;
     let cases: &[(&str, Check)] = &[

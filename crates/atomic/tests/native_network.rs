@@ -707,9 +707,87 @@ fn port_conflicts_unknown_networks_and_bad_ports_are_clear_errors_that_create_no
         all.extend(args.iter().copied());
         all.extend(["i16-err", "true"]);
         let out = docker(&world, &all);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        // atomic's own failure in a docker command line: 125, as docker says it.
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
     }
+    assert_eq!(containers_left(&world), 0);
+    assert_eq!(host_state(&world, &needles), Vec::<String>::new());
+}
+
+#[test]
+fn link_puts_a_running_containers_address_in_etc_hosts_under_its_alias() {
+    if !usable() {
+        return;
+    }
+    let world = world(10);
+    let needles = ["10.96.10."];
+    web_image(&world, "i17-link", "true");
+    docker_ok(
+        &world,
+        &[
+            "run", "-d", "--name", "db", "i17-link", "busybox", "httpd", "-f", "-p", "18167", "-h",
+            "/www",
+        ],
+    );
+    // The default bridge has no name resolution: `database` is found in /etc/hosts only.
+    let script = "for i in 1 2 3 4 5 6 7 8 9 10; do busybox wget -q -O - \
+                  http://database:18167/ && exit 0; sleep 0.3; done; exit 1";
+    let out = docker(
+        &world,
+        &[
+            "run",
+            "--rm",
+            "--link",
+            "db:database",
+            "i17-link",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello from i16\n");
+    let hosts = docker_ok(
+        &world,
+        &[
+            "run",
+            "--rm",
+            "--link",
+            "db:database",
+            "i17-link",
+            "cat",
+            "/etc/hosts",
+        ],
+    );
+    let line = hosts
+        .lines()
+        .find(|l| l.contains("database"))
+        .unwrap_or_else(|| panic!("{hosts}"));
+    let (ip, names) = line.split_once('\t').unwrap();
+    assert!(ip.starts_with("10.96.10."), "{line}");
+    let names: Vec<&str> = names.split(' ').collect();
+    assert_eq!(names[..2], ["database", "db"], "{line}");
+    assert_eq!(names.len(), 3, "{line}");
+
+    // Refused before anything is made: an unknown container, a host or no network, a
+    // stopped container.
+    let refused = |args: &[&str], want: &str| {
+        let mut all = vec!["run", "--rm"];
+        all.extend(args);
+        all.extend(["i17-link", "true"]);
+        let out = docker(&world, &all);
+        // atomic's own failure in a docker command line: 125, as docker says it.
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        assert!(stderr(&out).contains(want), "{args:?}: {}", stderr(&out));
+        assert_eq!(containers_left(&world), 1, "{args:?}");
+    };
+    refused(&["--link", "i17-nosuch:x"], "no such container");
+    refused(&["--network", "host", "--link", "db"], "cannot be used");
+    refused(&["--network", "none", "--link", "db:x"], "cannot be used");
+    docker_ok(&world, &["stop", "db"]);
+    refused(&["--link", "db:database"], "not running");
+    docker_ok(&world, &["rm", "-f", "db"]);
     assert_eq!(containers_left(&world), 0);
     assert_eq!(host_state(&world, &needles), Vec::<String>::new());
 }

@@ -154,16 +154,19 @@ fn create(
             live: &|other| network::attach::is_live(runner, other),
         },
     )?;
-    let made = finish_create(
-        runner,
-        &store,
-        &image,
-        record,
-        request,
-        config.as_ref(),
-        env,
-        shared,
-    );
+    let made =
+        network::links::hosts_entries(runner, record.network.as_ref(), request).and_then(|links| {
+            finish_create(
+                runner,
+                &store,
+                &image,
+                record,
+                request,
+                config.as_ref(),
+                env,
+                (shared, &links),
+            )
+        });
     if made.is_err() {
         runner.networks.release(&id).ok();
     }
@@ -210,7 +213,7 @@ fn finish_create(
     request: &RunRequest,
     config: Option<&oci_spec::image::Config>,
     env: &[(String, String)],
-    shared: Option<SharedNetwork>,
+    network: (Option<SharedNetwork>, &[(String, std::net::IpAddr)]),
 ) -> Result<Record> {
     let id = record.id.clone();
     // The bundle is made in memory first (its paths are known from the ID): the record is
@@ -222,7 +225,7 @@ fn finish_create(
         request,
         config,
         env,
-        shared,
+        network,
     )?;
     record.command = bundle.command();
     let env = bundle
@@ -298,14 +301,15 @@ struct Bundle {
 }
 
 impl Bundle {
-    /// The bundle of a container to be created in `dir` (nothing is written).
+    /// The bundle of a container to be created in `dir` (nothing is written). `network`: the
+    /// namespace shared by `--network container:…`, and `--link`'s `/etc/hosts` entries.
     fn new(
         dir: &Path,
         record: &Record,
         request: &RunRequest,
         image: Option<&oci_spec::image::Config>,
         env: &[(String, String)],
-        shared: Option<SharedNetwork>,
+        (shared, links): (Option<SharedNetwork>, &[(String, std::net::IpAddr)]),
     ) -> Result<Bundle> {
         network::attach::check_add_hosts(record.network.as_ref(), request)?;
         let host_net = matches!(request.network, NetworkMode::Host);
@@ -349,7 +353,13 @@ impl Bundle {
                 spec::join_network_namespace(&mut spec, &network::netns::path_in(dir));
             }
             // Without a network there is no server to ask, but programs still read the file.
-            network::attach::etc_files(record.network.as_ref(), request, &hostname, &host_resolv)
+            network::attach::etc_files(
+                record.network.as_ref(),
+                request,
+                links,
+                &hostname,
+                &host_resolv,
+            )
         };
         Ok(Bundle {
             files,

@@ -1,5 +1,5 @@
 //! The network options of `docker run`: `--network`, `-p`, `-P`, `--expose`, `--add-host`,
-//! `--dns*`, `--ip`, `--mac-address`, `--network-alias`, typed and checked here so an error
+//! `--dns*`, `--ip`, `--mac-address`, `--network-alias`, `--link`, typed and checked here so an error
 //! names the flag as the user wrote it. What they do is `crate::network`'s job.
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -51,6 +51,8 @@ pub struct NetOptions {
     pub mac: Option<String>,
     /// `--network-alias`: more names the network's DNS answers for this container.
     pub aliases: Vec<String>,
+    /// `--link NAME[:ALIAS]`: (linked container's name or ID, alias), in order.
+    pub links: Vec<(String, String)>,
 }
 
 /// Apply one network flag; `Ok(false)` when `opt` is not one of them.
@@ -109,6 +111,7 @@ pub(super) fn apply(
             net.mac = Some(v.to_ascii_lowercase());
         }
         "--network-alias" => net.aliases.push(word(opt)?),
+        "--link" => net.links.push(link(opt)?),
         _ => return Ok(false),
     }
     Ok(true)
@@ -124,6 +127,22 @@ fn mode(value: &str) -> NetworkMode {
             None => NetworkMode::Named(v.to_string()),
         },
     }
+}
+
+/// `--link NAME[:ALIAS]`; the alias is the name when not given. docker accepts the name with
+/// a leading `/` (its internal form).
+fn link(opt: &RunOpt) -> Result<(String, String), CliError> {
+    let v = word(opt)?;
+    let (name, alias) = v.split_once(':').unwrap_or((&v, ""));
+    let name = name.strip_prefix('/').unwrap_or(name);
+    let alias = if alias.is_empty() { name } else { alias };
+    if name.is_empty() || alias.contains(':') {
+        return Err(CliError::invalid(
+            opt,
+            format!("'{v}': expected NAME[:ALIAS]"),
+        ));
+    }
+    Ok((name.to_string(), alias.to_string()))
 }
 
 /// A value that goes into a file line by line: no whitespace inside.
@@ -159,6 +178,8 @@ pub(super) fn check(network: &NetworkMode, net: &NetOptions) -> Result<(), CliEr
         NetworkMode::Container(_) if !net.add_hosts.is_empty() || !net.dns.is_empty() => {
             conflict("--add-host and --dns")
         }
+        // A link is an /etc/hosts line for an address on the container's own bridge network.
+        m if !m.is_bridge() && !net.links.is_empty() => conflict("--link"),
         NetworkMode::Bridge if !net.aliases.is_empty() => Err(CliError::InvalidValue {
             flag: "--network-alias".into(),
             reason: "network-scoped aliases are only supported for user-defined networks".into(),

@@ -114,27 +114,28 @@ pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>
     }))
 }
 
-/// The container's `/etc/hosts` and `/etc/resolv.conf` texts.
+/// The container's `/etc/hosts` and `/etc/resolv.conf` texts; `links` are `--link`'s entries
+/// (see [`super::links::hosts_entries`]).
 pub fn etc_files(
     att: Option<&Attachment>,
     req: &RunRequest,
+    links: &[(String, IpAddr)],
     hostname: &str,
     host_resolv_conf: &str,
 ) -> (String, String) {
     let first = att.and_then(|a| a.endpoints.first());
     let gateway = first.and_then(|e| e.gateway).map(IpAddr::V4);
-    let extra: Vec<(String, IpAddr)> = req
-        .net
-        .add_hosts
+    let extra: Vec<(String, IpAddr)> = links
         .iter()
-        .filter_map(|(name, ip)| {
+        .cloned()
+        .chain(req.net.add_hosts.iter().filter_map(|(name, ip)| {
             let ip = match ip.as_str() {
                 // docker's special value: the host, as the container reaches it.
                 "host-gateway" => gateway?,
                 ip => ip.parse().ok()?,
             };
             Some((name.clone(), ip))
-        })
+        }))
         .collect();
     let hosts = etcfiles::hosts(hostname, first.map(|e| IpAddr::V4(e.ip)), &extra);
     let dns = DnsSettings {

@@ -8,11 +8,13 @@
 //! - [`netns`]: a container's network namespace kept as a file;
 //! - [`netavark`]: the program's command line; [`config`]: its JSON;
 //! - [`etcfiles`]: `/etc/hosts` and `/etc/resolv.conf` as docker writes them;
-//! - [`attach`]: a container's network planned at create, up at start, down at exit.
+//! - [`attach`]: a container's network planned at create, up at start, down at exit;
+//! - [`links`]: `--link`'s `/etc/hosts` entries.
 
 pub mod attach;
 pub mod config;
 pub mod etcfiles;
+pub mod links;
 pub mod netavark;
 pub mod netns;
 pub mod ports;
