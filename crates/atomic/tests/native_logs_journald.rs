@@ -127,7 +127,7 @@ fn field<'a>(entry: &'a Value, name: &str) -> &'a str {
 fn image() -> ImageSpec {
     ImageSpec::new("i16b-journal").label(
         "RUN",
-        "docker run -d --log-driver journald --log-opt tag={{.Name}}/{{.ImageName}} \
+        "docker run -d --network none --log-driver journald --log-opt tag={{.Name}}/{{.ImageName}} \
          --name ${NAME} ${IMAGE} /bin/sh -c \"echo out line; echo err line >&2; printf partial\"",
     )
 }
@@ -217,6 +217,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
     // More lines than journalctl -f shows by itself (10): -f starts from the first.
     host.docker_ok(&[
         "run",
+        "--network",
+        "none",
         "-d",
         "--log-driver",
         "journald",
@@ -248,6 +250,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
         conf,
         &[
             "run",
+            "--network",
+            "none",
             "-d",
             "--name",
             "i16b-default",
@@ -266,6 +270,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
     for (driver, name) in [("json-file", "i16b-file"), ("none", "i16b-none")] {
         host.docker_ok(&[
             "run",
+            "--network",
+            "none",
             "-d",
             "--log-driver",
             driver,
@@ -279,6 +285,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
     }
     host.docker_ok(&[
         "run",
+        "--network",
+        "none",
         "-d",
         "--name",
         "i16b-plain",
@@ -313,6 +321,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
         NO_CONF,
         &[
             "run",
+            "--network",
+            "none",
             "-d",
             "--log-driver",
             "syslog",
@@ -344,6 +354,8 @@ fn journald_driver_logs_lines_with_dockers_fields_and_docker_logs_reads_them() {
         NO_CONF,
         &[
             "run",
+            "--network",
+            "none",
             "-d",
             "--log-driver",
             "journald",
