@@ -395,7 +395,11 @@ impl BlobWriter {
     /// Verify and store. A mismatch is an error naming both digests; nothing is stored.
     pub fn commit(self) -> Result<PathBuf> {
         let (buf, actual, _) = self.inner.finish();
-        let file = buf.into_inner().map_err(|e| e.into_error())?;
+        // The last buffered bytes are written here: a full disk can surface now.
+        let file = buf
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(|| format!("writing blob {}", self.expected))?;
         if actual != self.expected {
             bail!(
                 "blob {} failed verification: its content hashes to {actual}; the source is corrupt or was tampered with",

@@ -332,7 +332,9 @@ fn enospc_cause_is_printed_once() {
         let err = stderr(&out);
         assert!(!out.status.success(), "{err}");
         assert!(
-            err.contains("copying blob") || err.contains("unpacking layer"),
+            ["copying blob", "writing blob", "unpacking layer"]
+                .iter()
+                .any(|step| err.contains(step)),
             "{size}: {err}"
         );
         assert_eq!(
