@@ -7,6 +7,7 @@
 
 mod containers;
 mod create;
+mod execute;
 mod initlayer;
 pub(crate) mod rootfs;
 
