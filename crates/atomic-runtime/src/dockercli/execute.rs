@@ -87,7 +87,7 @@ pub trait Container {
     fn start_detached(&self) -> Result<()>;
     /// Send `signal` (a name like `SIGTERM` or a number) to its process.
     fn kill(&self, signal: &str) -> Result<()>;
-    /// Run `command` inside it (it must be running); the command's exit code, or 0 detached.
+    /// Run `command` inside it (it must be running); the command's exit code.
     /// Without `interactive` the command's stdin is /dev/null.
     async fn exec(&self, opts: &ExecOptions, command: &[String], interactive: bool) -> Result<i32>;
     /// Print what it wrote, from its log driver.
