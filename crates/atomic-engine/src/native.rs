@@ -3,10 +3,12 @@
 //! Reading commands (lookups, listings) never create the store: a store that does not exist is
 //! an empty one, so `atomic info foo` on a host that never pulled into it costs one `stat`.
 //! Only writing commands (pull, tag) create it. Its containers (`containers.rs`) run through an
-//! OCI runtime with `atomic-runtime`.
+//! OCI runtime with `atomic-runtime`, whose docker executor reaches them through this engine
+//! (`execute.rs`).
 
 mod containers;
 mod create;
+mod execute;
 mod initlayer;
 pub(crate) mod rootfs;
 

@@ -6,8 +6,10 @@
 //! this module does not model is [`CliError::UnsupportedFlag`], with a hint to run the label
 //! through a real engine (`--storage docker|podman`). Splitting options from the image and
 //! command is [`atomic_label::parse_run`]'s job; this module gives the options their types.
-//! `run`/`create` live in the `run` submodule; the other subcommands are here.
+//! `run`/`create` live in the `run` submodule; the other subcommands are here. Carrying a
+//! command out on the built-in engine is [`execute`]'s job, one module per verb.
 
+pub mod execute;
 mod netflags;
 mod network;
 mod run;

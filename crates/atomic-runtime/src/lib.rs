@@ -1,6 +1,7 @@
 //! The built-in engine's containers, from a `docker run` command line to a supervised process.
 //!
 //! - [`dockercli`]: a docker/podman command line as typed data; unsupported flags are errors;
+//!   [`dockercli::execute`] carries one out, through an engine seam;
 //! - [`spec`]: the OCI `config.json` for a [`dockercli::RunRequest`] and an image config;
 //! - [`caps`], [`user`], [`seccomp`]: the pieces of the spec that follow docker's rules;
 //! - [`network`]: bridge networks, published ports and container DNS through netavark;

@@ -9,6 +9,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,6 +23,22 @@ use crate::state::{Lifecycle, Record, now};
 
 /// The runtime's own log (JSON lines), read back to explain a failed create.
 const RUNTIME_LOG: &str = "runtime.log";
+
+/// The hidden `atomic` verb whose body is [`supervise`]; the binary declares it with
+/// [`verb_args`]' options (`--store-root`, `--runtime`) and the container's ID.
+pub const VERB: &str = "supervise-container";
+
+/// The arguments that start the supervisor of a container of the store at `store_root`, run by
+/// `runtime`: the verb and its options; [`Runner::start_detached`] adds the container's ID.
+pub fn verb_args(store_root: &Path, runtime: &str) -> Vec<String> {
+    vec![
+        VERB.to_string(),
+        "--store-root".to_string(),
+        store_root.to_string_lossy().into_owned(),
+        "--runtime".to_string(),
+        runtime.to_string(),
+    ]
+}
 
 /// Supervise container `id` until its process ends for good.
 pub fn supervise(runner: &Runner, id: &str) -> Result<()> {

@@ -245,7 +245,9 @@ impl Prepared {
         if let Engine::Native(native) = engine
             && is_engine_program(&self.argv[0])
         {
-            return crate::native_cli::execute(&self.argv, &self.env, native).await;
+            let out = &mut crate::output::Stdout;
+            return atomic_runtime::dockercli::execute::execute(&self.argv, &self.env, native, out)
+                .await;
         }
         self.run().await
     }

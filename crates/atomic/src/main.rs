@@ -9,7 +9,6 @@ mod command;
 mod config;
 mod installdb;
 mod mountdb;
-mod native_cli;
 mod output;
 mod rootfs;
 mod storage;

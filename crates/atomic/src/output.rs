@@ -35,7 +35,53 @@ pub fn text_out(text: &str) -> Result<()> {
     }
 }
 
+/// Stdout as a writer, for code that prints through `std::io::Write` (the docker executor of
+/// the native engine): a write to a closed pipe fails with [`StdoutClosed`] inside the I/O
+/// error, which `main` recognizes as [`line()`]'s.
+pub struct Stdout;
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stdout().write(buf).map_err(closed)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush().map_err(closed)
+    }
+}
+
+fn closed(e: std::io::Error) -> std::io::Error {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe => std::io::Error::new(e.kind(), StdoutClosed),
+        _ => e,
+    }
+}
+
 /// Whether an error only says that stdout's reader went away.
 pub fn is_stdout_closed(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| cause.is::<StdoutClosed>())
+    error.chain().any(|cause| {
+        cause.is::<StdoutClosed>()
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<StdoutClosed>())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_closed_stdout_is_a_quiet_end() {
+        let broken = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let from_stdout = anyhow::Error::from(closed(broken())).context("writing to stdout");
+        assert!(is_stdout_closed(&from_stdout));
+        assert!(is_stdout_closed(&anyhow::Error::from(StdoutClosed)));
+        // A pipe to a child or a socket that broke is a failure like any other.
+        let elsewhere = anyhow::Error::from(broken()).context("writing to podman's stdin");
+        assert!(!is_stdout_closed(&elsewhere));
+        let other = anyhow::Error::from(closed(std::io::Error::other("disk full")));
+        assert!(!is_stdout_closed(&other));
+    }
 }

@@ -15,6 +15,7 @@ mod info;
 mod install;
 mod kube;
 mod mount;
+mod native_docker;
 mod network;
 mod pull;
 mod push;
@@ -22,6 +23,7 @@ mod run;
 pub(crate) mod scan;
 mod sign;
 mod stop;
+mod supervise_container;
 mod system;
 mod top;
 mod trust;
@@ -282,10 +284,10 @@ enum Verb {
     GenerateMan(Lazy<docs::ManArgs>),
     /// Carry out a docker command line on the native engine, as a label's would be
     #[command(hide = true)]
-    NativeDocker(Lazy<crate::native_cli::NativeDockerArgs>),
+    NativeDocker(Lazy<native_docker::NativeDockerArgs>),
     /// Supervise a detached container of the native engine (started by atomic itself)
-    #[command(hide = true, name = crate::native_cli::SUPERVISE_VERB)]
-    SuperviseContainer(Lazy<crate::native_cli::SuperviseArgs>),
+    #[command(hide = true, name = atomic_runtime::supervise::VERB)]
+    SuperviseContainer(Lazy<supervise_container::SuperviseArgs>),
 }
 
 #[derive(Subcommand, Debug)]
@@ -482,8 +484,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Verb::Completion(Lazy(args)) => docs::completion(args),
         Verb::GenerateMan(Lazy(args)) => docs::man(args),
-        Verb::SuperviseContainer(Lazy(args)) => crate::native_cli::supervise(args),
-        Verb::NativeDocker(Lazy(args)) => crate::native_cli::native_docker(args, &config).await,
+        Verb::SuperviseContainer(Lazy(args)) => supervise_container::supervise(args),
+        Verb::NativeDocker(Lazy(args)) => native_docker::native_docker(args, &config).await,
     }
 }
 

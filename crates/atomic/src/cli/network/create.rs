@@ -7,6 +7,10 @@ use clap::Args;
 
 use atomic_engine::NativeEngine;
 use atomic_runtime::dockercli::NetworkCommand;
+use atomic_runtime::dockercli::execute::execute_network;
+use atomic_runtime::network::Networks;
+
+use crate::output::Stdout;
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
@@ -24,8 +28,8 @@ pub struct CreateArgs {
 }
 
 pub fn create(args: CreateArgs, native: &NativeEngine) -> Result<i32> {
-    crate::native_cli::network::execute(
-        native,
+    execute_network(
+        &Networks::new(native.root()),
         &NetworkCommand::Create {
             name: args.name,
             subnet: args.subnet,
@@ -33,5 +37,6 @@ pub fn create(args: CreateArgs, native: &NativeEngine) -> Result<i32> {
             internal: args.internal,
             labels: Default::default(),
         },
+        &mut Stdout,
     )
 }

@@ -5,6 +5,10 @@ use clap::Args;
 
 use atomic_engine::NativeEngine;
 use atomic_runtime::dockercli::NetworkCommand;
+use atomic_runtime::dockercli::execute::execute_network;
+use atomic_runtime::network::Networks;
+
+use crate::output::Stdout;
 
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
@@ -14,5 +18,6 @@ pub struct DeleteArgs {
 }
 
 pub fn delete(args: DeleteArgs, native: &NativeEngine) -> Result<i32> {
-    crate::native_cli::network::execute(native, &NetworkCommand::Rm { names: args.names })
+    let command = NetworkCommand::Rm { names: args.names };
+    execute_network(&Networks::new(native.root()), &command, &mut Stdout)
 }

@@ -6,9 +6,10 @@ use serde_json::json;
 
 use atomic_engine::NativeEngine;
 use atomic_runtime::dockercli::NetworkCommand;
+use atomic_runtime::dockercli::execute::execute_network;
 use atomic_runtime::network::Networks;
 
-use crate::output;
+use crate::output::{self, Stdout};
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
@@ -23,7 +24,8 @@ pub struct ListArgs {
 pub fn list(args: ListArgs, native: &NativeEngine) -> Result<i32> {
     if !args.json {
         let quiet = args.quiet;
-        return crate::native_cli::network::execute(native, &NetworkCommand::Ls { quiet });
+        let networks = Networks::new(native.root());
+        return execute_network(&networks, &NetworkCommand::Ls { quiet }, &mut Stdout);
     }
     let items: Vec<_> = Networks::new(native.root())
         .list()?

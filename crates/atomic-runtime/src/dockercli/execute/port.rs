@@ -1,32 +1,31 @@
-//! `docker port` on the native engine, and the network fields of `docker inspect`.
+//! `docker port NAME [PORT[/PROTO]]`, and the network fields of `docker inspect`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 
-use atomic_engine::NativeEngine;
-use atomic_runtime::Record;
-use atomic_runtime::network::attach::display_name;
+use super::{Container, line};
+use crate::network::attach::display_name;
+use crate::state::Record;
 
-use crate::output;
-
-/// `docker port NAME [PORT[/PROTO]]`: `80/tcp -> 0.0.0.0:8080` lines, or with a port, the
-/// host addresses it is published on.
-pub fn execute(native: &NativeEngine, name: &str, port: Option<&str>) -> Result<i32> {
-    let (_, record) = native.require_container(name)?;
-    let mappings = record
+/// `80/tcp -> 0.0.0.0:8080` lines, or with a port, the host addresses it is published on.
+pub(super) fn execute(
+    container: &impl Container,
+    port: Option<&str>,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let record = container.record();
+    let lines: Vec<String> = record
         .network
-        .as_ref()
-        .map(|n| n.ports.clone())
-        .unwrap_or_default();
-    let lines: Vec<String> = mappings
         .iter()
+        .flat_map(|n| &n.ports)
         .flat_map(|m| m.docker_port_lines())
         .collect();
     let Some(port) = port else {
-        for line in lines {
-            output::line(&line)?;
+        for text in &lines {
+            line(out, text)?;
         }
         return Ok(0);
     };
@@ -45,13 +44,13 @@ pub fn execute(native: &NativeEngine, name: &str, port: Option<&str>) -> Result<
         bail!("no public port '{wanted}' published for {}", record.name);
     }
     for h in hits {
-        output::line(h)?;
+        line(out, h)?;
     }
     Ok(0)
 }
 
 /// `HostConfig.PortBindings`: `{"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}`.
-pub fn bindings(record: &Record) -> Value {
+pub(super) fn bindings(record: &Record) -> Value {
     let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for m in record.network.iter().flat_map(|n| &n.ports) {
         for i in 0..m.range.max(1) {
@@ -65,7 +64,7 @@ pub fn bindings(record: &Record) -> Value {
 
 /// `NetworkSettings`: ports and, per network, address, gateway, MAC and aliases, in docker's
 /// shape (the default network is docker's `bridge`).
-pub fn network_settings(record: &Record) -> Value {
+pub(super) fn network_settings(record: &Record) -> Value {
     let Some(net) = &record.network else {
         return json!({"Ports": {}, "Networks": {}, "IPAddress": "", "Gateway": ""});
     };

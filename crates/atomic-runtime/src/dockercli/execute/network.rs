@@ -1,17 +1,18 @@
-//! `docker network create|rm|ls|inspect` on the native engine (a label's, or `atomic network`'s).
+//! `docker network create|rm|ls|inspect` on the native engine (a label's, or `atomic
+//! network`'s).
+
+use std::io::Write;
 
 use anyhow::Result;
 use serde_json::json;
 
-use atomic_engine::NativeEngine;
-use atomic_runtime::dockercli::NetworkCommand;
-use atomic_runtime::network::attach::display_name;
-use atomic_runtime::network::{Network, Networks, NewNetwork};
+use super::{inspect, line};
+use crate::dockercli::NetworkCommand;
+use crate::network::attach::display_name;
+use crate::network::{Network, Networks, NewNetwork};
 
-use crate::output;
-
-pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
-    let networks = Networks::new(native.root());
+/// Carry out `command` on `networks`, printing on `out` what docker prints; the exit code.
+pub fn execute(networks: &Networks, command: &NetworkCommand, out: &mut dyn Write) -> Result<i32> {
     match command {
         NetworkCommand::Create {
             name,
@@ -27,51 +28,47 @@ pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
                 internal: *internal,
                 labels: labels.clone(),
             })?;
-            output::line(&net.id)?;
+            line(out, &net.id)?;
         }
         NetworkCommand::Rm { names } => {
             for name in names {
                 networks.remove(name)?;
-                output::line(name)?;
+                line(out, name)?;
             }
         }
-        NetworkCommand::Ls { quiet } => {
-            let all = networks.list()?;
-            if *quiet {
-                for n in &all {
-                    output::line(&n.id[..12])?;
-                }
-            } else {
-                let rows: Vec<Vec<String>> = all
-                    .iter()
-                    .map(|n| {
-                        vec![
-                            n.id[..12].to_string(),
-                            display_name(&n.name).to_string(),
-                            n.driver.clone(),
-                            subnet(n),
-                        ]
-                    })
-                    .collect();
-                print_table(&["NETWORK ID", "NAME", "DRIVER", "SUBNET"], &rows)?;
-            }
-        }
+        NetworkCommand::Ls { quiet } => list(networks, *quiet, out)?,
         NetworkCommand::Inspect { format, names } => {
             let mut items = Vec::new();
             for name in names {
-                items.push(inspect(&networks, &networks.require(name)?)?);
+                items.push(describe(networks, &networks.require(name)?)?);
             }
-            match format {
-                Some(f) => {
-                    for item in &items {
-                        output::line(&super::render_template(f, item)?)?;
-                    }
-                }
-                None => output::line(&serde_json::to_string_pretty(&items)?)?,
-            }
+            inspect::print(&items, format.as_deref(), out)?;
         }
     }
     Ok(0)
+}
+
+/// `network ls`: a table, or with `-q` the short IDs.
+fn list(networks: &Networks, quiet: bool, out: &mut dyn Write) -> Result<()> {
+    let all = networks.list()?;
+    if quiet {
+        for n in &all {
+            line(out, &n.id[..12])?;
+        }
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = all
+        .iter()
+        .map(|n| {
+            vec![
+                n.id[..12].to_string(),
+                display_name(&n.name).to_string(),
+                n.driver.clone(),
+                subnet(n),
+            ]
+        })
+        .collect();
+    print_table(&["NETWORK ID", "NAME", "DRIVER", "SUBNET"], &rows, out)
 }
 
 fn subnet(n: &Network) -> String {
@@ -79,7 +76,7 @@ fn subnet(n: &Network) -> String {
 }
 
 /// docker's shape of a network: name, ID, driver, IPAM config, containers on it.
-fn inspect(networks: &Networks, n: &Network) -> Result<serde_json::Value> {
+fn describe(networks: &Networks, n: &Network) -> Result<serde_json::Value> {
     let users = networks.users(&n.name)?;
     let containers: serde_json::Map<String, serde_json::Value> = users
         .iter()
@@ -116,25 +113,25 @@ fn inspect(networks: &Networks, n: &Network) -> Result<serde_json::Value> {
     }))
 }
 
-/// Columns aligned for people.
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+/// Columns aligned for people, three spaces apart.
+fn print_table(header: &[&str], rows: &[Vec<String>], out: &mut dyn Write) -> Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.len());
         }
     }
-    let line = |cells: Vec<&str>| {
+    let mut row_line = |cells: Vec<&str>| {
         let text: Vec<String> = cells
             .iter()
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        output::line(text.join("   ").trim_end())
+        line(out, text.join("   ").trim_end())
     };
-    line(header.to_vec())?;
+    row_line(header.to_vec())?;
     for row in rows {
-        line(row.iter().map(String::as_str).collect())?;
+        row_line(row.iter().map(String::as_str).collect())?;
     }
     Ok(())
 }
