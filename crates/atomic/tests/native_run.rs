@@ -574,3 +574,67 @@ fn mount_points_the_image_lacks_come_from_a_shared_init_layer() {
         assert!(docker(&world, &["rm", name]).status.success());
     }
 }
+
+/// A normal user gets one clear error before anything is made (the built-in engine has no
+/// user namespaces): not a bare EPERM from a half-made container, which is what mounting its
+/// root filesystem used to fail with. The user's store keeps no container.
+#[test]
+fn a_normal_user_is_told_the_engine_needs_root_and_nothing_is_left() {
+    use std::os::unix::fs::PermissionsExt;
+    if !usable() {
+        return;
+    }
+    let world = World::new();
+    // The test's temporary directory is private: opened as a home's parent is, with the
+    // binary copied into it, so that uid 65534 reaches both.
+    std::fs::set_permissions(world.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let layout = world.path().join("layouts/i16-user");
+    atomic_testsupport::write_oci_layout(&ImageSpec::new("i16-user"), &layout).unwrap();
+    let readable = std::process::Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&layout)
+        .status()
+        .unwrap();
+    assert!(readable.success());
+    let bin = world.path().join("atomic");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("atomic"), &bin).unwrap();
+    let home = world.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(65534), Some(65534)).unwrap();
+    let as_user = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("HOME", &home)
+            .env("ATOMIC_CONF", world.path().join("no-atomic.conf"))
+            .env("ATOMIC_STORE_ROOT", home.join("store"))
+            .output()
+            .unwrap()
+    };
+    let source = format!("oci:{}:latest", layout.display());
+    let pulled = as_user(&["pull", "-q", &source]);
+    assert!(pulled.status.success(), "{}", stderr(&pulled));
+    for network in ["bridge", "none"] {
+        let out = as_user(&[
+            "native-docker",
+            "docker",
+            "run",
+            "--rm",
+            "--network",
+            network,
+            "localhost/i16-user",
+            "true",
+        ]);
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("runs containers as root only"), "{err}");
+        assert!(err.contains("--storage podman"), "{err}");
+        assert!(!err.contains("Operation not permitted"), "{err}");
+    }
+    let listed = as_user(&["containers", "list", "-a", "-q", "--storage", "native"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed).trim(), "", "no container is left");
+}

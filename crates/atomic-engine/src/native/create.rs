@@ -44,6 +44,15 @@ impl NativeEngine {
         image: (Store, StoredImage),
         env: &[(String, String)],
     ) -> crate::Result<(Runner, Record)> {
+        // Checked before anything is made: without root, mounting the root filesystem (and a
+        // bridge network) fails halfway with a bare EPERM.
+        if !rustix::process::geteuid().is_root() {
+            return Err(native(anyhow::anyhow!(
+                "the built-in engine runs containers as root only (it has no user namespaces \
+                 yet): run atomic as root, or use rootless Podman (`--storage podman`, with the \
+                 podman and slirp4netns packages installed)"
+            )));
+        }
         let runner = self.runner_creating()?;
         let request = &self.resolve_log_driver(request).map_err(native)?;
         let subnet = self.default_subnet()?;
