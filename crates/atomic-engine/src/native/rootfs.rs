@@ -123,7 +123,6 @@ mod tests {
     use super::*;
     use atomic_store::overlay::OPAQUE_XATTR;
     use std::path::Path;
-    use std::process::Command;
 
     struct Layers {
         _dir: tempfile::TempDir,
@@ -152,12 +151,11 @@ mod tests {
     fn whiteout(layer: &Path, path: &str) -> bool {
         let p = layer.join(path);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
-        Command::new("mknod")
+        atomic_exec::Task::new("making a whiteout", "mknod")
             .arg(&p)
             .args(["c", "0", "0"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
+            .run()
+            .is_ok()
     }
 
     fn read(l: &Layers, path: &str) -> Option<String> {
