@@ -265,6 +265,21 @@ impl Fixture {
         format!("127.0.0.1:5000/i15a-{what}-{}:{tag}", self.suffix)
     }
 
+    /// Push the fixture's image unsigned as a new repository; returns `127.0.0.1:5000/REPO:v1`.
+    pub fn push_unsigned(&self, what: &str) -> String {
+        let reference = self.docker(what, "v1");
+        run(Command::new("skopeo")
+            .args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("oci:{}:{}", self.layout.display(), self.layout_tag))
+            .arg(format!("docker://{reference}")));
+        reference
+    }
+
     pub fn repo(&self, what: &str) -> String {
         format!("127.0.0.1:5000/i15a-{what}-{}", self.suffix)
     }

@@ -10,21 +10,6 @@ use serde_json::{Value, json};
 use super::common;
 use super::fixture::{Fixture, run};
 
-/// Push the fixture's image unsigned as a new repository; returns `127.0.0.1:5000/REPO:v1`.
-fn push_unsigned(f: &Fixture, what: &str) -> String {
-    let reference = f.docker(what, "v1");
-    run(Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{}", f.layout.display(), f.layout_tag))
-        .arg(format!("docker://{reference}")));
-    reference
-}
-
 fn write_policy(dir: &Path, key: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("policy.json");
@@ -41,7 +26,7 @@ fn write_policy(dir: &Path, key: &str) -> std::path::PathBuf {
 #[test]
 fn atomic_sign_is_accepted_by_skopeo_and_podman() {
     let f = Fixture::get();
-    let reference = push_unsigned(f, "atomicsigned");
+    let reference = f.push_unsigned("atomicsigned");
     let work = f.dir.join("sign-roundtrip");
     // Signatures go where registries.d's lookaside-staging says: the fixture's lookaside.
     let world = common::World::new();
