@@ -41,7 +41,7 @@ pub use image::{OciImage, image_id, write_docker_archive, write_oci_layout};
 pub use private_registry::{
     PrivateRegistry, PrivateRegistryConfig, TestCerts, free_port, htpasswd,
 };
-pub use registry::{Registry, push_image};
+pub use registry::{Registry, push_image, skopeo_copy};
 pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
 pub use systemd_host::{Bind, FileEntry, FileKind, SystemdHost};
 

@@ -141,7 +141,14 @@ pub fn push_image(
     let tmp = tempfile::tempdir().context("creating a temporary directory")?;
     let image = write_oci_layout(spec, tmp.path())?;
     let source = format!("oci:{}:{}", tmp.path().display(), image.tag);
-    let dest = format!("docker://{addr}/{}", with_tag(repo_tag));
+    skopeo_copy(&source, &format!("{addr}/{}", with_tag(repo_tag)), extra)?;
+    Ok(image)
+}
+
+/// `skopeo copy SOURCE docker://DEST` (an `oci:DIR:TAG` to `HOST/REPO:TAG`), TLS unverified,
+/// with `extra` options of `skopeo copy`.
+pub fn skopeo_copy(source: &str, dest: &str, extra: &[&str]) -> Result<()> {
+    let dest = format!("docker://{dest}");
     let output = Command::new("skopeo")
         // The test images are made here: there is no signature to check, and no system
         // policy.json is needed.
@@ -152,7 +159,7 @@ pub fn push_image(
             "--dest-tls-verify=false",
         ])
         .args(extra)
-        .args([&source, &dest])
+        .args([source, &dest])
         .stdin(Stdio::null())
         .output()
         .context("starting skopeo (install it with scripts/setup.sh)")?;
@@ -162,7 +169,7 @@ pub fn push_image(
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(image)
+    Ok(())
 }
 
 /// `repo` → `repo:latest`; `repo:tag` and `host:port/repo:tag` unchanged. A colon only counts

@@ -138,27 +138,14 @@ impl Fixture {
             push(&format!("{}:v1", repo(plain)), None);
         }
         // Another image (another digest) that gets the first image's signature.
-        let other_layout = dir.join("other-layout");
-        let other = write_oci_layout(
-            &ImageSpec::new("i15a-other")
-                .tag("v1")
-                .file("/etc/i15a", "other\n", 0o644),
-            &other_layout,
-        )
-        .unwrap();
-        run(Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("oci:{}:v1", other_layout.display()))
-            .arg(format!(
-                "docker://{}/{}:v1",
-                registry.addr(),
-                repo("otherdigest")
-            )));
+        let other = registry
+            .push(
+                &ImageSpec::new("i15a-other")
+                    .tag("v1")
+                    .file("/etc/i15a", "other\n", 0o644),
+                &format!("{}:v1", repo("otherdigest")),
+            )
+            .unwrap();
 
         let sig_dir =
             |r: &str, digest: &str| lookaside.join(format!("{r}@{}", digest.replacen(':', "=", 1)));
@@ -268,15 +255,8 @@ impl Fixture {
     /// Push the fixture's image unsigned as a new repository; returns `127.0.0.1:5000/REPO:v1`.
     pub fn push_unsigned(&self, what: &str) -> String {
         let reference = self.docker(what, "v1");
-        run(Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("oci:{}:{}", self.layout.display(), self.layout_tag))
-            .arg(format!("docker://{reference}")));
+        let layout = format!("oci:{}:{}", self.layout.display(), self.layout_tag);
+        atomic_testsupport::skopeo_copy(&layout, &reference, &[]).unwrap();
         reference
     }
 
