@@ -42,7 +42,7 @@ pub use private_registry::{
     PrivateRegistry, PrivateRegistryConfig, TestCerts, free_port, htpasswd,
 };
 pub use registry::{Registry, push_image, skopeo_copy};
-pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
+pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar, whiteout};
 pub use systemd_host::{Bind, FileEntry, FileKind, SystemdHost};
 
 /// The `PATH` every test image gets unless the spec sets its own.

@@ -147,16 +147,7 @@ mod tests {
         fs::write(p, data).unwrap();
     }
 
-    /// A whiteout needs mknod (root); `false` when this machine does not allow it.
-    fn whiteout(layer: &Path, path: &str) -> bool {
-        let p = layer.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        atomic_exec::Task::new("making a whiteout", "mknod")
-            .arg(&p)
-            .args(["c", "0", "0"])
-            .run()
-            .is_ok()
-    }
+    use atomic_testsupport::whiteout;
 
     fn read(l: &Layers, path: &str) -> Option<String> {
         read_file(&l.dirs, path)
