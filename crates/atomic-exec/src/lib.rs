@@ -109,6 +109,17 @@ impl Sink {
     }
 }
 
+/// A program's input. Its Debug shows the size only: it may be a secret (a Kubernetes Secret
+/// for kubectl, a payload to sign).
+#[derive(Clone)]
+struct Input(Vec<u8>);
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.0.len())
+    }
+}
+
 /// One program to run: its argv, what running it is for, and how.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -116,7 +127,7 @@ pub struct Task {
     what: String,
     stdin: StdinPolicy,
     /// Bytes written to the child's stdin (then closed); overrides `stdin`.
-    input: Option<Vec<u8>>,
+    input: Option<Input>,
     stdout: Option<Sink>,
     stderr: Option<Sink>,
     verbose: bool,
@@ -180,7 +191,7 @@ impl Task {
     /// `kubectl apply -f -`. A program that exits before reading it all is not an error of its
     /// own: its exit status says what happened.
     pub fn input(mut self, data: impl Into<Vec<u8>>) -> Task {
-        self.input = Some(data.into());
+        self.input = Some(Input(data.into()));
         self
     }
 
@@ -269,7 +280,7 @@ impl Task {
             return child.wait_with_output().map_err(|e| self.io_error(e));
         };
         let (waited, fed) = std::thread::scope(|scope| {
-            let writer = scope.spawn(|| feed(pipe, self.input.as_deref()));
+            let writer = scope.spawn(|| feed(pipe, self.input.as_ref().map(|i| i.0.as_slice())));
             let waited = child.wait_with_output();
             // The writer cannot panic (write_all returns errors); a panic would be a bug of
             // ours, not a failure of the program, so it counts as fed.
@@ -359,7 +370,7 @@ impl Task {
             .map_err(|e| self.spawn_error(e))?;
         let pipe = child.stdin.take();
         let feeding = async {
-            match (pipe, self.input.as_deref()) {
+            match (pipe, self.input.as_ref().map(|i| i.0.as_slice())) {
                 (Some(mut pipe), Some(data)) => ignore_broken_pipe(pipe.write_all(data).await),
                 _ => Ok(()),
             }
@@ -629,6 +640,16 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
+    }
+
+    #[test]
+    fn debug_does_not_show_the_input() {
+        let task = Task::new("testing", "/bin/cat").input("s3cret");
+        let shown = format!("{task:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("6 bytes"),
+            "{shown}"
+        );
     }
 
     #[test]
