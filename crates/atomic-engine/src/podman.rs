@@ -840,6 +840,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pull_and_push_pass_tls_settings_on_only_when_given() {
+        assert!(registry_args(None, None).is_empty());
+        assert_eq!(
+            registry_args(Some(false), Some(Path::new("/certs"))),
+            ["--tls-verify=false", "--cert-dir", "/certs"]
+        );
+    }
+
+    #[test]
     fn a_missing_name_is_told_from_other_failures() {
         use std::os::unix::process::ExitStatusExt;
         let failed = |stderr: &str| Output {
