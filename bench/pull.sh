@@ -20,6 +20,7 @@
 # Needs what scripts/setup.sh installs and starts (podman, skopeo, docker-registry, python3,
 # GNU time). Usage: bash bench/pull.sh [RUNS]    (default 5)
 #   SKIP_SETUP=1   do not run scripts/setup.sh first
+#   ATOMIC=PATH    the atomic binary to measure (default: a release build, built here)
 #   BENCH_DIR=DIR  where the generated image is kept between runs (default /var/tmp/atomic-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,21 +28,11 @@ RUNS=${1:-5}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/atomic-bench}
 REF=127.0.0.1:5000/atomic-bench/pull:latest
 
-[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh >/dev/null
-# shellcheck source=scripts/env.sh
-source scripts/env.sh
-cargo build --release -q -p atomic
-ATOMIC=$PWD/target/release/atomic
-TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "bench/pull.sh needs GNU time (apt-get install time)" >&2; exit 1; }
-
-# The image: generated once (≈40 s), pushed every time (a no-op when the registry has it).
-if [ ! -f "$BENCH_DIR/image/gzip/index.json" ]; then
-    rm -rf "$BENCH_DIR/image.tmp"
-    python3 bench/pull-image.py "$BENCH_DIR/image.tmp"
-    mv "$BENCH_DIR/image.tmp" "$BENCH_DIR/image"
-fi
-IMAGE=$BENCH_DIR/image
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_prepare bench/pull.sh
+# The image: generated once, pushed every time (a no-op when the registry has it).
+bench_image
 skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$IMAGE/gzip:latest" "docker://$REF"
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/atomic-bench-pull.XXXXXX")
@@ -53,26 +44,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-fresh_caches() {
-    sync
-    if [ "${DROP_CACHES:-0}" = 1 ]; then
-        echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || echo "(cannot drop the page cache here)" >&2
-    fi
-}
-
-# measure NAME CMD…: run CMD once under GNU time, append "NAME wall_s maxrss_kib" to results.
-measure() {
-    local name=$1; shift
-    fresh_caches
-    if "$TIME" -f '%e %M' -o "$work/time.out" "$@" >"$work/cmd.log" 2>&1; then
-        echo "$name $(cat "$work/time.out")" >>"$work/results"
-    else
-        echo "FAILED: $name: $*" >&2
-        tail -n 5 "$work/cmd.log" >&2
-        echo "$name fail fail" >>"$work/results"
-    fi
-}
 
 tar_layers() { # DIR
     mkdir -p "$1"

@@ -21,22 +21,10 @@ RUNS=${1:-5}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/atomic-bench}
 REF=127.0.0.1:5000/atomic-bench/trust:latest
 
-[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh >/dev/null
-# shellcheck source=scripts/env.sh
-source scripts/env.sh
-if [ -z "${ATOMIC:-}" ]; then
-    cargo build --release -q -p atomic
-    ATOMIC=$PWD/target/release/atomic
-fi
-TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "bench/trust.sh needs GNU time (apt-get install time)" >&2; exit 1; }
-
-if [ ! -f "$BENCH_DIR/image/gzip/index.json" ]; then
-    rm -rf "$BENCH_DIR/image.tmp"
-    python3 bench/pull-image.py "$BENCH_DIR/image.tmp"
-    mv "$BENCH_DIR/image.tmp" "$BENCH_DIR/image"
-fi
-IMAGE=$BENCH_DIR/image
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+bench_prepare bench/trust.sh
+bench_image
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/atomic-bench-trust.XXXXXX")
 # Podman refuses a --runroot longer than 50 characters.
@@ -70,18 +58,6 @@ cat >"$work/signed.json" <<EOF
 EOF
 skopeo --insecure-policy --registries.d "$REGD" copy -q --dest-tls-verify=false \
     --sign-by "$FPR" "oci:$IMAGE/gzip:latest" "docker://$REF"
-
-measure() { # NAME CMD…
-    local name=$1; shift
-    sync
-    if "$TIME" -f '%e %M' -o "$work/time.out" "$@" >"$work/cmd.log" 2>&1; then
-        echo "$name $(cat "$work/time.out")" >>"$work/results"
-    else
-        echo "FAILED: $name: $*" >&2
-        tail -n 5 "$work/cmd.log" >&2
-        echo "$name fail fail" >>"$work/results"
-    fi
-}
 
 : >"$work/results"
 for i in $(seq "$RUNS"); do

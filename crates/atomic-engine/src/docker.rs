@@ -334,14 +334,7 @@ impl DockerEngine {
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
-        let credentials = opts
-            .credentials
-            .as_ref()
-            .map(|(user, password)| DockerCredentials {
-                username: Some(user.clone()),
-                password: Some(password.clone()),
-                ..Default::default()
-            });
+        let credentials = credentials(opts.credentials.as_ref());
         let mut stream = self
             .client
             .create_image(Some(options.build()), None, credentials);
@@ -489,6 +482,15 @@ fn split_tag(image: &str) -> (&str, Option<&str>) {
         Some(i) => (&image[..last_slash + i], Some(&image[last_slash + i + 1..])),
         None => (image, None),
     }
+}
+
+/// `--creds USER:PASSWORD` as the daemon takes credentials for a pull or push.
+fn credentials(creds: Option<&(String, String)>) -> Option<DockerCredentials> {
+    creds.map(|(user, password)| DockerCredentials {
+        username: Some(user.clone()),
+        password: Some(password.clone()),
+        ..Default::default()
+    })
 }
 
 fn labels(map: Option<std::collections::HashMap<String, String>>) -> BTreeMap<String, String> {

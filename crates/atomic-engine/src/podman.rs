@@ -14,10 +14,10 @@ pub mod storage;
 mod store_images;
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
-use std::process::{Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
-use atomic_exec::Task;
+use atomic_exec::{Sink, Task};
 use serde::Deserialize;
 
 use crate::root::{RootKind, RootLayers, graph_driver_layers, is_overlay};
@@ -129,6 +129,16 @@ impl PodmanEngine {
     /// `podman ARGS…`, stdin on /dev/null.
     fn task<S: AsRef<std::ffi::OsStr>>(&self, args: impl IntoIterator<Item = S>) -> Task {
         Task::new("running podman", &self.program).args(args)
+    }
+
+    /// Run a pull or push: its progress (stderr) is the user's, the ID it prints on stdout is
+    /// not; an unsuccessful exit is an error of `action`.
+    fn transfer(&self, action: &str, task: Task) -> Result<()> {
+        task.stdout(Sink::Null)
+            .stderr(Sink::Inherit)
+            .run()
+            .map(drop)
+            .map_err(|e| EngineError::failed(EngineKind::Podman, action, e))
     }
 
     fn output(&self, action: &str, args: &[&str]) -> Result<Output> {
@@ -429,12 +439,7 @@ impl PodmanEngine {
     pub fn pull(&self, image: &str, opts: &atomic_store::PullOptions) -> Result<()> {
         let quiet = opts.quiet;
         let mut args: Vec<std::ffi::OsString> = vec!["pull".into()];
-        if let Some(verify) = opts.tls_verify {
-            args.push(format!("--tls-verify={verify}").into());
-        }
-        if let Some(dir) = &opts.cert_dir {
-            args.extend(["--cert-dir".into(), dir.as_os_str().to_owned()]);
-        }
+        args.extend(registry_args(opts.tls_verify, opts.cert_dir.as_deref()));
         // atomic's global --signature-policy reaches Podman's pulls too.
         if let Some(policy) = atomic_store::pull::policy::explicit_policy(opts) {
             args.extend(["--signature-policy".into(), policy.into_os_string()]);
@@ -461,24 +466,9 @@ impl PodmanEngine {
         }
         args.push(image.into());
         // podman prints the image ID on stdout; progress is on stderr, the user's.
-        let task = self.task(&args);
-        let status = task.command().stdout(Stdio::null()).status().map_err(|e| {
-            EngineError::failed(
-                EngineKind::Podman,
-                format!("pull {image}"),
-                task.spawn_error(e),
-            )
-        })?;
+        let result = self.transfer(&format!("pull {image}"), self.task(&args));
         drop(authfile);
-        if status.success() {
-            Ok(())
-        } else {
-            Err(EngineError::failed(
-                EngineKind::Podman,
-                format!("pull {image}"),
-                status,
-            ))
-        }
+        result
     }
 
     pub fn read_first_file(
@@ -609,6 +599,18 @@ fn graph_driver_of(
 }
 
 /// A containers-auth.json holding one registry's credentials, for `podman pull --authfile`.
+/// `--tls-verify` and `--cert-dir` of a pull or push, as atomic was given them.
+fn registry_args(tls_verify: Option<bool>, cert_dir: Option<&Path>) -> Vec<std::ffi::OsString> {
+    let mut args = Vec::new();
+    if let Some(verify) = tls_verify {
+        args.push(format!("--tls-verify={verify}").into());
+    }
+    if let Some(dir) = cert_dir {
+        args.extend(["--cert-dir".into(), dir.as_os_str().to_owned()]);
+    }
+    args
+}
+
 fn authfile(image: &str, user: &str, password: &str) -> std::io::Result<tempfile::NamedTempFile> {
     use std::io::Write;
     let registry = atomic_store::ImageName::parse(image)
@@ -836,6 +838,15 @@ fn parse_container(v: serde_json::Value) -> Option<ContainerInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pull_and_push_pass_tls_settings_on_only_when_given() {
+        assert!(registry_args(None, None).is_empty());
+        assert_eq!(
+            registry_args(Some(false), Some(Path::new("/certs"))),
+            ["--tls-verify=false", "--cert-dir", "/certs"]
+        );
+    }
 
     #[test]
     fn a_missing_name_is_told_from_other_failures() {

@@ -6,6 +6,10 @@
 //! instead of hanging on a terminal nobody watches. With [`Task::verbose`] the command line is
 //! printed before it runs (`atomic install --system` shows every `systemctl` it calls).
 //!
+//! A task may be given bytes for its stdin ([`Task::input`]): they are written while its output
+//! is read, so neither side can fill a pipe and wait for the other. Under tokio (feature
+//! `tokio`), [`Task::output_async`] runs the same task as a tokio child.
+//!
 //! The exit-code rule ([`exit_code`]) and the PATH lookup ([`find_program`]) live here too, so
 //! that a signal, a missing program or a non-executable file mean the same everywhere.
 
@@ -31,6 +35,14 @@ pub enum Error {
     Spawn {
         what: String,
         program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Feeding the program its input, or collecting its output, failed.
+    #[error("{what}: talking to '{command_line}': {source}")]
+    Io {
+        what: String,
+        command_line: String,
         #[source]
         source: std::io::Error,
     },
@@ -73,12 +85,51 @@ pub enum StdinPolicy {
     Inherit,
 }
 
+/// Where the child's stdout or stderr goes, when the method's own default is not wanted.
+///
+/// Unset, [`Task::output`] and [`Task::run`] capture both streams and [`Task::status`] leaves
+/// both to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Read by atomic (returned in the [`Output`]; stderr's tail goes into a failure).
+    Capture,
+    /// atomic's own: the user sees it as the program writes it.
+    Inherit,
+    /// Discarded.
+    Null,
+}
+
+impl Sink {
+    fn stdio(self) -> Stdio {
+        match self {
+            Sink::Capture => Stdio::piped(),
+            Sink::Inherit => Stdio::inherit(),
+            Sink::Null => Stdio::null(),
+        }
+    }
+}
+
+/// A program's input. Its Debug shows the size only: it may be a secret (a Kubernetes Secret
+/// for kubectl, a payload to sign).
+#[derive(Clone)]
+struct Input(Vec<u8>);
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes", self.0.len())
+    }
+}
+
 /// One program to run: its argv, what running it is for, and how.
 #[derive(Debug, Clone)]
 pub struct Task {
     argv: Vec<OsString>,
     what: String,
     stdin: StdinPolicy,
+    /// Bytes written to the child's stdin (then closed); overrides `stdin`.
+    input: Option<Input>,
+    stdout: Option<Sink>,
+    stderr: Option<Sink>,
     verbose: bool,
     env: Vec<(OsString, OsString)>,
     dir: Option<PathBuf>,
@@ -92,6 +143,9 @@ impl Task {
             argv: vec![program.as_ref().to_os_string()],
             what: what.into(),
             stdin: StdinPolicy::Null,
+            input: None,
+            stdout: None,
+            stderr: None,
             verbose: false,
             env: Vec::new(),
             dir: None,
@@ -133,6 +187,26 @@ impl Task {
         self
     }
 
+    /// Give the program `data` on its stdin (closed after it): a payload to sign, objects for
+    /// `kubectl apply -f -`. A program that exits before reading it all is not an error of its
+    /// own: its exit status says what happened.
+    pub fn input(mut self, data: impl Into<Vec<u8>>) -> Task {
+        self.input = Some(Input(data.into()));
+        self
+    }
+
+    /// Where the program's stdout goes (see [`Sink`] for the default).
+    pub fn stdout(mut self, sink: Sink) -> Task {
+        self.stdout = Some(sink);
+        self
+    }
+
+    /// Where the program's stderr goes (see [`Sink`] for the default).
+    pub fn stderr(mut self, sink: Sink) -> Task {
+        self.stderr = Some(sink);
+        self
+    }
+
     /// Print the command line on stdout before running it.
     pub fn verbose(mut self, verbose: bool) -> Task {
         self.verbose = verbose;
@@ -155,8 +229,10 @@ impl Task {
             .unwrap_or_default()
     }
 
-    /// The [`Command`] for callers that need another stdio arrangement (a child of tokio, a
-    /// created container's streams); the argv, environment and stdin policy are applied.
+    /// The [`Command`] for callers that need another arrangement (a child of tokio, a
+    /// created container's streams, an `exec`); the argv, environment, directory, stdin policy
+    /// and any [`Sink`] set are applied. With [`Task::input`], stdin is a pipe the caller
+    /// feeds.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.argv[0]);
         cmd.args(&self.argv[1..]);
@@ -164,11 +240,55 @@ impl Task {
         if let Some(dir) = &self.dir {
             cmd.current_dir(dir);
         }
-        cmd.stdin(match self.stdin {
-            StdinPolicy::Null => Stdio::null(),
-            StdinPolicy::Inherit => Stdio::inherit(),
+        cmd.stdin(match (&self.input, self.stdin) {
+            (Some(_), _) => Stdio::piped(),
+            (None, StdinPolicy::Null) => Stdio::null(),
+            (None, StdinPolicy::Inherit) => Stdio::inherit(),
         });
+        if let Some(sink) = self.stdout {
+            cmd.stdout(sink.stdio());
+        }
+        if let Some(sink) = self.stderr {
+            cmd.stderr(sink.stdio());
+        }
         cmd
+    }
+
+    /// The error for input that could not be written or output that could not be read.
+    pub fn io_error(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            what: self.what.clone(),
+            command_line: self.command_line(),
+            source,
+        }
+    }
+
+    /// Spawn `cmd` (from [`Task::command`]), feed it the input in a thread while its output is
+    /// read, and wait for it. Unset streams are captured when `capture` (else inherited).
+    fn execute(&self, mut cmd: Command, capture: bool) -> Result<Output, Error> {
+        self.announce();
+        if capture {
+            if self.stdout.is_none() {
+                cmd.stdout(Stdio::piped());
+            }
+            if self.stderr.is_none() {
+                cmd.stderr(Stdio::piped());
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| self.spawn_error(e))?;
+        let Some(pipe) = child.stdin.take() else {
+            return child.wait_with_output().map_err(|e| self.io_error(e));
+        };
+        let (waited, fed) = std::thread::scope(|scope| {
+            let writer = scope.spawn(|| feed(pipe, self.input.as_ref().map(|i| i.0.as_slice())));
+            let waited = child.wait_with_output();
+            // The writer cannot panic (write_all returns errors); a panic would be a bug of
+            // ours, not a failure of the program, so it counts as fed.
+            (waited, writer.join().unwrap_or(Ok(())))
+        });
+        let out = waited.map_err(|e| self.io_error(e))?;
+        fed.map_err(|e| self.io_error(e))?;
+        Ok(out)
     }
 
     fn announce(&self) {
@@ -207,10 +327,10 @@ impl Task {
         }
     }
 
-    /// Run with stdout and stderr captured, whatever the exit status (the caller reads it).
+    /// Run with stdout and stderr captured (unless a [`Sink`] says otherwise), whatever the
+    /// exit status (the caller reads it).
     pub fn output(&self) -> Result<Output, Error> {
-        self.announce();
-        self.command().output().map_err(|e| self.spawn_error(e))
+        self.execute(self.command(), true)
     }
 
     /// Run with stdout and stderr captured; an unsuccessful exit is an [`Error::Failed`]
@@ -227,9 +347,64 @@ impl Task {
     /// Run on atomic's own stdout and stderr (the program talks to the user); returns its exit
     /// code by [`exit_code`]'s rule.
     pub fn status(&self) -> Result<i32, Error> {
+        let out = self.execute(self.command(), false)?;
+        Ok(exit_code(out.status))
+    }
+
+    /// [`Task::output`] as a tokio child: the same command, input fed while the output is
+    /// read. The child is killed if the future is dropped (a caller's timeout).
+    #[cfg(feature = "tokio")]
+    pub async fn output_async(&self) -> Result<Output, Error> {
+        use tokio::io::AsyncWriteExt;
         self.announce();
-        let status = self.command().status().map_err(|e| self.spawn_error(e))?;
-        Ok(exit_code(status))
+        let mut cmd = tokio::process::Command::from(self.command());
+        if self.stdout.is_none() {
+            cmd.stdout(Stdio::piped());
+        }
+        if self.stderr.is_none() {
+            cmd.stderr(Stdio::piped());
+        }
+        let mut child = cmd
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let pipe = child.stdin.take();
+        let feeding = async {
+            match (pipe, self.input.as_ref().map(|i| i.0.as_slice())) {
+                (Some(mut pipe), Some(data)) => ignore_broken_pipe(pipe.write_all(data).await),
+                _ => Ok(()),
+            }
+        };
+        let (fed, waited) = tokio::join!(feeding, child.wait_with_output());
+        let out = waited.map_err(|e| self.io_error(e))?;
+        fed.map_err(|e| self.io_error(e))?;
+        Ok(out)
+    }
+
+    /// [`Task::run`] as a tokio child (see [`Task::output_async`]).
+    #[cfg(feature = "tokio")]
+    pub async fn run_async(&self) -> Result<Output, Error> {
+        let out = self.output_async().await?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(self.failure(out.status, &out.stderr))
+        }
+    }
+}
+
+/// Write `data` to the child's stdin and close it.
+fn feed(mut pipe: std::process::ChildStdin, data: Option<&[u8]>) -> std::io::Result<()> {
+    use std::io::Write;
+    ignore_broken_pipe(pipe.write_all(data.unwrap_or_default()))
+}
+
+/// A program may exit without reading all its input (a bad option, a missing key): its exit
+/// status and stderr say why, so the closed pipe is not another error.
+fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
     }
 }
 
@@ -343,6 +518,138 @@ mod tests {
             .unwrap();
         assert_eq!(out.stdout, b"hello\n/\n");
         assert!(Task::from_argv::<&str>("testing", &[]).is_none());
+    }
+
+    /// More than a pipe holds (64 KiB) each way: written while the output is read, or both
+    /// sides would wait for ever.
+    fn large_input() -> Vec<u8> {
+        (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect()
+    }
+
+    #[test]
+    fn input_is_fed_while_the_output_is_read() {
+        let data = large_input();
+        let out = Task::new("testing", "/bin/cat")
+            .input(data.clone())
+            .run()
+            .unwrap();
+        assert_eq!(out.stdout, data);
+    }
+
+    #[test]
+    fn a_program_that_ignores_its_input_fails_on_its_own_terms() {
+        let task = Task::new("testing", "/bin/sh")
+            .args(["-c", "echo bad option >&2; exit 2"])
+            .input(large_input());
+        let err = task.run().unwrap_err();
+        assert!(matches!(err, Error::Failed { code: 2, .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("failed (exit code 2): bad option"),
+            "{err}"
+        );
+        assert_eq!(task.status().unwrap(), 2);
+    }
+
+    #[test]
+    fn sinks_choose_where_output_goes() {
+        let out = Task::new("testing", "/bin/sh")
+            .args(["-c", "echo out; echo err >&2; exit 1"])
+            .stdout(Sink::Null)
+            .output()
+            .unwrap();
+        assert!(out.stdout.is_empty());
+        assert_eq!(out.stderr, b"err\n");
+        // stderr left to the user: the failure has no tail to quote, but says how it ended.
+        let err = Task::new("testing", "/bin/sh")
+            .args(["-c", "exit 4"])
+            .stderr(Sink::Inherit)
+            .run()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "testing: '/bin/sh -c exit 4' failed (exit code 4)"
+        );
+        // status() captures what it is told to, and returns the exit code.
+        let code = Task::new("testing", "/bin/sh")
+            .args(["-c", "echo hidden; exit 5"])
+            .stdout(Sink::Capture)
+            .status()
+            .unwrap();
+        assert_eq!(code, 5);
+    }
+
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn output_async_feeds_input_and_reports_like_run() {
+        let data = large_input();
+        let out = Task::new("testing", "/bin/cat")
+            .input(data.clone())
+            .run_async()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, data);
+        let task = Task::new("testing", "/bin/sh").args(["-c", "echo nope >&2; exit 3"]);
+        let err = task.run_async().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            task.run().unwrap_err().to_string(),
+            "the same failure, sync or async"
+        );
+        let missing = Task::new("testing", "atomic-no-such-program")
+            .output_async()
+            .await
+            .unwrap_err();
+        assert!(missing.is_not_found());
+    }
+
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn a_timed_out_async_task_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("echo $$ > {}; exec sleep 30", pidfile.display());
+        let task = Task::new("testing", "/bin/sh").args(["-c", &script]);
+        // Dropped (as a caller's timeout drops it) once the program has surely started.
+        let mut running = Box::pin(task.output_async());
+        let started = std::time::Instant::now();
+        while !std::fs::read_to_string(&pidfile).is_ok_and(|p| p.ends_with('\n')) {
+            tokio::select! {
+                done = &mut running => panic!("sleep 30 finished: {done:?}"),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            }
+            assert!(started.elapsed().as_secs() < 20, "the shell never started");
+        }
+        drop(running);
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+        // Killed on drop; reaped by tokio's orphan reaper, so it may linger as a zombie briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let state = std::fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+            // Gone (no stat), or dead and not yet reaped (state Z or X after the name).
+            let alive = state
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']));
+            if !alive {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running: {state}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn debug_does_not_show_the_input() {
+        let task = Task::new("testing", "/bin/cat").input("s3cret");
+        let shown = format!("{task:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("6 bytes"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -285,20 +285,7 @@ mod tests {
         fs::write(path, data).unwrap();
     }
 
-    /// A whiteout needs mknod (root); where it is refused the whiteout cases are skipped.
-    fn whiteout(dir: &Path, rel: &str) -> bool {
-        use rustix::fs::{FileType, Mode, mknodat};
-        let path = dir.join(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        mknodat(
-            rustix::fs::CWD,
-            &path,
-            FileType::CharacterDevice,
-            Mode::empty(),
-            0,
-        )
-        .is_ok()
-    }
+    use atomic_testsupport::whiteout;
 
     #[test]
     fn merges_layers_top_first() {

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use atomic_exec::{Sink, Task};
 use atomic_store::Store;
 
 use crate::rootfs::Rootfs;
@@ -153,14 +154,15 @@ impl Runner {
     /// Start a container in the background under a supervisor (`exe supervise-args… ID`) and
     /// return once its process runs; an error the start met is returned here.
     pub fn start_detached(&self, record: &Record, exe: &Path, args: &[String]) -> Result<()> {
-        let child = std::process::Command::new(exe)
+        // The supervisor stays behind with the container: its pipes are read until it closes
+        // them ("started", or an error), not until it exits, so the Task's command is spawned
+        // here rather than run.
+        let task = Task::new("starting the container's supervisor", exe)
             .args(args)
             .arg(&record.id)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting the supervisor {}", exe.display()))?;
+            .stdout(Sink::Capture)
+            .stderr(Sink::Capture);
+        let child = task.command().spawn().map_err(|e| task.spawn_error(e))?;
         let out = read_until_closed(child).context("waiting for the supervisor")?;
         if out.stdout.starts_with(b"started") {
             return Ok(());

@@ -34,7 +34,7 @@ pub use sign::SignRequest;
 const PARALLEL: usize = 3;
 /// Bytes read from a blob file per chunk of the request body.
 const CHUNK: usize = 256 * 1024;
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 /// Options for a push.
 #[derive(Debug, Clone, Default)]
@@ -208,24 +208,9 @@ async fn upload_blob(
     progress: &Progress,
 ) -> Result<bool> {
     let bar = progress.layer(digest, size);
-    let base = remote.base();
-    let repo = &remote.name.repository;
-    let session = &remote.session;
-    let url = format!("{base}/v2/{repo}/blobs/{digest}");
-    let head = remote
-        .authorization()
-        .await?
-        .apply(session.http.head(&url))
-        .send()
-        .await;
-    let head = head.map_err(|e| explain(e.into(), &remote.name, false))?;
-    match head.status() {
-        s if s.is_success() => {
-            bar.exists();
-            return Ok(false);
-        }
-        StatusCode::NOT_FOUND => {}
-        s => return Err(explain(refusal(s, "", url), &remote.name, false)),
+    if has_blob(remote, digest).await? {
+        bar.exists();
+        return Ok(false);
     }
     let path = store.blob_path(digest);
     let file = tokio::fs::File::open(&path)
@@ -235,8 +220,63 @@ async fn upload_blob(
     if on_disk != size {
         bail!("the store's blob {digest} has {on_disk} bytes, but the manifest lists {size}");
     }
+    bar.uploading();
+    let count = std::sync::Arc::new(bar.counter());
+    let body = stream::try_unfold(file, move |mut file| {
+        let count = count.clone();
+        async move {
+            let mut buf = vec![0u8; CHUNK];
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(None);
+            }
+            buf.truncate(n);
+            count(n as u64);
+            Ok(Some((Bytes::from(buf), file)))
+        }
+    });
+    send_blob(remote, digest, size, reqwest::Body::wrap_stream(body)).await?;
+    bar.done();
+    Ok(true)
+}
 
-    // Open an upload session; the registry says where to send the bytes.
+/// Upload a small blob held in memory (a signature's config and payload) unless the registry
+/// has it; returns its digest.
+pub(crate) async fn upload_bytes(remote: &Remote, bytes: &[u8]) -> Result<Digest> {
+    let digest = Digest::of(bytes);
+    if !has_blob(remote, &digest).await? {
+        send_blob(remote, &digest, bytes.len() as u64, bytes.to_vec().into()).await?;
+    }
+    Ok(digest)
+}
+
+/// Whether the registry has the blob already (HEAD).
+async fn has_blob(remote: &Remote, digest: &Digest) -> Result<bool> {
+    let url = format!(
+        "{}/v2/{}/blobs/{digest}",
+        remote.base(),
+        remote.name.repository
+    );
+    let head = remote
+        .authorization()
+        .await?
+        .apply(remote.session.http.head(&url))
+        .send()
+        .await;
+    let head = head.map_err(|e| explain(e.into(), &remote.name, false))?;
+    match head.status() {
+        s if s.is_success() => Ok(true),
+        StatusCode::NOT_FOUND => Ok(false),
+        s => Err(explain(refusal(s, "", url), &remote.name, false)),
+    }
+}
+
+/// Send `body` (`size` bytes of blob `digest`) through an upload session: POST opens it, the
+/// registry says where the bytes go, a PUT with the digest completes it.
+async fn send_blob(remote: &Remote, digest: &Digest, size: u64, body: reqwest::Body) -> Result<()> {
+    let base = remote.base();
+    let repo = &remote.name.repository;
+    let session = &remote.session;
     let start = format!("{base}/v2/{repo}/blobs/uploads/");
     let answer = remote
         .authorization()
@@ -266,28 +306,12 @@ async fn upload_blob(
         .append_pair("digest", &digest.to_string());
     // An upload elsewhere (object storage) gets no registry credentials.
     let same_host = target.host_str() == base_url.host_str() && target.port() == base_url.port();
-
-    bar.uploading();
-    let count = std::sync::Arc::new(bar.counter());
-    let body = stream::try_unfold(file, move |mut file| {
-        let count = count.clone();
-        async move {
-            let mut buf = vec![0u8; CHUNK];
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                return Ok::<_, std::io::Error>(None);
-            }
-            buf.truncate(n);
-            count(n as u64);
-            Ok(Some((Bytes::from(buf), file)))
-        }
-    });
     let mut request = session
         .http
         .put(target.clone())
         .header(CONTENT_LENGTH, size)
         .header(CONTENT_TYPE, "application/octet-stream")
-        .body(reqwest::Body::wrap_stream(body));
+        .body(body);
     if same_host {
         request = remote.authorization().await?.apply(request);
     }
@@ -304,13 +328,12 @@ async fn upload_blob(
             false,
         ));
     }
-    bar.done();
-    Ok(true)
+    Ok(())
 }
 
 /// PUT the manifest bytes under the destination's tag (or digest) and check the digest the
 /// registry computed.
-async fn put_manifest(
+pub(crate) async fn put_manifest(
     remote: &Remote,
     dest: &ImageName,
     bytes: &[u8],

@@ -13,14 +13,15 @@ use atomic_trust::cosign;
 use atomic_trust::gpg::{Gpg, GpgProgram};
 use atomic_trust::registries_d::{self, RegistriesD};
 use atomic_trust::{DockerRef, simple};
-use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference, RegistryOperation};
-use reqwest::header::HeaderValue;
 
 use crate::digest::Digest;
 use crate::pull::PullOptions;
-use crate::pull::registry::{auth, timeout};
+use crate::pull::registry::config::RegistriesConf;
+use crate::pull::registry::remote::Remote;
+use crate::pull::registry::sources::PullSource;
+use crate::pull::registry::token::Access;
+use crate::push::OCI_MANIFEST;
+use crate::reference::ImageName;
 
 /// How to sign.
 #[derive(Debug, Clone, Default)]
@@ -80,8 +81,11 @@ pub async fn sign_pushed(
 pub async fn sign_remote(name: &str, opts: &SignOptions) -> Result<(String, Vec<Signed>)> {
     let r = DockerRef::parse(name)?.with_default_tag();
     let qualified = r.to_string();
-    let client = Connection::open(&r, &opts.registry, RegistryOperation::Pull).await?;
-    let digest = client.manifest_digest().await?;
+    let remote = connect(&r, &opts.registry, Access::Pull).await?;
+    let wanted = r.digest.clone().or_else(|| r.tag.clone());
+    let wanted = wanted.unwrap_or_else(|| crate::reference::DEFAULT_TAG.to_string());
+    // The top-level manifest's digest (an index's own, for a multi-platform image).
+    let (_, digest) = remote.manifest_raw(&wanted).await?;
     let signed = sign_pushed(&qualified, &digest, opts).await?;
     Ok((qualified, signed))
 }
@@ -191,20 +195,18 @@ async fn sign_sigstore(
         digest: None,
         ..r.clone()
     };
-    let conn = Connection::open(&target, &opts.registry, RegistryOperation::Push).await?;
+    let remote = connect(&target, &opts.registry, Access::Push).await?;
     let config = br#"{"architecture":"","config":{},"created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],"os":"","rootfs":{"type":"layers","diff_ids":[]}}"#;
     let mut layer_digests = Vec::new();
     for blob in [&config[..], &payload[..]] {
-        let d = Digest::of(blob).to_string();
-        conn.client
-            .push_blob(&conn.reference, blob.to_vec(), &d)
+        let d = crate::push::upload_bytes(&remote, blob)
             .await
-            .with_context(|| format!("pushing blob {d} to {target}"))?;
-        layer_digests.push((d, blob.len()));
+            .with_context(|| format!("pushing a blob of the signature to {target}"))?;
+        layer_digests.push((d.to_string(), blob.len()));
     }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "mediaType": OCI_MANIFEST,
         "config": {
             "mediaType": "application/vnd.oci.image.config.v1+json",
             "size": layer_digests[0].1,
@@ -217,109 +219,29 @@ async fn sign_sigstore(
             "annotations": {cosign::SIGNATURE_ANNOTATION: signature},
         }],
     })
-    .to_string();
-    conn.client
-        .push_manifest_raw(
-            &conn.reference,
-            manifest.into_bytes(),
-            HeaderValue::from_static("application/vnd.oci.image.manifest.v1+json"),
-        )
-        .await
-        .with_context(|| format!("pushing the signature manifest {target}"))?;
+    .to_string()
+    .into_bytes();
+    crate::push::put_manifest(
+        &remote,
+        &remote.name,
+        &manifest,
+        OCI_MANIFEST,
+        &Digest::of(&manifest),
+    )
+    .await
+    .with_context(|| format!("pushing the signature manifest {target}"))?;
     Ok(target.to_string())
 }
 
-/// A registry connection for signing: https (verified unless `tls_verify` is false), or plain
-/// http when verification is off, with the pull's credentials.
-pub(crate) struct Connection {
-    client: Client,
-    reference: Reference,
-    auth: RegistryAuth,
-}
-
-impl Connection {
-    pub(crate) async fn open(
-        r: &DockerRef,
-        opts: &PullOptions,
-        op: RegistryOperation,
-    ) -> Result<Connection> {
-        let reference = match (&r.digest, &r.tag) {
-            (Some(d), _) => Reference::with_digest(r.domain.clone(), r.path.clone(), d.clone()),
-            (None, t) => Reference::with_tag(
-                r.domain.clone(),
-                r.path.clone(),
-                t.clone().unwrap_or_else(|| "latest".into()),
-            ),
-        };
-        let creds = match &opts.credentials {
-            Some(c) => Some(c.clone()),
-            None => auth::lookup(&r.domain, &r.path, opts.authfile.as_deref()).await?,
-        };
-        let auth = match creds {
-            Some((u, p)) => RegistryAuth::Basic(u, p),
-            None => RegistryAuth::Anonymous,
-        };
-        // As a pull: verified https; with --tls-verify=false, https without verification, then
-        // plain http.
-        let insecure = match opts.tls_verify {
-            Some(verify) => !verify,
-            None => {
-                crate::pull::registry::config::RegistriesConf::load(opts.registries_conf.as_deref())
-                    .is_ok_and(|c| c.insecure(&r.name()))
-            }
-        };
-        let protocols = if insecure {
-            vec![ClientProtocol::Https, ClientProtocol::Http]
-        } else {
-            vec![ClientProtocol::Https]
-        };
-        let mut last = None;
-        for protocol in protocols {
-            let client = Client::new(ClientConfig {
-                protocol,
-                accept_invalid_certificates: insecure,
-                connect_timeout: Some(timeout::CONNECT_TIMEOUT),
-                read_timeout: Some(timeout::read_timeout()),
-                ..ClientConfig::default()
-            });
-            match client.auth(&reference, &auth, op).await {
-                Ok(_) => {
-                    return Ok(Connection {
-                        client,
-                        reference,
-                        auth,
-                    });
-                }
-                Err(e @ oci_client::errors::OciDistributionError::RequestError(_)) => {
-                    last = Some(e);
-                }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("connecting to {} for {r}", r.domain));
-                }
-            }
-        }
-        let err = last
-            .map(anyhow::Error::new)
-            .unwrap_or_else(|| anyhow::anyhow!("no protocol"));
-        Err(err.context(format!(
-            "cannot reach {} for {r}; for a plain-http or self-signed registry pass \
-             --tls-verify=false",
-            r.domain
-        )))
-    }
-    /// The digest of the top-level manifest (an index's own, for a multi-platform image).
-    async fn manifest_digest(&self) -> Result<Digest> {
-        Ok(Digest::of(&self.manifest_raw().await?))
-    }
-
-    /// The top-level manifest's bytes.
-    pub(crate) async fn manifest_raw(&self) -> Result<Vec<u8>> {
-        let accept = crate::pull::registry::manifest::ACCEPT;
-        let (bytes, _) = self
-            .client
-            .pull_manifest_raw(&self.reference, &self.auth, accept)
-            .await
-            .with_context(|| format!("fetching the manifest of {}", self.reference))?;
-        Ok(bytes.to_vec())
-    }
+/// The registry client a pull and a push use, for `r`: registries.conf's `insecure` and
+/// credential helpers, certs.d, the auth files, `--tls-verify`, `--cert-dir`.
+async fn connect(r: &DockerRef, opts: &PullOptions, access: Access) -> Result<Remote> {
+    let name = ImageName::parse(&r.to_string())?.qualified();
+    let conf = RegistriesConf::load(opts.registries_conf.as_deref())?;
+    let source = PullSource {
+        insecure: conf.insecure(&name.repo_path()),
+        name,
+        mirror: false,
+    };
+    Remote::connect_source(&source, &conf.credential_helpers(), opts, access).await
 }

@@ -6,7 +6,6 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -52,27 +51,13 @@ fn htpasswd_registry_needs_the_credentials_of_the_auth_file() {
         ..Default::default()
     })
     .unwrap();
-    let layout = tempfile::tempdir().unwrap();
-    let image = write_oci_layout(&ImageSpec::new("i15b-auth"), layout.path()).unwrap();
+    reg.push(
+        &ImageSpec::new("i15b-auth"),
+        "i15b-auth",
+        &["--dest-creds", "i15b:s3cret"],
+    )
+    .unwrap();
     let name = format!("{}/i15b-auth:latest", reg.addr());
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .args(["--dest-creds", "i15b:s3cret"])
-        .arg(format!("oci:{}:{}", layout.path().display(), image.tag))
-        .arg(format!("docker://{name}"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let store = Store::open(&tmp.path().join("store")).unwrap();
     let err = format!("{:#}", pull(&store, &name, &opts()).unwrap_err());

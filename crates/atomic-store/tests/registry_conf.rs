@@ -2,12 +2,10 @@
 //! serves while the primary is stopped, `pull-from-mirror`, prefix rewrites to another
 //! location, aliases, each short-name mode, and blocked registries.
 
-use std::process::{Command, Stdio};
-
 use anyhow::Result;
 use atomic_store::{PullOptions, Pulled, Source, Store};
 use atomic_testsupport::{
-    ImageSpec, PrivateRegistry, PrivateRegistryConfig, free_port, write_oci_layout,
+    ImageSpec, PrivateRegistry, PrivateRegistryConfig, free_port, push_image,
 };
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -27,26 +25,9 @@ fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled> {
 
 /// Push a small image labelled `label` to `addr/repo:latest`; returns its manifest digest.
 fn push(addr: &str, repo: &str, label: &str) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    let image = write_oci_layout(&ImageSpec::new(repo).label("test", label), tmp.path()).unwrap();
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
-        .arg(format!("docker://{addr}/{repo}:latest"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    image.manifest_digest.to_string()
+    push_image(addr, &ImageSpec::new(repo).label("test", label), repo, &[])
+        .unwrap()
+        .manifest_digest
 }
 
 fn registry() -> PrivateRegistry {

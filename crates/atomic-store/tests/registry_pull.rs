@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use atomic_store::pull::registry;
 use atomic_store::{Digest, PullOptions, Pulled, Source, Store};
 use atomic_testsupport::{ImageSpec, LayerSpec, Registry, added_layer_tar, layer_tar};
@@ -141,26 +141,7 @@ fn write_layout_index(dir: &Path, media: &str, top: &Written) {
 }
 
 fn skopeo_push(layout: &Path, dest: &str, extra: &[&str]) -> Result<()> {
-    let out = Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .args(extra)
-        .arg(format!("oci:{}:t", layout.display()))
-        .arg(format!("docker://{dest}"))
-        .stdin(Stdio::null())
-        .output()
-        .context("running skopeo")?;
-    if !out.status.success() {
-        bail!(
-            "skopeo copy to {dest}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+    atomic_testsupport::skopeo_copy(&format!("oci:{}:t", layout.display()), dest, extra)
 }
 
 /// One HTTP/1.1 request to the loopback registry; returns the status code and the response

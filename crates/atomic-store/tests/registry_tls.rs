@@ -5,13 +5,10 @@
 //! directory laid out as /etc/containers/certs.d/HOST:PORT is.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Result;
 use atomic_store::{PullOptions, Pulled, Source, Store};
-use atomic_testsupport::{
-    ImageSpec, PrivateRegistry, PrivateRegistryConfig, TestCerts, write_oci_layout,
-};
+use atomic_testsupport::{ImageSpec, PrivateRegistry, PrivateRegistryConfig, TestCerts};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -31,31 +28,11 @@ fn pull(store: &Store, name: &str, opts: &PullOptions) -> Result<Pulled> {
 /// Push a small image to `reg` as `repo:latest` with skopeo, using `cert_dir` for client
 /// certificates (verification off: this is the test's setup, not what is tested).
 fn push(reg: &PrivateRegistry, repo: &str, cert_dir: Option<&Path>) -> String {
-    let tmp = tempfile::tempdir().unwrap();
-    let image = write_oci_layout(&ImageSpec::new(repo).label("test", repo), tmp.path()).unwrap();
-    let mut cmd = Command::new("skopeo");
-    cmd.args([
-        "--insecure-policy",
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-    ]);
-    if let Some(dir) = cert_dir {
-        cmd.arg(format!("--dest-cert-dir={}", dir.display()));
-    }
-    let dest = format!("{}/{repo}:latest", reg.addr());
-    let out = cmd
-        .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
-        .arg(format!("docker://{dest}"))
-        .stdin(Stdio::null())
-        .output()
+    let cert_dir = cert_dir.map(|dir| format!("--dest-cert-dir={}", dir.display()));
+    let extra: Vec<&str> = cert_dir.iter().map(String::as_str).collect();
+    reg.push(&ImageSpec::new(repo).label("test", repo), repo, &extra)
         .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dest
+    format!("{}/{repo}:latest", reg.addr())
 }
 
 fn opts(cert_dir: Option<PathBuf>) -> PullOptions {

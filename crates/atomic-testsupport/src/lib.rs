@@ -41,8 +41,8 @@ pub use image::{OciImage, image_id, write_docker_archive, write_oci_layout};
 pub use private_registry::{
     PrivateRegistry, PrivateRegistryConfig, TestCerts, free_port, htpasswd,
 };
-pub use registry::Registry;
-pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar};
+pub use registry::{Registry, push_image, skopeo_copy};
+pub use rootfs::{BUSYBOX_APPLETS, added_layer_tar, layer_tar, whiteout};
 pub use systemd_host::{Bind, FileEntry, FileKind, SystemdHost};
 
 /// The `PATH` every test image gets unless the spec sets its own.

@@ -112,6 +112,17 @@ impl PrivateRegistry {
         )
     }
 
+    /// Push `spec` here as `repo_tag` (`repo` or `repo:tag`, `latest` by default) with skopeo;
+    /// `extra` options of `skopeo copy` (`--dest-creds U:P` for a registry behind htpasswd).
+    pub fn push(
+        &self,
+        spec: &crate::ImageSpec,
+        repo_tag: &str,
+        extra: &[&str],
+    ) -> Result<crate::OciImage> {
+        crate::registry::push_image(&self.addr, spec, repo_tag, extra)
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> &str {
         &self.addr

@@ -124,31 +124,52 @@ impl Registry {
     /// default), through an OCI layout and `skopeo copy`. The registry keeps the OCI manifest
     /// as written, so the returned manifest digest is what a pull sees.
     pub fn push(&self, spec: &ImageSpec, repo_tag: &str) -> Result<OciImage> {
-        let tmp = tempfile::tempdir().context("creating a temporary directory")?;
-        let image = write_oci_layout(spec, tmp.path())?;
-        let source = format!("oci:{}:{}", tmp.path().display(), image.tag);
-        let dest = format!("docker://{}", self.reference(repo_tag));
-        let output = Command::new("skopeo")
-            // The test images are made here: there is no signature to check, and no system
-            // policy.json is needed.
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-            ])
-            .args([&source, &dest])
-            .stdin(Stdio::null())
-            .output()
-            .context("starting skopeo (install it with scripts/setup.sh)")?;
-        if !output.status.success() {
-            bail!(
-                "skopeo copy {source} {dest} failed: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            );
-        }
-        Ok(image)
+        push_image(&self.addr, spec, repo_tag, &[])
     }
+}
+
+/// Push `spec` to the registry at `addr` as `repo_tag` (`latest` by default) through an OCI
+/// layout and `skopeo copy` (TLS unverified), with `extra` options of `skopeo copy`
+/// (`--dest-creds U:P`). The registry keeps the OCI manifest as written, so the returned
+/// manifest digest is what a pull sees.
+pub fn push_image(
+    addr: &str,
+    spec: &ImageSpec,
+    repo_tag: &str,
+    extra: &[&str],
+) -> Result<OciImage> {
+    let tmp = tempfile::tempdir().context("creating a temporary directory")?;
+    let image = write_oci_layout(spec, tmp.path())?;
+    let source = format!("oci:{}:{}", tmp.path().display(), image.tag);
+    skopeo_copy(&source, &format!("{addr}/{}", with_tag(repo_tag)), extra)?;
+    Ok(image)
+}
+
+/// `skopeo copy SOURCE docker://DEST` (an `oci:DIR:TAG` to `HOST/REPO:TAG`), TLS unverified,
+/// with `extra` options of `skopeo copy`.
+pub fn skopeo_copy(source: &str, dest: &str, extra: &[&str]) -> Result<()> {
+    let dest = format!("docker://{dest}");
+    let output = Command::new("skopeo")
+        // The test images are made here: there is no signature to check, and no system
+        // policy.json is needed.
+        .args([
+            "--insecure-policy",
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .args(extra)
+        .args([source, &dest])
+        .stdin(Stdio::null())
+        .output()
+        .context("starting skopeo (install it with scripts/setup.sh)")?;
+    if !output.status.success() {
+        bail!(
+            "skopeo copy {source} {dest} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// `repo` → `repo:latest`; `repo:tag` and `host:port/repo:tag` unchanged. A colon only counts

@@ -230,6 +230,27 @@ pub(crate) fn flat_tar<'a>(
     Ok(builder.into_inner()?)
 }
 
+/// Make `rel` under `dir` an overlay whiteout (a 0/0 character device), creating its parent
+/// directories. Needs CAP_MKNOD (root): `false` where it is refused, so a test can skip its
+/// whiteout cases.
+pub fn whiteout(dir: &std::path::Path, rel: &str) -> bool {
+    use rustix::fs::{FileType, Mode, mknodat};
+    let path = dir.join(rel.trim_start_matches('/'));
+    if let Some(parent) = path.parent()
+        && std::fs::create_dir_all(parent).is_err()
+    {
+        return false;
+    }
+    mknodat(
+        rustix::fs::CWD,
+        &path,
+        FileType::CharacterDevice,
+        Mode::empty(),
+        0,
+    )
+    .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

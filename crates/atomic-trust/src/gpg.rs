@@ -2,9 +2,9 @@
 //! user's secret keys live in gpg-agent, so making a signature is gpg's job. Checking one never
 //! is (`simple.rs`). Behind a trait so callers are tested without a keyring.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
+use atomic_exec::Task;
 
 /// What atomic asks of gpg.
 pub trait Gpg {
@@ -22,40 +22,20 @@ pub struct GpgProgram {
 
 impl GpgProgram {
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
-        let mut cmd = Command::new("gpg");
-        cmd.args(["--batch", "--no-tty"]).args(args);
+        let mut task = Task::new("gpg", "gpg")
+            .args(["--batch", "--no-tty"])
+            .args(args);
         if let Some(home) = &self.gnupghome {
-            cmd.env("GNUPGHOME", home);
+            task = task.env("GNUPGHOME", home);
         }
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let argv = format!("gpg {}", args.join(" "));
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot run gpg (install gnupg): {e}"))?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(data)
-                .map_err(|e| format!("writing to '{argv}': {e}"))?;
+        if let Some(data) = stdin {
+            task = task.input(data);
         }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("waiting for '{argv}': {e}"))?;
-        if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = stderr.trim_end().lines().rev().take(5).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(format!(
-                "'{argv}' failed ({}): {}",
-                out.status,
-                tail.join("; ")
-            ));
+        match task.run() {
+            Ok(out) => Ok(out.stdout),
+            Err(e) if e.is_not_found() => Err(format!("{e}: install gnupg")),
+            Err(e) => Err(e.to_string()),
         }
-        Ok(out.stdout)
     }
 }
 

@@ -6,11 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::process::Stdio;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use atomic_engine::{Engine, EngineKind};
+use atomic_exec::{StdinPolicy, Task};
 use atomic_label as label;
 
 use crate::config::Config;
@@ -219,22 +219,24 @@ impl Prepared {
         eprint!("{text}");
     }
 
-    fn command(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..]);
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        cmd
+    /// The label's command: its argv and variables, on atomic's stdin (it may be interactive).
+    fn task(&self) -> Task {
+        let task = Task::new("running the label's command", &self.argv[0])
+            .args(&self.argv[1..])
+            .stdin(StdinPolicy::Inherit);
+        self.env.iter().fold(task, |task, (k, v)| task.env(k, v))
     }
 
     /// Run the command and wait for it; returns its exit code (128+N for a signal N).
     ///
     /// While it runs, SIGTERM and SIGHUP sent to atomic are passed on to it; SIGINT and SIGQUIT
     /// from the terminal already reach it (same process group), so atomic only ignores them.
+    /// That forwarding needs the child itself, so the Task's command is spawned here.
     pub async fn run(&self) -> Result<i32> {
-        let mut child = tokio::process::Command::from(self.command())
-            .stdin(Stdio::inherit())
+        let task = self.task();
+        let mut child = tokio::process::Command::from(task.command())
             .spawn()
-            .map_err(|e| self.spawn_error(e))?;
+            .map_err(|e| task.spawn_error(e))?;
         let status = atomic_runtime::signals::wait_forwarding(&mut child).await?;
         Ok(atomic_runtime::signals::exit_code(status))
     }
@@ -257,19 +259,9 @@ impl Prepared {
     pub fn exec(&self) -> Result<std::convert::Infallible> {
         use std::os::unix::process::CommandExt;
         let _ = std::io::stdout().flush();
-        let e = self.command().exec();
-        Err(self.spawn_error(e))
-    }
-
-    fn spawn_error(&self, e: std::io::Error) -> anyhow::Error {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow!(
-                "cannot run '{}': command not found (is it installed and on PATH?)",
-                self.argv[0]
-            )
-        } else {
-            anyhow!("cannot run '{}': {e}", self.argv[0])
-        }
+        let task = self.task();
+        let e = task.command().exec();
+        Err(task.spawn_error(e).into())
     }
 }
 

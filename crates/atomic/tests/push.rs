@@ -9,7 +9,6 @@ use std::process::Command;
 
 use atomic_testsupport::{
     ImageSpec, PrivateRegistry, PrivateRegistryConfig, load_into_podman, podman_image_name,
-    write_oci_layout,
 };
 use common::{Kind, World, stderr};
 
@@ -34,6 +33,25 @@ fn remote_digest(name: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// `spec` pushed to `source` as `repo_tag` and pulled into the native store of a new world;
+/// returns the world and the image's name.
+fn pulled_into_native(
+    source: &PrivateRegistry,
+    spec: &ImageSpec,
+    repo_tag: &str,
+) -> (World, String) {
+    source.push(spec, repo_tag, &[]).unwrap();
+    let name = format!("{}/{repo_tag}", source.addr());
+    let world = World::new();
+    let out = world
+        .atomic()
+        .args(["pull", "--storage", "native", "--tls-verify=false", &name])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (world, name)
+}
+
 /// Uploads of blobs the registry's access log shows (`POST …/blobs/uploads/`).
 fn uploads(reg: &PrivateRegistry) -> usize {
     reg.count_requests("POST", "/blobs/uploads/")
@@ -44,37 +62,9 @@ fn native_push_is_digest_identical_and_sends_no_blob_twice() {
     let source = PrivateRegistry::start(&PrivateRegistryConfig::default()).unwrap();
     let dest = PrivateRegistry::start(&PrivateRegistryConfig::default()).unwrap();
     // An image with two layers, pulled into the native store of this test's world.
-    let tmp = tempfile::tempdir().unwrap();
     let spec = ImageSpec::new("i15b-push").label("pushed", "yes");
-    write_oci_layout(&spec, tmp.path()).unwrap();
-    let original = format!("{}/i15b-push:v1", source.addr());
-    let out = skopeo(&[
-        "--insecure-policy",
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:latest", tmp.path().display()),
-        &format!("docker://{original}"),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (world, original) = pulled_into_native(&source, &spec, "i15b-push:v1");
     let local_digest = remote_digest(&original);
-    let world = World::new();
-    let out = world
-        .atomic()
-        .args([
-            "pull",
-            "--storage",
-            "native",
-            "--tls-verify=false",
-            &original,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
 
     let target = format!("{}/i15b-pushed:v2", dest.addr());
     let push = || {
@@ -134,31 +124,8 @@ fn native_push_is_digest_identical_and_sends_no_blob_twice() {
 #[test]
 fn sign_by_is_refused_before_anything_is_sent() {
     let source = PrivateRegistry::start(&PrivateRegistryConfig::default()).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    write_oci_layout(&ImageSpec::new("i15b-sign"), tmp.path()).unwrap();
-    let original = format!("{}/i15b-sign:v1", source.addr());
-    let out = skopeo(&[
-        "--insecure-policy",
-        "copy",
-        "--quiet",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:latest", tmp.path().display()),
-        &format!("docker://{original}"),
-    ]);
-    assert!(out.status.success());
-    let world = World::new();
-    let out = world
-        .atomic()
-        .args([
-            "pull",
-            "--storage",
-            "native",
-            "--tls-verify=false",
-            &original,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (world, original) =
+        pulled_into_native(&source, &ImageSpec::new("i15b-sign"), "i15b-sign:v1");
     let before = uploads(&source);
     for flag in [
         ["--sign-by", "ABCDEF"],

@@ -9,7 +9,7 @@ use std::process::Output;
 
 use atomic_testsupport::{
     ImageSpec, PrivateRegistry, PrivateRegistryConfig, Registry, TestCerts, podman_command,
-    write_oci_layout,
+    push_image,
 };
 use common::{Kind, World, stderr};
 
@@ -18,24 +18,7 @@ const MINIMAL_ROOT_IMAGE: &str = "localhost/atomic-systemd-host:latest";
 
 /// Push a small image to `addr/repo:latest` with skopeo (TLS unverified: test setup).
 fn skopeo_push(addr: &str, repo: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let image = write_oci_layout(&ImageSpec::new(repo).label("test", repo), tmp.path()).unwrap();
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{}", tmp.path().display(), image.tag))
-        .arg(format!("docker://{addr}/{repo}:latest"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    push_image(addr, &ImageSpec::new(repo).label("test", repo), repo, &[]).unwrap();
 }
 
 /// `atomic ARGS` inside a container of the minimal root, on the host's network, with
@@ -164,6 +147,73 @@ fn cert_dir_flag_trusts_a_self_signed_registry() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// `atomic sign` reaches the registry as a pull does (one client): a self-signed registry is
+/// refused with the certs.d hint until `--cert-dir` trusts it; then the sigstore attachment is
+/// pushed there.
+#[test]
+fn sign_trusts_a_self_signed_registry_by_cert_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (crt, key) = TestCerts::new(tmp.path()).self_signed("server").unwrap();
+    let tls = PrivateRegistry::start(&PrivateRegistryConfig {
+        tls: Some((crt.clone(), key)),
+        ..Default::default()
+    })
+    .unwrap();
+    let image = push_image(tls.addr(), &ImageSpec::new("i14-sign"), "i14-sign", &[]).unwrap();
+    let certs = tmp.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(&crt, certs.join("ca.crt")).unwrap();
+    let cosign_key = tmp.path().join("cosign.pem");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .arg("-out")
+        .arg(&cosign_key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let name = format!("{}/i14-sign:latest", tls.addr());
+    let world = World::new();
+    let sign = |cert_dir: Option<&Path>| {
+        let mut cmd = world.atomic();
+        cmd.args(["sign", "--sign-by-sigstore-private-key"])
+            .arg(&cosign_key);
+        if let Some(dir) = cert_dir {
+            cmd.arg("--cert-dir").arg(dir);
+        }
+        cmd.arg(&name).output().unwrap()
+    };
+    let manifests = tls.count_requests("PUT", "/manifests/");
+    let out = sign(None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("is not trusted"), "{}", stderr(&out));
+    assert_eq!(tls.count_requests("PUT", "/manifests/"), manifests);
+
+    let out = sign(Some(&certs));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let hex = image.manifest_digest.to_string().replace("sha256:", "");
+    let attachment = format!("{}/i14-sign:sha256-{hex}.sig", tls.addr());
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(said.contains(&format!("Pushed: {attachment}")), "{said}");
+    // The registry has it: skopeo reads the attachment's manifest back.
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{attachment}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dev.cosignproject.cosign/signature"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 /// A registry behind htpasswd with `repo` pushed to it; returns it and the image's name.
 fn password_registry(tmp: &Path, repo: &str) -> (PrivateRegistry, String) {
     let pw = tmp.join("htpasswd");
@@ -173,26 +223,13 @@ fn password_registry(tmp: &Path, repo: &str) -> (PrivateRegistry, String) {
         ..Default::default()
     })
     .unwrap();
-    let layout = tempfile::tempdir().unwrap();
-    let image = write_oci_layout(&ImageSpec::new(repo), layout.path()).unwrap();
+    reg.push(
+        &ImageSpec::new(repo),
+        repo,
+        &["--dest-creds", "i15b:helper-pw"],
+    )
+    .unwrap();
     let name = format!("{}/{repo}:latest", reg.addr());
-    let out = std::process::Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .args(["--dest-creds", "i15b:helper-pw"])
-        .arg(format!("oci:{}:{}", layout.path().display(), image.tag))
-        .arg(format!("docker://{name}"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     (reg, name)
 }
 

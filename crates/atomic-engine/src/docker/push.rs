@@ -3,11 +3,10 @@
 //! (certificates in /etc/docker/certs.d, insecure registries) from its own configuration, so
 //! the flags that would change them are refused rather than ignored.
 
-use bollard::auth::DockerCredentials;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures_util::StreamExt;
 
-use super::{DockerEngine, split_tag};
+use super::{DockerEngine, credentials, split_tag};
 use crate::{EngineError, EngineKind, Result};
 
 impl DockerEngine {
@@ -52,14 +51,7 @@ impl DockerEngine {
         let options = PushImageOptionsBuilder::default()
             .tag(tag.unwrap_or("latest"))
             .build();
-        let credentials = opts
-            .credentials
-            .as_ref()
-            .map(|(user, password)| DockerCredentials {
-                username: Some(user.clone()),
-                password: Some(password.clone()),
-                ..Default::default()
-            });
+        let credentials = credentials(opts.credentials.as_ref());
         let mut stream = self.client.push_image(name, Some(options), credentials);
         while let Some(item) = stream.next().await {
             let info =

@@ -123,7 +123,6 @@ mod tests {
     use super::*;
     use atomic_store::overlay::OPAQUE_XATTR;
     use std::path::Path;
-    use std::process::Command;
 
     struct Layers {
         _dir: tempfile::TempDir,
@@ -148,17 +147,7 @@ mod tests {
         fs::write(p, data).unwrap();
     }
 
-    /// A whiteout needs mknod (root); `false` when this machine does not allow it.
-    fn whiteout(layer: &Path, path: &str) -> bool {
-        let p = layer.join(path);
-        fs::create_dir_all(p.parent().unwrap()).unwrap();
-        Command::new("mknod")
-            .arg(&p)
-            .args(["c", "0", "0"])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    }
+    use atomic_testsupport::whiteout;
 
     fn read(l: &Layers, path: &str) -> Option<String> {
         read_file(&l.dirs, path)

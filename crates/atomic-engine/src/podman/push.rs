@@ -1,9 +1,9 @@
 //! `atomic push --storage podman`: `podman push`, with atomic's flags passed on (podman signs
 //! with `--sign-by` itself).
 
-use std::process::{Command, Stdio};
+use std::ffi::OsString;
 
-use super::{PodmanEngine, authfile};
+use super::{PodmanEngine, authfile, registry_args};
 use crate::{EngineError, EngineKind, Result};
 
 impl PodmanEngine {
@@ -14,25 +14,16 @@ impl PodmanEngine {
         opts: &atomic_store::PushOptions,
     ) -> Result<()> {
         let action = format!("push {image}");
-        let mut cmd = Command::new(&self.program);
-        cmd.arg("push");
-        if let Some(verify) = opts.tls_verify {
-            cmd.arg(format!("--tls-verify={verify}"));
-        }
-        if let Some(dir) = &opts.cert_dir {
-            cmd.arg("--cert-dir").arg(dir);
-        }
+        let mut args: Vec<OsString> = vec!["push".into()];
+        args.extend(registry_args(opts.tls_verify, opts.cert_dir.as_deref()));
         if opts.remove_signatures {
-            cmd.arg("--remove-signatures");
-        }
-        if let Some(home) = &opts.sign.gnupghome {
-            cmd.env("GNUPGHOME", home);
+            args.push("--remove-signatures".into());
         }
         if let Some(key) = &opts.sign.sign_by {
-            cmd.arg("--sign-by").arg(key);
+            args.extend(["--sign-by".into(), key.into()]);
         }
         if let Some(key) = &opts.sign.sigstore_private_key {
-            cmd.arg("--sign-by-sigstore-private-key").arg(key);
+            args.extend(["--sign-by-sigstore-private-key".into(), key.into()]);
         }
         // `--creds` would put the password in the process list; a 0600 auth file does not.
         let target = destination.unwrap_or(image);
@@ -40,36 +31,31 @@ impl PodmanEngine {
             (Some((user, password)), _) => {
                 let file = authfile(target.trim_start_matches("docker://"), user, password)
                     .map_err(|e| EngineError::failed(EngineKind::Podman, action.clone(), e))?;
-                cmd.arg("--authfile").arg(file.path());
+                args.extend(["--authfile".into(), file.path().into()]);
                 Some(file)
             }
             (None, Some(path)) => {
-                cmd.arg("--authfile").arg(path);
+                args.extend(["--authfile".into(), path.into()]);
                 None
             }
             (None, None) => None,
         };
         if opts.quiet {
-            cmd.arg("--quiet");
+            args.push("--quiet".into());
         }
-        cmd.arg(image);
+        args.push(image.into());
         if let Some(dest) = destination {
             // podman takes a transport; a bare name is a registry.
             if dest.contains("://") {
-                cmd.arg(dest);
+                args.push(dest.into());
             } else {
-                cmd.arg(format!("docker://{dest}"));
+                args.push(format!("docker://{dest}").into());
             }
         }
-        let status = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| EngineError::failed(EngineKind::Podman, action.clone(), e))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(EngineError::failed(EngineKind::Podman, action, status))
+        let mut task = self.task(&args);
+        if let Some(home) = &opts.sign.gnupghome {
+            task = task.env("GNUPGHOME", home);
         }
+        self.transfer(&action, task)
     }
 }

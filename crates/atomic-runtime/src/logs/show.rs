@@ -11,11 +11,12 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use atomic_exec::Task;
 
 use super::since::Nanos;
 use super::{LogDriver, Stream, jsonfile};
@@ -354,17 +355,12 @@ fn print_journal_line(line: &str, request: &LogsRequest, term: &mut Terminal<'_>
     term.line(entry.stream, time.as_deref(), &entry.text)
 }
 
-fn journalctl(record: &Record, request: &LogsRequest) -> Command {
-    let mut cmd = Command::new("journalctl");
-    cmd.args(journalctl_args(&record.id, request))
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn spawn_error(e: std::io::Error) -> anyhow::Error {
-    anyhow::Error::new(e).context(
-        "running journalctl, which reads the logs of journald containers (it comes with systemd)",
+fn journalctl(record: &Record, request: &LogsRequest) -> Task {
+    Task::new(
+        "reading the logs of a journald container (journalctl comes with systemd)",
+        "journalctl",
     )
+    .args(journalctl_args(&record.id, request))
 }
 
 fn show_journal(
@@ -374,23 +370,20 @@ fn show_journal(
     term: &mut Terminal<'_>,
 ) -> Result<()> {
     if !request.follow {
-        let out = journalctl(record, request).output().map_err(spawn_error)?;
-        if !out.status.success() {
-            bail!(
-                "journalctl failed ({}): {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        let out = journalctl(record, request).run()?;
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             print_journal_line(line, request, term)?;
         }
         return term.flush();
     }
-    let mut child = journalctl(record, request)
+    // Followed as it writes (the lines are printed while it runs), so spawned here rather
+    // than run to its end; the Task still gives the argv and the error for a failed start.
+    let task = journalctl(record, request);
+    let mut child = task
+        .command()
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(spawn_error)?;
+        .map_err(|e| task.spawn_error(e))?;
     let Some(stdout) = child.stdout.take() else {
         bail!("journalctl gave no output pipe");
     };

@@ -308,24 +308,20 @@ pub fn volumes(engine: &Engine, program: &Program, app: &App, quiet: bool) -> Re
                 );
                 continue;
             }
-            let exists = std::process::Command::new(&program.path)
-                .args(["volume", "inspect", &name])
-                .output()
-                .is_ok_and(|o| o.status.success());
+            let volume = |verb: &str| {
+                atomic_exec::Task::new("the engine", &program.path).args([
+                    "volume",
+                    verb,
+                    name.as_str(),
+                ])
+            };
+            let exists = volume("inspect").output().is_ok_and(|o| o.status.success());
             if exists {
                 continue;
             }
-            let out = std::process::Command::new(&program.path)
-                .args(["volume", "create", &name])
-                .output()
-                .with_context(|| format!("running {} volume create", program.path))?;
-            if !out.status.success() {
-                bail!(
-                    "creating volume '{name}' for '{}': {}",
-                    sub.id(),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                );
-            }
+            volume("create")
+                .run()
+                .with_context(|| format!("creating volume '{name}' for '{}'", sub.id()))?;
             if !quiet {
                 eprintln!("Created volume {name}");
             }

@@ -2,11 +2,10 @@
 //! when it is installed) one at a time in file order, namespace forced; deleted in reverse,
 //! ReplicationControllers, Deployments and the like scaled to zero first.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use atomic_exec::{Sink, Task, find_program};
 use serde_json::Value as Json;
 
 use atomic_app::{App, Requirement, Values, render};
@@ -33,8 +32,8 @@ pub struct Kubectl {
 
 impl Kubectl {
     pub fn find(openshift: bool, state: &State) -> Result<Kubectl> {
-        let program = (if openshift { on_path("oc") } else { None })
-            .or_else(|| on_path("kubectl"))
+        let program = (if openshift { find_program("oc") } else { None })
+            .or_else(|| find_program("kubectl"))
             .context(
                 "kubectl is not installed (no 'kubectl' on PATH): install it, or show the \
                  objects with --display",
@@ -61,47 +60,17 @@ impl Kubectl {
         argv
     }
 
-    /// Run kubectl; its stderr's end goes into the error when it fails.
+    /// Run kubectl, its stdout the user's; its stderr's end goes into the error when it fails.
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<()> {
-        let argv = self.argv(args);
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", argv[0]))?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take())
-            && let Err(e) = pipe.write_all(data)
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            return Err(e).context("writing the object to kubectl");
+        let mut task = Task::new("kubectl", &self.program)
+            .args(&self.argv(args)[1..])
+            .stdout(Sink::Inherit);
+        if let Some(data) = stdin {
+            task = task.input(data);
         }
-        let out = child.wait_with_output().context("waiting for kubectl")?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(5).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            bail!(
-                "'{}' failed ({}): {}",
-                atomic_label::join(&argv),
-                out.status,
-                tail.join("\n")
-            );
-        }
+        task.run()?;
         Ok(())
     }
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 /// Render every object in creation order: the claims of persistentVolume requirements first,

@@ -4,10 +4,10 @@
 //! Files are read through a temporary container the engine creates and removes again, so nothing
 //! stays mounted and nothing is left in /run.
 
-use std::io::{IsTerminal, Write};
-use std::process::{Command, Stdio};
+use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
+use atomic_exec::{Error as ExecError, Sink, Task};
 use clap::Args;
 
 use atomic_label as label;
@@ -74,24 +74,20 @@ fn render_man(source: &[u8]) -> Result<String> {
         ("mandoc", &["-Tascii"]),
     ];
     for (program, args) in renderers {
-        let child = Command::new(program)
+        let rendered = Task::new("rendering the help page", program)
             .args(args)
             // Plain overstrike output rather than colour escapes; stripped again for pipes.
             .env("GROFF_NO_SGR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(mut child) = child else { continue };
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(source)
-            .with_context(|| format!("feeding the help page to {program}"))?;
-        let out = child.wait_with_output()?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+            .input(source)
+            .stderr(Sink::Null)
+            .run();
+        match rendered {
+            Ok(out) => return Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            // Not installed, or failed on this page: the next renderer, else the source.
+            Err(
+                ExecError::NotFound { .. } | ExecError::Spawn { .. } | ExecError::Failed { .. },
+            ) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(String::from_utf8_lossy(source).into_owned())
@@ -102,19 +98,18 @@ fn show(text: &str) -> Result<()> {
     if std::io::stdout().is_terminal() {
         let pager = std::env::var("PAGER").unwrap_or_else(|_| "less -R".to_string());
         let mut words = pager.split_whitespace();
-        if let Some(program) = words.next()
-            && let Ok(mut child) = Command::new(program)
+        if let Some(program) = words.next() {
+            let paged = Task::new("paging the help", program)
                 .args(words)
-                .stdin(Stdio::piped())
-                .spawn()
-        {
-            let _ = child
-                .stdin
-                .take()
-                .expect("piped")
-                .write_all(text.as_bytes());
-            child.wait()?;
-            return Ok(());
+                .input(text)
+                .status();
+            match paged {
+                // What the pager exits with (the user quit it) is no failure of `atomic help`.
+                Ok(_) => return Ok(()),
+                // A pager that cannot start leaves the text to be printed.
+                Err(ExecError::NotFound { .. } | ExecError::Spawn { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     output::text_out(&strip_overstrike(text))?;

@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -185,23 +184,12 @@ async fn kubectl(verb: &str, args: KubectlArgs, config: &Config) -> Result<i32> 
     if let Some(mode) = &args.dry_run {
         argv.push(format!("--dry-run={mode}"));
     }
-    let mut child = Command::new(&kubectl)
+    // kubectl may exit before reading everything (a bad kubeconfig): its own error and exit
+    // code say why, so the Task does not make a broken pipe another error.
+    Ok(atomic_exec::Task::new("kubectl", &kubectl)
         .args(&argv)
-        .stdin(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", kubectl.display()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // kubectl may exit before reading everything (a bad kubeconfig): its own error and
-        // exit code say why, so a broken pipe here is not another error.
-        match stdin.write_all(text.as_bytes()) {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                return Err(e).context("writing the objects to kubectl");
-            }
-            _ => {}
-        }
-    }
-    let status = child.wait().context("waiting for kubectl")?;
-    Ok(atomic_runtime::signals::exit_code(status))
+        .input(text)
+        .status()?)
 }
 
 /// `podman kube play` of the stream, made playable on one host (DaemonSet and Job as Pods).

@@ -11,7 +11,6 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -19,6 +18,7 @@ use rustix::mount::MountFlags;
 use serde_json::json;
 
 use atomic_engine::{Engine, EngineKind};
+use atomic_exec::{Sink, Task};
 use atomic_inspect::scanner::{self, ScanResult, Scanner};
 
 use super::StorageArg;
@@ -392,27 +392,19 @@ fn scanner_args(given: &str) -> Vec<String> {
 /// docker command line is carried out by atomic itself (`atomic native-docker`), as a child
 /// process so its output can be silenced like the others'.
 fn run_scanner(engine: &Engine, argv: &[String], verbose: bool) -> Result<i32> {
-    let mut cmd = match engine.kind() {
+    let engine_program = argv.first().map(String::as_str).unwrap_or_default();
+    let what = format!("running the scanner with {engine_program}");
+    let task = match engine.kind() {
         EngineKind::Native => {
             let exe = std::env::current_exe().context("finding atomic's own program")?;
-            let mut cmd = Command::new(exe);
-            cmd.arg("native-docker").args(argv);
-            cmd
+            Task::new(what, exe).arg("native-docker").args(argv)
         }
         EngineKind::Docker | EngineKind::Podman => {
-            let mut cmd = Command::new(&argv[0]);
-            cmd.args(&argv[1..]);
-            cmd
+            Task::from_argv(what, argv).context("the scanner has no command line")?
         }
     };
-    cmd.stdin(Stdio::null());
-    if !verbose {
-        cmd.stdout(Stdio::null());
-    }
-    let status = cmd
-        .status()
-        .with_context(|| format!("running the scanner with {}", argv[0]))?;
-    Ok(atomic_exec::exit_code(status))
+    let stdout = if verbose { Sink::Inherit } else { Sink::Null };
+    Ok(task.stdout(stdout).status()?)
 }
 
 fn report(args: &ScanArgs, targets: &[Target], results: &[ScanResult], dir: &Path) -> Result<()> {

@@ -27,6 +27,10 @@ pub struct SignArgs {
     sign_by_sigstore_private_key: Option<PathBuf>,
     #[command(flatten)]
     tls: super::TlsVerifyArg,
+    /// Use the CA certificates (*.crt) and client certificate pairs (*.cert, *.key) in DIR
+    /// instead of the registry's /etc/containers/certs.d/HOST[:PORT]
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
     /// Credentials for the registry, USER[:PASSWORD]
     #[arg(long, value_name = "USER[:PASSWORD]")]
     creds: Option<String>,
@@ -51,6 +55,7 @@ pub async fn sign(args: SignArgs, global: &GlobalArgs) -> Result<i32> {
         registry: atomic_store::PullOptions {
             tls_verify: args.tls.tls_verify,
             credentials: super::pull::credentials(args.creds.as_deref())?,
+            cert_dir: args.cert_dir.clone(),
             ..Default::default()
         },
     };

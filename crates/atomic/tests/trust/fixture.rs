@@ -138,27 +138,14 @@ impl Fixture {
             push(&format!("{}:v1", repo(plain)), None);
         }
         // Another image (another digest) that gets the first image's signature.
-        let other_layout = dir.join("other-layout");
-        let other = write_oci_layout(
-            &ImageSpec::new("i15a-other")
-                .tag("v1")
-                .file("/etc/i15a", "other\n", 0o644),
-            &other_layout,
-        )
-        .unwrap();
-        run(Command::new("skopeo")
-            .args([
-                "--insecure-policy",
-                "copy",
-                "--quiet",
-                "--dest-tls-verify=false",
-            ])
-            .arg(format!("oci:{}:v1", other_layout.display()))
-            .arg(format!(
-                "docker://{}/{}:v1",
-                registry.addr(),
-                repo("otherdigest")
-            )));
+        let other = registry
+            .push(
+                &ImageSpec::new("i15a-other")
+                    .tag("v1")
+                    .file("/etc/i15a", "other\n", 0o644),
+                &format!("{}:v1", repo("otherdigest")),
+            )
+            .unwrap();
 
         let sig_dir =
             |r: &str, digest: &str| lookaside.join(format!("{r}@{}", digest.replacen(':', "=", 1)));
@@ -263,6 +250,86 @@ impl Fixture {
 
     pub fn docker(&self, what: &str, tag: &str) -> String {
         format!("127.0.0.1:5000/i15a-{what}-{}:{tag}", self.suffix)
+    }
+
+    /// Push the fixture's image unsigned as a new repository; returns `127.0.0.1:5000/REPO:v1`.
+    pub fn push_unsigned(&self, what: &str) -> String {
+        let reference = self.docker(what, "v1");
+        let layout = format!("oci:{}:{}", self.layout.display(), self.layout_tag);
+        atomic_testsupport::skopeo_copy(&layout, &reference, &[]).unwrap();
+        reference
+    }
+
+    /// A policy in `dir` accepting 127.0.0.1:5000 images signed by the fixture's key `key`
+    /// (`a.gpg`, `b.gpg`) and rejecting the rest.
+    pub fn signed_by_policy(&self, dir: &Path, key: &str) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join("policy.json");
+        let policy = serde_json::json!({
+            "default": [{"type": "reject"}],
+            "transports": {"docker": {"127.0.0.1:5000": [
+                {"type": "signedBy", "keyType": "GPGKeys", "keyPath": self.key(key)}
+            ]}}
+        });
+        std::fs::write(&path, policy.to_string()).unwrap();
+        path
+    }
+
+    /// `reference`, signed with key A into the fixture's lookaside, is accepted by `skopeo copy`
+    /// and `podman pull` under a policy of key A and refused under one of key B (policies and
+    /// copies in `work`). Returns the policy of key A.
+    pub fn accepted_by_skopeo_and_podman(&self, work: &Path, reference: &str) -> PathBuf {
+        let good = self.signed_by_policy(&work.join("a"), "a.gpg");
+        let wrong = self.signed_by_policy(&work.join("b"), "b.gpg");
+        let skopeo = |policy: &Path| {
+            Command::new("skopeo")
+                .arg("--policy")
+                .arg(policy)
+                .arg("--registries.d")
+                .arg(&self.regd)
+                .args(["copy", "--quiet", "--src-tls-verify=false"])
+                .arg(format!("docker://{reference}"))
+                .arg(format!(
+                    "dir:{}",
+                    work.join(common::unique("out")).display()
+                ))
+                .output()
+                .unwrap()
+        };
+        let ok = skopeo(&good);
+        assert!(ok.status.success(), "{}", common::stderr(&ok));
+        assert!(
+            !skopeo(&wrong).status.success(),
+            "skopeo accepted another key"
+        );
+
+        // Podman reads registries.d from ~/.config/containers/registries.d.
+        let home = work.join("home");
+        let user_regd = home.join(".config/containers/registries.d");
+        std::fs::create_dir_all(&user_regd).unwrap();
+        std::fs::copy(
+            self.regd.join("default.yaml"),
+            user_regd.join("default.yaml"),
+        )
+        .unwrap();
+        let _podman = common::podman_alone();
+        let podman = |policy: &Path| {
+            Command::new("podman")
+                .env("HOME", &home)
+                .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
+                .arg(policy)
+                .arg(reference)
+                .output()
+                .unwrap()
+        };
+        let refused = podman(&wrong);
+        assert!(!refused.status.success(), "podman accepted another key");
+        let pulled = podman(&good);
+        assert!(pulled.status.success(), "{}", common::stderr(&pulled));
+        let _ = Command::new("podman")
+            .args(["rmi", "-f", reference])
+            .output();
+        good
     }
 
     pub fn repo(&self, what: &str) -> String {

@@ -3,7 +3,7 @@
 //! policy for the key and refuse it for another key; the sigstore attachment verifies with
 //! openssl and atomic's sigstoreSigned pull; an unknown key pushes nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
@@ -33,19 +33,6 @@ fn world_with_image(f: &Fixture, dir: &Path) -> (common::World, String) {
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
     (world, source)
-}
-
-fn signed_by_policy(dir: &Path, key: &str) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("policy.json");
-    let policy = json!({
-        "default": [{"type": "reject"}],
-        "transports": {"docker": {"127.0.0.1:5000": [
-            {"type": "signedBy", "keyType": "GPGKeys", "keyPath": key}
-        ]}}
-    });
-    std::fs::write(&path, policy.to_string()).unwrap();
-    path
 }
 
 /// `127.0.0.1:5000/signtest-WHAT-…` (a repository of its own for each run).
@@ -103,45 +90,7 @@ fn push_sign_by_is_accepted_by_skopeo_and_podman() {
         common::stderr(&out)
     );
 
-    let good = signed_by_policy(&work.join("a"), &f.key("a.gpg"));
-    let wrong = signed_by_policy(&work.join("b"), &f.key("b.gpg"));
-    let skopeo = |policy: &Path, out: &str| {
-        Command::new("skopeo")
-            .arg("--policy")
-            .arg(policy)
-            .arg("--registries.d")
-            .arg(&f.regd)
-            .args(["copy", "--quiet", "--src-tls-verify=false"])
-            .arg(format!("docker://{dest}"))
-            .arg(format!("dir:{}", work.join(out).display()))
-            .output()
-            .unwrap()
-    };
-    let ok = skopeo(&good, "out-a");
-    assert!(ok.status.success(), "{}", common::stderr(&ok));
-    let refused = skopeo(&wrong, "out-b");
-    assert!(!refused.status.success(), "skopeo accepted another key");
-
-    // Podman reads registries.d from ~/.config/containers/registries.d.
-    let home = work.join("home");
-    let user_regd = home.join(".config/containers/registries.d");
-    std::fs::create_dir_all(&user_regd).unwrap();
-    std::fs::copy(f.regd.join("default.yaml"), user_regd.join("default.yaml")).unwrap();
-    let _podman = common::podman_alone();
-    let podman = |policy: &Path| {
-        Command::new("podman")
-            .env("HOME", &home)
-            .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
-            .arg(policy)
-            .arg(&dest)
-            .output()
-            .unwrap()
-    };
-    let refused = podman(&wrong);
-    assert!(!refused.status.success(), "podman accepted another key");
-    let pulled = podman(&good);
-    assert!(pulled.status.success(), "{}", common::stderr(&pulled));
-    let _ = Command::new("podman").args(["rmi", "-f", &dest]).output();
+    f.accepted_by_skopeo_and_podman(&work, &dest);
 }
 
 #[test]

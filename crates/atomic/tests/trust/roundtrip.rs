@@ -10,38 +10,10 @@ use serde_json::{Value, json};
 use super::common;
 use super::fixture::{Fixture, run};
 
-/// Push the fixture's image unsigned as a new repository; returns `127.0.0.1:5000/REPO:v1`.
-fn push_unsigned(f: &Fixture, what: &str) -> String {
-    let reference = f.docker(what, "v1");
-    run(Command::new("skopeo")
-        .args([
-            "--insecure-policy",
-            "copy",
-            "--quiet",
-            "--dest-tls-verify=false",
-        ])
-        .arg(format!("oci:{}:{}", f.layout.display(), f.layout_tag))
-        .arg(format!("docker://{reference}")));
-    reference
-}
-
-fn write_policy(dir: &Path, key: &str) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("policy.json");
-    let policy = json!({
-        "default": [{"type": "reject"}],
-        "transports": {"docker": {"127.0.0.1:5000": [
-            {"type": "signedBy", "keyType": "GPGKeys", "keyPath": key}
-        ]}}
-    });
-    std::fs::write(&path, policy.to_string()).unwrap();
-    path
-}
-
 #[test]
 fn atomic_sign_is_accepted_by_skopeo_and_podman() {
     let f = Fixture::get();
-    let reference = push_unsigned(f, "atomicsigned");
+    let reference = f.push_unsigned("atomicsigned");
     let work = f.dir.join("sign-roundtrip");
     // Signatures go where registries.d's lookaside-staging says: the fixture's lookaside.
     let world = common::World::new();
@@ -65,49 +37,7 @@ fn atomic_sign_is_accepted_by_skopeo_and_podman() {
     assert!(created.starts_with("Created: "), "{created}");
     assert!(created.trim().ends_with("/signature-1"), "{created}");
 
-    let good = write_policy(&work.join("a"), &f.key("a.gpg"));
-    let wrong = write_policy(&work.join("b"), &f.key("b.gpg"));
-    let skopeo = |policy: &Path| {
-        Command::new("skopeo")
-            .arg("--policy")
-            .arg(policy)
-            .arg("--registries.d")
-            .arg(&f.regd)
-            .args(["copy", "--quiet", "--src-tls-verify=false"])
-            .arg(format!("docker://{reference}"))
-            .arg(format!(
-                "dir:{}",
-                work.join(format!("out-{}", rand_suffix())).display()
-            ))
-            .output()
-            .unwrap()
-    };
-    let ok = skopeo(&good);
-    assert!(ok.status.success(), "{}", common::stderr(&ok));
-    assert!(!skopeo(&wrong).status.success());
-
-    // Podman reads registries.d from ~/.config/containers/registries.d.
-    let home = work.join("home");
-    let user_regd = home.join(".config/containers/registries.d");
-    std::fs::create_dir_all(&user_regd).unwrap();
-    std::fs::copy(f.regd.join("default.yaml"), user_regd.join("default.yaml")).unwrap();
-    let _podman = common::podman_alone();
-    let podman = |policy: &Path| {
-        Command::new("podman")
-            .env("HOME", &home)
-            .args(["pull", "-q", "--tls-verify=false", "--signature-policy"])
-            .arg(policy)
-            .arg(&reference)
-            .output()
-            .unwrap()
-    };
-    let refused = podman(&wrong);
-    assert!(!refused.status.success());
-    let pulled = podman(&good);
-    assert!(pulled.status.success(), "{}", common::stderr(&pulled));
-    let _ = Command::new("podman")
-        .args(["rmi", "-f", &reference])
-        .output();
+    let good = f.accepted_by_skopeo_and_podman(&work, &reference);
 
     // And atomic's own pull accepts it with the same files.
     let out = world
@@ -126,10 +56,6 @@ fn atomic_sign_is_accepted_by_skopeo_and_podman() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
-}
-
-fn rand_suffix() -> String {
-    common::unique("o")
 }
 
 /// `podman image trust show --json` rows as name → (type, keys, sigstore).

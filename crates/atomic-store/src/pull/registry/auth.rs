@@ -13,13 +13,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 
 /// A user name and password (or token) for basic auth.
 pub type Credentials = (String, String);
@@ -203,42 +201,26 @@ pub async fn run_helper(helper: &str, registry: &str) -> Result<Option<Credentia
         bail!("'{helper}' is not a credential helper name");
     }
     let program = format!("docker-credential-{helper}");
-    let mut child = tokio::process::Command::new(&program)
+    let task = atomic_exec::Task::new("the credential helper", &program)
         .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("running {program} (is it installed, on PATH?)"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(registry.as_bytes()).await?;
-    }
-    let output = tokio::time::timeout(HELPER_TIMEOUT, child.wait_with_output())
+        .input(registry);
+    let output = tokio::time::timeout(HELPER_TIMEOUT, task.output_async())
         .await
         .with_context(|| {
             format!(
                 "{program} get did not answer within {} s",
                 HELPER_TIMEOUT.as_secs()
             )
-        })?
-        .with_context(|| format!("running {program} get"))?;
+        })??;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         // Docker's helpers say this on stdout, with exit status 1, for a registry they lack.
         if stdout.contains("credentials not found") {
             return Ok(None);
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        bail!(
-            "{program} get failed ({}): {}",
-            output.status,
-            format!("{stdout} {stderr}")
-                .trim()
-                .chars()
-                .take(400)
-                .collect::<String>()
-        );
+        // …and their other errors on stdout too: both streams go into the failure.
+        let said = [output.stdout.as_slice(), &output.stderr].concat();
+        return Err(task.failure(output.status, &said).into());
     }
     let answer: HelperAnswer = serde_json::from_str(&stdout)
         .with_context(|| format!("{program} get answered something other than its JSON"))?;

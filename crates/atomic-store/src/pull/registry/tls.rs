@@ -162,23 +162,24 @@ fn provider() -> Arc<CryptoProvider> {
 pub fn client_config(host: &str, certs: CertsDir, insecure: bool) -> Result<rustls::ClientConfig> {
     let provider = provider();
     let algorithms = provider.signature_verification_algorithms;
-    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
-        Arc::new(AnyCertificate { algorithms })
+    let webpki = if insecure {
+        None
     } else {
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(system_roots().iter().cloned());
         roots.add_parsable_certificates(certs.cas.iter().cloned());
         // No roots at all: webpki's builder refuses to build; the verifier says why instead.
-        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
-            .ok();
-        Arc::new(RegistryVerifier {
-            host: host.to_string(),
-            pinned: certs.cas,
-            webpki,
-            algorithms,
-        })
+            .ok()
     };
+    let verifier = Arc::new(RegistryVerifier {
+        host: host.to_string(),
+        insecure,
+        pinned: certs.cas,
+        webpki,
+        algorithms,
+    });
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
@@ -207,10 +208,13 @@ pub fn http_client(host: &str, cert_dir: Option<&Path>, insecure: bool) -> Resul
         .with_context(|| format!("setting up the HTTP client for {host}"))
 }
 
-/// Verifies a registry's certificate as Go's TLS does for a certs.d configuration.
+/// Verifies a registry's certificate as Go's TLS does for a certs.d configuration, or, for
+/// `--tls-verify=false` and `insecure = true`, accepts any certificate (a real handshake all
+/// the same: its signatures are checked).
 #[derive(Debug)]
 struct RegistryVerifier {
     host: String,
+    insecure: bool,
     /// The registry's certs.d certificates: a server certificate equal to one is trusted as is.
     pinned: Vec<CertificateDer<'static>>,
     /// System roots plus certs.d CAs; `None` when there are none at all.
@@ -227,6 +231,9 @@ impl ServerCertVerifier for RegistryVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.insecure {
+            return Ok(ServerCertVerified::assertion());
+        }
         if self
             .pinned
             .iter()
@@ -252,47 +259,6 @@ impl ServerCertVerifier for RegistryVerifier {
                 self.host, self.host
             ))),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// `--tls-verify=false` and `insecure = true`: any certificate, but a real handshake.
-#[derive(Debug)]
-struct AnyCertificate {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -374,6 +340,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.crt"), "not pem").unwrap();
         assert!(CertsDir::read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn insecure_accepts_any_certificate_and_verified_does_not() {
+        let garbage = CertificateDer::from(vec![1u8, 2, 3]);
+        let name = ServerName::try_from("reg.io").unwrap();
+        let verifier = |insecure| RegistryVerifier {
+            host: "reg.io".into(),
+            insecure,
+            pinned: Vec::new(),
+            webpki: None,
+            algorithms: provider().signature_verification_algorithms,
+        };
+        let check = |v: RegistryVerifier| {
+            v.verify_server_cert(&garbage, &[], &name, &[], UnixTime::now())
+                .map(drop)
+        };
+        assert!(check(verifier(true)).is_ok());
+        let err = check(verifier(false)).unwrap_err().to_string();
+        assert!(err.contains("no CA certificates to verify reg.io"), "{err}");
     }
 
     #[test]
