@@ -224,6 +224,44 @@ impl Task {
         }
     }
 
+    /// As [`Task::output`], with `input` written to the program's stdin (then closed): a
+    /// batch of commands (`iptables-restore`), a document to read. A program that exits
+    /// without reading it all is judged by its exit status alone.
+    pub fn output_with_input(&self, input: &[u8]) -> Result<Output, Error> {
+        use std::io::Write;
+        self.announce();
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let stdin = child.stdin.take();
+        // Written from a thread of its own: a program answering while it reads would
+        // otherwise fill its output pipe and wait for us as we wait for it.
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // A broken pipe (it exited early) shows in its status.
+                    let _ = stdin.write_all(input);
+                }
+            });
+            child.wait_with_output()
+        })
+        .map_err(|e| self.spawn_error(e))
+    }
+
+    /// As [`Task::run`], with `input` on the program's stdin (see [`Task::output_with_input`]).
+    pub fn run_with_input(&self, input: &[u8]) -> Result<Output, Error> {
+        let out = self.output_with_input(input)?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(self.failure(out.status, &out.stderr))
+        }
+    }
+
     /// Run on atomic's own stdout and stderr (the program talks to the user); returns its exit
     /// code by [`exit_code`]'s rule.
     pub fn status(&self) -> Result<i32, Error> {
@@ -304,6 +342,21 @@ mod tests {
         );
         assert!(!text.contains("line2"), "{text}");
         assert!(matches!(err, Error::Failed { code: 3, .. }));
+    }
+
+    #[test]
+    fn input_reaches_stdin_whatever_its_size() {
+        // Larger than a pipe's buffer, echoed back as it is read.
+        let input = "line\n".repeat(100_000);
+        let out = Task::new("testing", "cat")
+            .run_with_input(input.as_bytes())
+            .unwrap();
+        assert_eq!(out.stdout.len(), input.len());
+        let err = Task::new("testing", "/bin/sh")
+            .args(["-c", "read x; echo \"bad: $x\" >&2; exit 2"])
+            .run_with_input(b"this\n")
+            .unwrap_err();
+        assert!(err.to_string().ends_with("(exit code 2): bad: this"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,332 @@
+//! The built-in bridge driver's links and addresses, over netlink in-process (rtnetlink): the
+//! bridge with the gateway's address, a veth pair from it into the container's namespace, the
+//! container's address and default route. What netavark does for a bridge network, without a
+//! program to start.
+//!
+//! The work runs in a thread of its own with a current-thread tokio runtime (atomic's own
+//! runtime may be the caller's): first on the host, then, once the thread has entered the
+//! container's namespace (setns(2) on the namespace file), on a netlink socket opened there.
+//! The thread ends there: nothing else ever runs in that namespace.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
+
+/// errno values netlink answers with, told apart here.
+const ENODEV: i32 = 19;
+const EEXIST: i32 = 17;
+
+/// A container's endpoint as the links see it.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// The network's bridge on the host.
+    pub bridge: String,
+    pub gateway: Ipv4Addr,
+    pub prefix_len: u8,
+    /// The host end of the veth pair.
+    pub host_veth: String,
+    /// The container's namespace file.
+    pub netns: PathBuf,
+    /// The container end's name (`eth0`).
+    pub interface: String,
+    pub ip: Ipv4Addr,
+    /// `--mac-address`; else the kernel picks one.
+    pub mac: Option<[u8; 6]>,
+}
+
+/// What setting a container's links up found and made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wired {
+    /// The bridge was there already (other containers are on it).
+    pub bridge_existed: bool,
+    /// The container end's MAC address (`aa:bb:…`).
+    pub mac: String,
+}
+
+/// The thread that does netlink work, with its runtime.
+fn in_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    std::thread::spawn(work)
+        .join()
+        .map_err(|_| anyhow!("the thread setting up network links failed"))?
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting a netlink runtime")
+}
+
+/// A netlink connection in the calling thread's network namespace, served by `rt`.
+fn connect(rt: &tokio::runtime::Runtime) -> Result<Handle> {
+    let _guard = rt.enter();
+    let (connection, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
+    rt.spawn(connection);
+    Ok(handle)
+}
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+        _ => None,
+    }
+}
+
+/// A netlink error as a person reads it (`File exists`, `Operation not permitted`).
+fn describe(e: rtnetlink::Error) -> anyhow::Error {
+    match errno(&e) {
+        Some(code) if code > 0 => anyhow!(std::io::Error::from_raw_os_error(code)),
+        _ => anyhow!(e),
+    }
+}
+
+/// The link called `name`, None when there is none.
+async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMessage>> {
+    match handle.link().get().match_name(name.to_string()).execute().try_next().await {
+        Ok(found) => Ok(found),
+        Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
+        Err(e) => Err(describe(e)).with_context(|| format!("looking up link {name}")),
+    }
+}
+
+fn mac_of(link: &LinkMessage) -> String {
+    link.attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::Address(bytes) => Some(
+                bytes
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The bridge's index, made (up, with the gateway's address) when missing; and whether it was
+/// there.
+async fn ensure_bridge(handle: &Handle, w: &Wiring) -> Result<(u32, bool)> {
+    if let Some(link) = link_by_name(handle, &w.bridge).await? {
+        return Ok((link.header.index, true));
+    }
+    let made = handle
+        .link()
+        .add(LinkBridge::new(&w.bridge).build())
+        .execute()
+        .await;
+    match made {
+        Ok(()) => {}
+        // Made since we looked (another atomic of this store): it is there.
+        Err(e) if errno(&e) == Some(EEXIST) => {}
+        Err(e) => {
+            return Err(describe(e)).with_context(|| format!("creating the bridge {}", w.bridge));
+        }
+    }
+    let link = link_by_name(handle, &w.bridge)
+        .await?
+        .with_context(|| format!("the bridge {} vanished as it was made", w.bridge))?;
+    let index = link.header.index;
+    let added = handle
+        .address()
+        .add(index, IpAddr::V4(w.gateway), w.prefix_len)
+        .execute()
+        .await;
+    match added {
+        Ok(()) => {}
+        Err(e) if errno(&e) == Some(EEXIST) => {}
+        Err(e) => {
+            return Err(describe(e)).with_context(|| {
+                format!("giving the bridge {} the address {}", w.bridge, w.gateway)
+            });
+        }
+    }
+    Ok((index, false))
+}
+
+/// The veth pair: the host end on the bridge and up, the other end made in the container's
+/// namespace under its final name (one message: nothing to rename or move afterwards).
+async fn add_veth(handle: &Handle, w: &Wiring, bridge: u32, netns: &std::fs::File) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+        .name(w.interface.clone())
+        .setns_by_fd(netns.as_raw_fd());
+    if let Some(mac) = w.mac {
+        peer = peer.address(mac.to_vec());
+    }
+    let message = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(w.host_veth.clone())
+        .controller(bridge)
+        .up()
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .build();
+    handle
+        .link()
+        .add(message)
+        .execute()
+        .await
+        .map_err(describe)
+        .with_context(|| {
+            format!(
+                "creating the veth pair {} (on {}) / {}",
+                w.host_veth, w.bridge, w.interface
+            )
+        })
+}
+
+/// Inside the container's namespace: `lo` and the interface up, its address, the default
+/// route through the gateway. Returns the interface's MAC address.
+async fn configure_inside(handle: &Handle, w: &Wiring) -> Result<String> {
+    let lo = link_by_name(handle, "lo")
+        .await?
+        .context("the namespace has no loopback interface")?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(lo.header.index).up().build())
+        .execute()
+        .await
+        .map_err(describe)
+        .context("bringing up lo")?;
+    let link = link_by_name(handle, &w.interface)
+        .await?
+        .with_context(|| format!("{} did not arrive in the container's namespace", w.interface))?;
+    let index = link.header.index;
+    handle
+        .address()
+        .add(index, IpAddr::V4(w.ip), w.prefix_len)
+        .execute()
+        .await
+        .map_err(describe)
+        .with_context(|| format!("giving {} the address {}/{}", w.interface, w.ip, w.prefix_len))?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(describe)
+        .with_context(|| format!("bringing up {}", w.interface))?;
+    let route = RouteMessageBuilder::<Ipv4Addr>::new()
+        .gateway(w.gateway)
+        .output_interface(index)
+        .build();
+    handle
+        .route()
+        .add(route)
+        .execute()
+        .await
+        .map_err(describe)
+        .with_context(|| format!("adding the default route via {}", w.gateway))?;
+    Ok(mac_of(&link))
+}
+
+/// Bring a container's links up: the bridge (made if missing), the veth pair, the container
+/// end's address and route. A failure may leave part of it: [`down`] removes it.
+pub fn up(w: &Wiring) -> Result<Wired> {
+    let w = w.clone();
+    in_thread(move || {
+        let netns = std::fs::File::open(&w.netns)
+            .with_context(|| format!("opening the network namespace {}", w.netns.display()))?;
+        let rt = runtime()?;
+        let host = connect(&rt)?;
+        let bridge_existed = rt.block_on(async {
+            let (bridge, existed) = ensure_bridge(&host, &w).await?;
+            add_veth(&host, &w, bridge, &netns).await?;
+            Ok::<bool, anyhow::Error>(existed)
+        })?;
+        // From here on this thread is in the container's namespace; it ends with this
+        // closure.
+        rustix::thread::move_into_link_name_space(
+            std::os::fd::AsFd::as_fd(&netns),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .with_context(|| format!("entering the network namespace {}", w.netns.display()))?;
+        let inside = connect(&rt)?;
+        let mac = rt.block_on(configure_inside(&inside, &w))?;
+        Ok(Wired {
+            bridge_existed,
+            mac,
+        })
+    })
+}
+
+/// Take a container's links down: its veth pair (gone already is fine), and the bridge when
+/// no other interface is on it. Returns whether the bridge is gone (the container was the
+/// network's last).
+pub fn down(bridge: &str, host_veth: &str) -> Result<bool> {
+    let (bridge, host_veth) = (bridge.to_string(), host_veth.to_string());
+    in_thread(move || {
+        let rt = runtime()?;
+        let handle = connect(&rt)?;
+        rt.block_on(async {
+            if let Some(veth) = link_by_name(&handle, &host_veth).await? {
+                match handle.link().del(veth.header.index).execute().await {
+                    Ok(()) => {}
+                    Err(e) if errno(&e) == Some(ENODEV) => {}
+                    Err(e) => {
+                        return Err(describe(e))
+                            .with_context(|| format!("removing the veth {host_veth}"));
+                    }
+                }
+            }
+            let Some(br) = link_by_name(&handle, &bridge).await? else {
+                return Ok(true);
+            };
+            let index = br.header.index;
+            let mut links = handle.link().get().execute();
+            while let Some(link) = links.try_next().await.map_err(describe)? {
+                let on_bridge = link
+                    .attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::Controller(c) if *c == index));
+                if on_bridge {
+                    return Ok(false);
+                }
+            }
+            match handle.link().del(index).execute().await {
+                Ok(()) => Ok(true),
+                Err(e) if errno(&e) == Some(ENODEV) => Ok(true),
+                Err(e) => Err(describe(e)).with_context(|| format!("removing the bridge {bridge}")),
+            }
+        })
+    })
+}
+
+/// The host end's name for a container's endpoint: `veth` and the container ID's start
+/// (interface names hold 15 bytes).
+pub fn host_veth_name(container_id: &str, endpoint: usize) -> String {
+    let id = &container_id[..container_id.len().min(8)];
+    if endpoint == 0 {
+        format!("veth{id}")
+    } else {
+        format!("veth{id}-{endpoint}")
+    }
+}
+
+/// `02:42:ac:11:00:02` as bytes.
+pub fn parse_mac(text: &str) -> Result<[u8; 6]> {
+    let bad = || anyhow!("'{text}' is not a MAC address (like 02:42:ac:11:00:02)");
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|b| {
+            if b.len() == 2 {
+                u8::from_str_radix(b, 16).map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
+        })
+        .collect::<Result<_>>()?;
+    let mac: [u8; 6] = bytes.try_into().map_err(|_| bad())?;
+    if mac[0] & 1 == 1 {
+        bail!("'{text}' is a multicast MAC address; a container needs a unicast one");
+    }
+    Ok(mac)
+}
