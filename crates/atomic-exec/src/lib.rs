@@ -228,6 +228,12 @@ impl Task {
     /// batch of commands (`iptables-restore`), a document to read. A program that exits
     /// without reading it all is judged by its exit status alone.
     pub fn output_with_input(&self, input: &[u8]) -> Result<Output, Error> {
+        self.start_with_input(input.to_vec())?.output()
+    }
+
+    /// Start the program with `input` on its stdin and return at once: atomic does other work
+    /// while it runs, then collects it with [`Started::output`] or [`Started::finish`].
+    pub fn start_with_input(&self, input: Vec<u8>) -> Result<Started, Error> {
         use std::io::Write;
         self.announce();
         let mut child = self
@@ -240,16 +246,17 @@ impl Task {
         let stdin = child.stdin.take();
         // Written from a thread of its own: a program answering while it reads would
         // otherwise fill its output pipe and wait for us as we wait for it.
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                if let Some(mut stdin) = stdin {
-                    // A broken pipe (it exited early) shows in its status.
-                    let _ = stdin.write_all(input);
-                }
-            });
-            child.wait_with_output()
+        let writer = std::thread::spawn(move || {
+            if let Some(mut stdin) = stdin {
+                // A broken pipe (it exited early) shows in its status.
+                let _ = stdin.write_all(&input);
+            }
+        });
+        Ok(Started {
+            task: self.clone(),
+            child,
+            writer,
         })
-        .map_err(|e| self.spawn_error(e))
     }
 
     /// As [`Task::run`], with `input` on the program's stdin (see [`Task::output_with_input`]).
@@ -268,6 +275,38 @@ impl Task {
         self.announce();
         let status = self.command().status().map_err(|e| self.spawn_error(e))?;
         Ok(exit_code(status))
+    }
+}
+
+/// A program running with its input, from [`Task::start_with_input`].
+#[derive(Debug)]
+pub struct Started {
+    task: Task,
+    child: std::process::Child,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl Started {
+    /// Wait for it; its output whatever the exit status (the caller reads it).
+    pub fn output(self) -> Result<Output, Error> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| self.task.spawn_error(e))?;
+        // The writer is done: the program's stdin was closed when it exited at the latest.
+        let _ = self.writer.join();
+        Ok(out)
+    }
+
+    /// Wait for it; an unsuccessful exit is an [`Error::Failed`] carrying the stderr tail.
+    pub fn finish(self) -> Result<Output, Error> {
+        let task = self.task.clone();
+        let out = self.output()?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(task.failure(out.status, &out.stderr))
+        }
     }
 }
 

@@ -51,16 +51,36 @@ impl std::ops::Deref for NetWorld {
 
 impl Drop for NetWorld {
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(self.0.store_root().join("containers")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            if id.len() == 64 {
-                let _ = docker(&self.0, &["rm", "-f", &id]);
+        if let Ok(entries) = std::fs::read_dir(self.0.store_root().join("containers")) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.len() == 64 {
+                    let _ = docker(&self.0, &["rm", "-f", &id]);
+                }
             }
         }
+        // The built-in driver's bridges stay with their networks (as docker0 does); the
+        // store goes with the test, so do they.
+        for bridge in bridges(&self.0) {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &bridge])
+                .output();
+        }
     }
+}
+
+/// The bridges of the world's networks.
+fn bridges(world: &World) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(world.store_root().join("networks")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .filter_map(|net| net["network_interface"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn world(n: u8) -> NetWorld {

@@ -289,10 +289,13 @@ impl Runner {
             self.networks
                 .claim_ports(&record.id, &record.name, &att.ports, &live)?;
         }
-        let macs = netns::create(&path).and_then(|()| match att.driver {
+        let macs = match att.driver {
+            // It makes the namespace itself, while its firewall transaction runs.
             NetworkDriver::Builtin => self.builtin_setup(record, &att, &path),
-            NetworkDriver::Netavark => self.netavark_setup(record, &att, &path),
-        });
+            NetworkDriver::Netavark => {
+                netns::create(&path).and_then(|()| self.netavark_setup(record, &att, &path))
+            }
+        };
         let macs = match macs {
             Ok(macs) => macs,
             Err(e) => {
@@ -321,8 +324,24 @@ impl Runner {
         let networks = self.networks_of(att)?;
         let legs = legs(att, &networks);
         let _lock = builtin::lock(&self.networks.netavark_dir())?;
-        let macs = builtin::setup(&record.id, att, &legs, path)?;
+        let others = |network: &str| self.others_live(network, &record.id);
+        let macs = builtin::setup(&record.id, att, &legs, path, &others)?;
         Ok(macs.into_iter().map(Some).collect())
+    }
+
+    /// Whether a container other than `id` with an address on `network` has its network up.
+    /// Unreadable allocations count as yes: the network's rules then stay rather than go from
+    /// under a container.
+    fn others_live(&self, network: &str, id: &str) -> bool {
+        match self.networks.users(network) {
+            Ok(users) => users
+                .values()
+                .any(|other| other != id && netns::exists(&self.netns_path(other))),
+            Err(e) => {
+                tracing::warn!("reading the allocations of network {network}: {e:#}");
+                true
+            }
+        }
     }
 
     /// netavark's setup, followed by its teardown when it fails (it does not undo a half-done
@@ -371,7 +390,8 @@ impl Runner {
             result = match att.driver {
                 NetworkDriver::Builtin => self.networks_of(att).and_then(|networks| {
                     let _lock = builtin::lock(&self.networks.netavark_dir())?;
-                    builtin::teardown(&record.id, att, &legs(att, &networks))
+                    let others = |network: &str| self.others_live(network, &record.id);
+                    builtin::teardown(&record.id, att, &legs(att, &networks), &others)
                 }),
                 NetworkDriver::Netavark => {
                     Netavark::find(&self.networks.netavark_dir()).and_then(|netavark| {

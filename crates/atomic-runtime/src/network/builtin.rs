@@ -5,8 +5,10 @@
 //! times). Networks with DNS go through netavark, which starts aardvark-dns.
 //!
 //! Setups and teardowns of a store are serialized with netavark's (one lock file): the first
-//! container on a network makes its bridge and chains, the last removes them, and whether a
-//! container is the last is read from its bridge's ports.
+//! container on a network makes its bridge (which stays, as Docker's `docker0`) and firewall
+//! chains, the last removes the chains. Whether another container of the network is up is
+//! the store's to say (its namespace file is there), not the bridge's: a veth pair outlives
+//! its container's namespace file for a moment, while the kernel tears the namespace down.
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -18,6 +20,7 @@ use super::attach::{Attachment, Endpoint};
 use super::config::Network;
 use super::firewall::{self, ContainerRules, Expect, NetRules};
 use super::ifaces::{self, Wiring};
+use super::netns;
 use super::ports::PortMapping;
 
 /// One endpoint with its network's definition.
@@ -111,20 +114,23 @@ fn reaches_loopback(m: &PortMapping) -> bool {
     }
 }
 
-/// Set up the container's endpoints in the namespace `netns`; returns each endpoint's MAC
-/// address. On failure what was made is removed again.
+/// Set up the container's endpoints in a new namespace kept at `netns`; `others_live` says
+/// whether another container on a network (by name) has its network up (its chains are
+/// there). Returns each endpoint's MAC address. On failure the firewall rules made are
+/// removed again; the caller removes the namespace, and the links go with it.
 pub fn setup(
     container_id: &str,
     att: &Attachment,
     legs: &[Leg],
     netns: &Path,
+    others_live: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<String>> {
     let mut macs = Vec::new();
     for (index, leg) in legs.iter().enumerate() {
-        match setup_one(container_id, att, leg, index, netns) {
+        match setup_one(container_id, att, leg, index, netns, others_live) {
             Ok(mac) => macs.push(mac),
             Err(e) => {
-                if let Err(t) = teardown(container_id, att, legs) {
+                if let Err(t) = teardown(container_id, att, legs, others_live) {
                     tracing::debug!("teardown after a failed setup: {t:#}");
                 }
                 return Err(e);
@@ -140,20 +146,12 @@ fn setup_one(
     leg: &Leg,
     index: usize,
     netns: &Path,
+    others_live: &dyn Fn(&str) -> bool,
 ) -> Result<String> {
+    let start = std::time::Instant::now();
     let rules = leg.rules()?;
     let ports = ports_of(att, index);
-    if !rules.internal {
-        sysctl("net.ipv4.ip_forward", "1")?;
-    }
-    let wired = ifaces::up(&leg.wiring(container_id, index, netns)?)?;
-    if ports.iter().any(reaches_loopback) {
-        sysctl(
-            &format!("net.ipv4.conf.{}.route_localnet", rules.bridge),
-            "1",
-        )?;
-    }
-    let expect = if wired.bridge_existed {
+    let expect = if others_live(&leg.network.name) {
         Expect::Present
     } else {
         Expect::New
@@ -163,37 +161,84 @@ fn setup_one(
         ip: leg.endpoint.ip,
         ports,
     };
-    firewall::setup(&rules, expect, &container)
-        .with_context(|| format!("setting up the firewall of network {}", leg.network.name))?;
-    Ok(wired.mac)
+    // The firewall's transaction runs while the links are made: neither waits for the other.
+    let firewall = firewall::start_setup(&rules, expect, &container);
+    let links = make_links(leg, &rules, ports, container_id, index, netns);
+    let firewall = firewall
+        .finish()
+        .with_context(|| format!("setting up the firewall of network {}", leg.network.name));
+    let mac = links?;
+    firewall?;
+    tracing::debug!(
+        "network {} up in {:?} ({expect:?})",
+        leg.network.name,
+        start.elapsed()
+    );
+    Ok(mac)
 }
 
-/// Take the container's endpoints down: links, firewall rules, and the network's own bridge
-/// and rules with its last container. Whatever is gone already is no error; every endpoint is
-/// tried, the first failure is returned.
-pub fn teardown(container_id: &str, att: &Attachment, legs: &[Leg]) -> Result<()> {
+/// The sysctls, the namespace (for the first endpoint) and the links.
+fn make_links(
+    leg: &Leg,
+    rules: &NetRules,
+    ports: &[PortMapping],
+    container_id: &str,
+    index: usize,
+    netns_path: &Path,
+) -> Result<String> {
+    if !rules.internal {
+        sysctl("net.ipv4.ip_forward", "1")?;
+    }
+    if index == 0 {
+        netns::create(netns_path)?;
+    }
+    let mac = ifaces::up(&leg.wiring(container_id, index, netns_path)?)?;
+    if ports.iter().any(reaches_loopback) {
+        sysctl(
+            &format!("net.ipv4.conf.{}.route_localnet", rules.bridge),
+            "1",
+        )?;
+    }
+    Ok(mac)
+}
+
+/// Remove the container's firewall rules, and a network's own with its last container (no
+/// other is live on it: `others_live`). Its links go with its namespace; the bridge stays.
+/// Whatever is gone already is no error; every endpoint is tried, the first failure is
+/// returned.
+pub fn teardown(
+    container_id: &str,
+    att: &Attachment,
+    legs: &[Leg],
+    others_live: &dyn Fn(&str) -> bool,
+) -> Result<()> {
     let mut first = None;
     for (index, leg) in legs.iter().enumerate() {
-        if let Err(e) = teardown_one(container_id, att, leg, index) {
+        let done = leg.rules().and_then(|rules| {
+            let container = ContainerRules {
+                id: container_id,
+                ip: leg.endpoint.ip,
+                ports: ports_of(att, index),
+            };
+            let last = !others_live(&leg.network.name);
+            let start = std::time::Instant::now();
+            firewall::teardown(&rules, last, &container).with_context(|| {
+                format!(
+                    "removing the firewall rules of network {}",
+                    leg.network.name
+                )
+            })?;
+            tracing::debug!(
+                "network {} down (last: {last}): firewall {:?}",
+                leg.network.name,
+                start.elapsed()
+            );
+            Ok(())
+        });
+        if let Err(e) = done {
             tracing::debug!("network teardown: {e:#}");
             first.get_or_insert(e);
         }
     }
     first.map_or(Ok(()), Err)
-}
-
-fn teardown_one(container_id: &str, att: &Attachment, leg: &Leg, index: usize) -> Result<()> {
-    let rules = leg.rules()?;
-    let last = ifaces::down(rules.bridge, &ifaces::host_veth_name(container_id, index))?;
-    let container = ContainerRules {
-        id: container_id,
-        ip: leg.endpoint.ip,
-        ports: ports_of(att, index),
-    };
-    firewall::teardown(&rules, last, &container).with_context(|| {
-        format!(
-            "removing the firewall rules of network {}",
-            leg.network.name
-        )
-    })
 }

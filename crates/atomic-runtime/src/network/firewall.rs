@@ -412,10 +412,13 @@ pub fn teardown_repair(
     script
 }
 
+fn restore_task() -> Task {
+    Task::new("changing the firewall", "iptables-restore").args(["--noflush", "-w"])
+}
+
 /// `iptables-restore --noflush -w` of `script`.
 fn restore(script: &Script) -> Result<(), atomic_exec::Error> {
-    Task::new("changing the firewall", "iptables-restore")
-        .args(["--noflush", "-w"])
+    restore_task()
         .run_with_input(script.render().as_bytes())
         .map(|_| ())
 }
@@ -426,13 +429,21 @@ fn save() -> Result<Saved> {
     Ok(Saved::parse(&String::from_utf8_lossy(&out.stdout)))
 }
 
-/// Run `fast`; when the firewall was not as it expected, `repair` (made from what is there).
-fn apply(fast: Script, repair: impl FnOnce(&Saved) -> Script) -> Result<()> {
-    if fast.is_empty() {
+/// A script on its way: `iptables-restore` started (None: nothing to do).
+type Running = Option<Result<atomic_exec::Started, atomic_exec::Error>>;
+
+fn start(fast: &Script) -> Running {
+    (!fast.is_empty()).then(|| restore_task().start_with_input(fast.render().into_bytes()))
+}
+
+/// Wait for the script; when the firewall was not as it expected, run `repair` (made from
+/// what is there).
+fn conclude(running: Running, repair: impl FnOnce(&Saved) -> Script) -> Result<()> {
+    let Some(started) = running else {
         return Ok(());
-    }
-    match restore(&fast) {
-        Ok(()) => Ok(()),
+    };
+    match started.and_then(atomic_exec::Started::finish) {
+        Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Err(anyhow!(e)).context(
             "the built-in network driver needs iptables-restore: install the iptables package \
              (or set network_driver: netavark in atomic.conf)",
@@ -448,17 +459,39 @@ fn apply(fast: Script, repair: impl FnOnce(&Saved) -> Script) -> Result<()> {
     }
 }
 
-/// Set up the firewall of `container` on `net`.
-pub fn setup(net: &NetRules, expect: Expect, container: &ContainerRules) -> Result<()> {
-    apply(setup_script(net, expect, container), |saved| {
-        setup_repair(saved, net, container)
-    })
+/// A setup of the firewall under way (see [`start_setup`]).
+pub struct PendingSetup<'a> {
+    running: Running,
+    net: NetRules<'a>,
+    container: ContainerRules<'a>,
+}
+
+/// Start setting up the firewall of `container` on `net`: `iptables-restore` runs while the
+/// caller makes the links (the rules name the bridge, which need not exist yet).
+pub fn start_setup<'a>(
+    net: &NetRules<'a>,
+    expect: Expect,
+    container: &ContainerRules<'a>,
+) -> PendingSetup<'a> {
+    PendingSetup {
+        running: start(&setup_script(net, expect, container)),
+        net: *net,
+        container: *container,
+    }
+}
+
+impl PendingSetup<'_> {
+    /// Wait for the setup (repairing the firewall when it was not as expected).
+    pub fn finish(self) -> Result<()> {
+        let (net, container) = (self.net, self.container);
+        conclude(self.running, |saved| setup_repair(saved, &net, &container))
+    }
 }
 
 /// Remove the firewall rules of `container` on `net`, and the network's own when `last`.
 /// Whatever is already gone is no error.
 pub fn teardown(net: &NetRules, last: bool, container: &ContainerRules) -> Result<()> {
-    apply(teardown_script(net, last, container), |saved| {
+    conclude(start(&teardown_script(net, last, container)), |saved| {
         teardown_repair(saved, net, last, container)
     })
 }

@@ -7,18 +7,29 @@
 //! runtime may be the caller's): first on the host, then, once the thread has entered the
 //! container's namespace (setns(2) on the namespace file), on a netlink socket opened there.
 //! The thread ends there: nothing else ever runs in that namespace.
+//!
+//! Nothing is deleted at teardown: deleting a link waits for the kernel's RCU grace periods
+//! (20-50 ms each here, more than everything else together). The veth pair goes with the
+//! container's namespace, which the kernel tears down in the background once its file is
+//! unmounted; the bridge stays, as Docker's `docker0` does. A bridge left by a store that is
+//! gone is replaced when a new one needs its subnet ([`up`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkMessage};
+use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
 };
 
 /// errno values netlink answers with, told apart here.
+const ENOENT: i32 = 2;
 const ENODEV: i32 = 19;
 const EEXIST: i32 = 17;
 
@@ -40,14 +51,6 @@ pub struct Wiring {
     pub mac: Option<[u8; 6]>,
 }
 
-/// What setting a container's links up found and made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wired {
-    /// The bridge was there already (other containers are on it).
-    pub bridge_existed: bool,
-    /// The container end's MAC address (`aa:bb:…`).
-    pub mac: String,
-}
 
 /// The thread that does netlink work, with its runtime.
 fn in_thread<T: Send + 'static>(
@@ -113,12 +116,15 @@ fn mac_of(link: &LinkMessage) -> String {
         .unwrap_or_default()
 }
 
-/// The bridge's index, made (up, with the gateway's address) when missing; and whether it was
-/// there.
-async fn ensure_bridge(handle: &Handle, w: &Wiring) -> Result<(u32, bool)> {
+/// The bridge's index; made (up, with the gateway's address) when missing.
+async fn ensure_bridge(handle: &Handle, w: &Wiring) -> Result<u32> {
     if let Some(link) = link_by_name(handle, &w.bridge).await? {
-        return Ok((link.header.index, true));
+        return Ok(link.header.index);
     }
+    let subnet = Ipv4Net::new(w.gateway, w.prefix_len)
+        .with_context(|| format!("{}/{} is not a subnet", w.gateway, w.prefix_len))?
+        .trunc();
+    clear_subnet(handle, subnet, &w.bridge).await?;
     let made = handle
         .link()
         .add(LinkBridge::new(&w.bridge).build())
@@ -150,56 +156,173 @@ async fn ensure_bridge(handle: &Handle, w: &Wiring) -> Result<(u32, bool)> {
             });
         }
     }
-    Ok((index, false))
+    Ok(index)
+}
+
+/// Before a new bridge takes `subnet`: an idle bridge of atomic's that holds an overlapping
+/// one (left by a store that is gone) is removed; any other interface holding one is an
+/// error that names it.
+async fn clear_subnet(handle: &Handle, subnet: Ipv4Net, bridge: &str) -> Result<()> {
+    let mut addresses = handle.address().get().execute();
+    let mut holders = Vec::new();
+    while let Some(a) = addresses.try_next().await.map_err(describe)? {
+        if a.header.family != AddressFamily::Inet {
+            continue;
+        }
+        let held = a.attributes.iter().find_map(|attr| match attr {
+            AddressAttribute::Local(IpAddr::V4(ip)) | AddressAttribute::Address(IpAddr::V4(ip)) => {
+                Ipv4Net::new(*ip, a.header.prefix_len).ok()
+            }
+            _ => None,
+        });
+        if let Some(held) = held.map(|h| h.trunc())
+            && (held.contains(&subnet.network()) || subnet.contains(&held.network()))
+            && !holders.contains(&a.header.index)
+        {
+            holders.push(a.header.index);
+        }
+    }
+    for index in holders {
+        let Some(link) = handle
+            .link()
+            .get()
+            .match_index(index)
+            .execute()
+            .try_next()
+            .await
+            .map_err(describe)?
+        else {
+            continue;
+        };
+        let name = link
+            .attributes
+            .iter()
+            .find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        if name.starts_with("atomic") && is_bridge(&link) && !has_ports(handle, index).await? {
+            tracing::info!("removing the idle bridge {name}: its subnet is now {bridge}'s");
+            match handle.link().del(index).execute().await {
+                Ok(()) => continue,
+                Err(e) if errno(&e) == Some(ENODEV) => continue,
+                Err(e) => {
+                    return Err(describe(e))
+                        .with_context(|| format!("removing the idle bridge {name}"));
+                }
+            }
+        }
+        bail!(
+            "the subnet {subnet} of bridge {bridge} overlaps an address of interface {name}; \
+             give the network another subnet (atomic.conf default_network_subnet, or \
+             network create --subnet)"
+        );
+    }
+    Ok(())
+}
+
+fn is_bridge(link: &LinkMessage) -> bool {
+    link.attributes.iter().any(|a| match a {
+        LinkAttribute::LinkInfo(infos) => infos.iter().any(|i| {
+            matches!(
+                i,
+                rtnetlink::packet_route::link::LinkInfo::Kind(InfoKind::Bridge)
+            )
+        }),
+        _ => false,
+    })
+}
+
+/// Whether any interface is on the bridge with this index.
+async fn has_ports(handle: &Handle, bridge: u32) -> Result<bool> {
+    let mut links = handle.link().get().execute();
+    while let Some(link) = links.try_next().await.map_err(describe)? {
+        let on_bridge = link
+            .attributes
+            .iter()
+            .any(|a| matches!(a, LinkAttribute::Controller(c) if *c == bridge));
+        if on_bridge {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Forget what the host knew of the container's address on the bridge: the address may have
+/// been another container's a moment ago (addresses are reused, the bridge stays), and the
+/// host would go on sending to that one's MAC address until its entry expired.
+async fn forget_neighbour(handle: &Handle, bridge: u32, ip: Ipv4Addr) -> Result<()> {
+    let mut message = NeighbourMessage::default();
+    message.header.family = AddressFamily::Inet;
+    message.header.ifindex = bridge;
+    message
+        .attributes
+        .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(ip)));
+    match handle.neighbours().del(message).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(ENOENT) => Ok(()),
+        Err(e) => Err(describe(e)).with_context(|| format!("forgetting the neighbour {ip}")),
+    }
+}
+
+/// Delete the link `name` if there is one.
+async fn delete_link(handle: &Handle, name: &str) -> Result<()> {
+    let Some(link) = link_by_name(handle, name).await? else {
+        return Ok(());
+    };
+    match handle.link().del(link.header.index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(ENODEV) => Ok(()),
+        Err(e) => Err(describe(e)).with_context(|| format!("removing the link {name}")),
+    }
 }
 
 /// The veth pair: the host end on the bridge and up, the other end made in the container's
 /// namespace under its final name (one message: nothing to rename or move afterwards).
 async fn add_veth(handle: &Handle, w: &Wiring, bridge: u32, netns: &std::fs::File) -> Result<()> {
     use std::os::fd::AsRawFd;
-    let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
-        .name(w.interface.clone())
-        .setns_by_fd(netns.as_raw_fd());
-    if let Some(mac) = w.mac {
-        peer = peer.address(mac.to_vec());
+    let message = || {
+        let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(w.interface.clone())
+            .setns_by_fd(netns.as_raw_fd());
+        if let Some(mac) = w.mac {
+            peer = peer.address(mac.to_vec());
+        }
+        LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+            .name(w.host_veth.clone())
+            .controller(bridge)
+            .up()
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+            .build()
+    };
+    let mut made = handle.link().add(message()).execute().await;
+    if matches!(&made, Err(e) if errno(e) == Some(EEXIST)) {
+        // The same container's previous pair, its namespace still being torn down by the
+        // kernel (a restart): removed now, synchronously.
+        delete_link(handle, &w.host_veth).await?;
+        made = handle.link().add(message()).execute().await;
     }
-    let message = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
-        .name(w.host_veth.clone())
-        .controller(bridge)
-        .up()
-        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
-        .build();
-    handle
-        .link()
-        .add(message)
-        .execute()
-        .await
-        .map_err(describe)
-        .with_context(|| {
-            format!(
-                "creating the veth pair {} (on {}) / {}",
-                w.host_veth, w.bridge, w.interface
-            )
-        })
+    made.map_err(describe).with_context(|| {
+        format!(
+            "creating the veth pair {} (on {}) / {}",
+            w.host_veth, w.bridge, w.interface
+        )
+    })
 }
 
-/// Inside the container's namespace: `lo` and the interface up, its address, the default
-/// route through the gateway. Returns the interface's MAC address.
+/// Inside the container's namespace: its address, the interface up (announcing the address:
+/// the other containers on the bridge may know it with another MAC address), the default
+/// route through the gateway, `lo` up. Returns the interface's MAC address.
 async fn configure_inside(handle: &Handle, w: &Wiring) -> Result<String> {
-    let lo = link_by_name(handle, "lo")
-        .await?
-        .context("the namespace has no loopback interface")?;
-    handle
-        .link()
-        .set(LinkUnspec::new_with_index(lo.header.index).up().build())
-        .execute()
-        .await
-        .map_err(describe)
-        .context("bringing up lo")?;
     let link = link_by_name(handle, &w.interface)
         .await?
         .with_context(|| format!("{} did not arrive in the container's namespace", w.interface))?;
     let index = link.header.index;
+    // A gratuitous ARP when the interface comes up (this thread's /proc/sys/net is the
+    // container's namespace's).
+    let arp_notify = format!("/proc/sys/net/ipv4/conf/{}/arp_notify", w.interface);
+    std::fs::write(&arp_notify, "1").with_context(|| format!("writing {arp_notify}"))?;
     handle
         .address()
         .add(index, IpAddr::V4(w.ip), w.prefix_len)
@@ -225,22 +348,33 @@ async fn configure_inside(handle: &Handle, w: &Wiring) -> Result<String> {
         .await
         .map_err(describe)
         .with_context(|| format!("adding the default route via {}", w.gateway))?;
+    let lo = link_by_name(handle, "lo")
+        .await?
+        .context("the namespace has no loopback interface")?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(lo.header.index).up().build())
+        .execute()
+        .await
+        .map_err(describe)
+        .context("bringing up lo")?;
     Ok(mac_of(&link))
 }
 
 /// Bring a container's links up: the bridge (made if missing), the veth pair, the container
-/// end's address and route. A failure may leave part of it: [`down`] removes it.
-pub fn up(w: &Wiring) -> Result<Wired> {
+/// end's address and route; returns the container end's MAC address. A failure may leave the
+/// pair: it goes with the namespace.
+pub fn up(w: &Wiring) -> Result<String> {
     let w = w.clone();
     in_thread(move || {
         let netns = std::fs::File::open(&w.netns)
             .with_context(|| format!("opening the network namespace {}", w.netns.display()))?;
         let rt = runtime()?;
         let host = connect(&rt)?;
-        let bridge_existed = rt.block_on(async {
-            let (bridge, existed) = ensure_bridge(&host, &w).await?;
-            add_veth(&host, &w, bridge, &netns).await?;
-            Ok::<bool, anyhow::Error>(existed)
+        rt.block_on(async {
+            let bridge = ensure_bridge(&host, &w).await?;
+            forget_neighbour(&host, bridge, w.ip).await?;
+            add_veth(&host, &w, bridge, &netns).await
         })?;
         // From here on this thread is in the container's namespace; it ends with this
         // closure.
@@ -250,53 +384,17 @@ pub fn up(w: &Wiring) -> Result<Wired> {
         )
         .with_context(|| format!("entering the network namespace {}", w.netns.display()))?;
         let inside = connect(&rt)?;
-        let mac = rt.block_on(configure_inside(&inside, &w))?;
-        Ok(Wired {
-            bridge_existed,
-            mac,
-        })
+        rt.block_on(configure_inside(&inside, &w))
     })
 }
 
-/// Take a container's links down: its veth pair (gone already is fine), and the bridge when
-/// no other interface is on it. Returns whether the bridge is gone (the container was the
-/// network's last).
-pub fn down(bridge: &str, host_veth: &str) -> Result<bool> {
-    let (bridge, host_veth) = (bridge.to_string(), host_veth.to_string());
+/// Remove a bridge (with `network delete`, or a test's own); gone already is fine.
+pub fn remove_bridge(name: &str) -> Result<()> {
+    let name = name.to_string();
     in_thread(move || {
         let rt = runtime()?;
         let handle = connect(&rt)?;
-        rt.block_on(async {
-            if let Some(veth) = link_by_name(&handle, &host_veth).await? {
-                match handle.link().del(veth.header.index).execute().await {
-                    Ok(()) => {}
-                    Err(e) if errno(&e) == Some(ENODEV) => {}
-                    Err(e) => {
-                        return Err(describe(e))
-                            .with_context(|| format!("removing the veth {host_veth}"));
-                    }
-                }
-            }
-            let Some(br) = link_by_name(&handle, &bridge).await? else {
-                return Ok(true);
-            };
-            let index = br.header.index;
-            let mut links = handle.link().get().execute();
-            while let Some(link) = links.try_next().await.map_err(describe)? {
-                let on_bridge = link
-                    .attributes
-                    .iter()
-                    .any(|a| matches!(a, LinkAttribute::Controller(c) if *c == index));
-                if on_bridge {
-                    return Ok(false);
-                }
-            }
-            match handle.link().del(index).execute().await {
-                Ok(()) => Ok(true),
-                Err(e) if errno(&e) == Some(ENODEV) => Ok(true),
-                Err(e) => Err(describe(e)).with_context(|| format!("removing the bridge {bridge}")),
-            }
-        })
+        rt.block_on(delete_link(&handle, &name))
     })
 }
 

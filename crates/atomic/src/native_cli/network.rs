@@ -31,7 +31,15 @@ pub fn execute(native: &NativeEngine, command: &NetworkCommand) -> Result<i32> {
         }
         NetworkCommand::Rm { names } => {
             for name in names {
+                let bridge = networks.get(name)?.and_then(|n| n.network_interface);
                 networks.remove(name)?;
+                // netavark removes its bridges with their last container; the built-in driver's
+                // stay until their network goes.
+                if let Some(bridge) = bridge
+                    && let Err(e) = atomic_runtime::network::ifaces::remove_bridge(&bridge)
+                {
+                    tracing::warn!("removing the bridge {bridge} of network {name}: {e:#}");
+                }
                 output::line(name)?;
             }
         }
