@@ -395,7 +395,10 @@ mod tests {
             .args(["-c", "read x; echo \"bad: $x\" >&2; exit 2"])
             .run_with_input(b"this\n")
             .unwrap_err();
-        assert!(err.to_string().ends_with("(exit code 2): bad: this"), "{err}");
+        assert!(
+            err.to_string().ends_with("(exit code 2): bad: this"),
+            "{err}"
+        );
     }
 
     #[test]

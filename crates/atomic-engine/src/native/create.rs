@@ -172,6 +172,7 @@ fn create(
             default_subnet: networking.default_subnet,
             live: &|other| network::attach::is_live(runner, other),
             driver: networking.driver,
+            driver_in_use: &|net| network::attach::driver_in_use(runner, net),
         },
     )?;
     let made =

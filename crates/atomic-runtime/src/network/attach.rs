@@ -56,13 +56,19 @@ impl std::str::FromStr for NetworkDriver {
 }
 
 impl NetworkDriver {
-    /// The driver of a container on `networks`: the preferred one, unless a network resolves
-    /// names (aardvark-dns, which netavark starts).
-    pub fn for_networks(preferred: NetworkDriver, networks: &[&Network]) -> NetworkDriver {
-        if networks.iter().any(|n| n.dns_enabled) {
+    /// The driver of a new container on `network`: netavark where names are resolved
+    /// (aardvark-dns, which netavark starts); else the driver of the network's other
+    /// containers (`in_use`: a network's containers share one, as each driver removes the
+    /// network's rules with its own last container); else the preferred one.
+    pub fn choose(
+        preferred: NetworkDriver,
+        network: &Network,
+        in_use: Option<NetworkDriver>,
+    ) -> NetworkDriver {
+        if network.dns_enabled {
             NetworkDriver::Netavark
         } else {
-            preferred
+            in_use.unwrap_or(preferred)
         }
     }
 
@@ -115,6 +121,8 @@ pub struct PlanInput<'a> {
     pub live: &'a dyn Fn(&str) -> bool,
     /// atomic.conf `network_driver`.
     pub driver: NetworkDriver,
+    /// The driver of the containers with an address on a network (by name), if any.
+    pub driver_in_use: &'a dyn Fn(&str) -> Option<NetworkDriver>,
 }
 
 /// Decide a new container's network: its address (allocated now, under the networks' lock)
@@ -137,7 +145,8 @@ pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>
         None => networks.ensure_default(input.default_subnet)?,
         Some(name) => networks.require(name)?,
     };
-    let driver = NetworkDriver::for_networks(input.driver, &[&network]);
+    let driver =
+        NetworkDriver::choose(input.driver, &network, (input.driver_in_use)(&network.name));
     driver.check_installed(networks)?;
     let mut exposed: Vec<ExposedPort> = req.net.expose.clone();
     for key in input.image_exposed {
@@ -430,6 +439,16 @@ pub fn netavark_name(net: &Network) -> String {
     format!("atomic-{}", &net.id[..net.id.len().min(12)])
 }
 
+/// The driver of `runner`'s containers with an address on `network`, if it has any (the first
+/// whose record says).
+pub fn driver_in_use(runner: &Runner, network: &str) -> Option<NetworkDriver> {
+    let users = runner.networks.users(network).ok()?;
+    users.values().find_map(|id| {
+        let record = runner.containers.load(id).ok()?;
+        record.network.map(|att| att.driver)
+    })
+}
+
 /// Whether container `id` of `runner` has its network up.
 pub fn is_live(runner: &Runner, id: &str) -> bool {
     netns::exists(&runner.netns_path(id))
@@ -449,3 +468,7 @@ pub fn display_name(network: &str) -> &str {
         network
     }
 }
+
+#[cfg(test)]
+#[path = "attach_tests.rs"]
+mod tests;

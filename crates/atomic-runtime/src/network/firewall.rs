@@ -252,7 +252,10 @@ impl Script {
 
     fn add_jumps(&mut self, chain: &OwnChain, verb: &str) {
         for (builtin, matches) in &chain.jumps {
-            self.push(chain.table, format!("{verb} {}", chain.jump(builtin, matches)));
+            self.push(
+                chain.table,
+                format!("{verb} {}", chain.jump(builtin, matches)),
+            );
         }
     }
 

@@ -98,7 +98,10 @@ fn an_internal_network_has_no_way_out() {
         text.contains("-A ATOMIC-F-0123456789ab -i atomic01234567 -j DROP\n"),
         "{text}"
     );
-    assert!(!text.contains("ACCEPT\n-A ATOMIC-F-0123456789ab -s"), "{text}");
+    assert!(
+        !text.contains("ACCEPT\n-A ATOMIC-F-0123456789ab -s"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -51,11 +51,8 @@ pub struct Wiring {
     pub mac: Option<[u8; 6]>,
 }
 
-
 /// The thread that does netlink work, with its runtime.
-fn in_thread<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+fn in_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     std::thread::spawn(work)
         .join()
         .map_err(|_| anyhow!("the thread setting up network links failed"))?
@@ -71,7 +68,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// A netlink connection in the calling thread's network namespace, served by `rt`.
 fn connect(rt: &tokio::runtime::Runtime) -> Result<Handle> {
     let _guard = rt.enter();
-    let (connection, handle, _) = rtnetlink::new_connection().context("opening a netlink socket")?;
+    let (connection, handle, _) =
+        rtnetlink::new_connection().context("opening a netlink socket")?;
     rt.spawn(connection);
     Ok(handle)
 }
@@ -93,7 +91,14 @@ fn describe(e: rtnetlink::Error) -> anyhow::Error {
 
 /// The link called `name`, None when there is none.
 async fn link_by_name(handle: &Handle, name: &str) -> Result<Option<LinkMessage>> {
-    match handle.link().get().match_name(name.to_string()).execute().try_next().await {
+    match handle
+        .link()
+        .get()
+        .match_name(name.to_string())
+        .execute()
+        .try_next()
+        .await
+    {
         Ok(found) => Ok(found),
         Err(e) if errno(&e) == Some(ENODEV) => Ok(None),
         Err(e) => Err(describe(e)).with_context(|| format!("looking up link {name}")),
@@ -315,9 +320,12 @@ async fn add_veth(handle: &Handle, w: &Wiring, bridge: u32, netns: &std::fs::Fil
 /// the other containers on the bridge may know it with another MAC address), the default
 /// route through the gateway, `lo` up. Returns the interface's MAC address.
 async fn configure_inside(handle: &Handle, w: &Wiring) -> Result<String> {
-    let link = link_by_name(handle, &w.interface)
-        .await?
-        .with_context(|| format!("{} did not arrive in the container's namespace", w.interface))?;
+    let link = link_by_name(handle, &w.interface).await?.with_context(|| {
+        format!(
+            "{} did not arrive in the container's namespace",
+            w.interface
+        )
+    })?;
     let index = link.header.index;
     // A gratuitous ARP when the interface comes up (this thread's /proc/sys/net is the
     // container's namespace's).
@@ -329,7 +337,12 @@ async fn configure_inside(handle: &Handle, w: &Wiring) -> Result<String> {
         .execute()
         .await
         .map_err(describe)
-        .with_context(|| format!("giving {} the address {}/{}", w.interface, w.ip, w.prefix_len))?;
+        .with_context(|| {
+            format!(
+                "giving {} the address {}/{}",
+                w.interface, w.ip, w.prefix_len
+            )
+        })?;
     handle
         .link()
         .set(LinkUnspec::new_with_index(index).up().build())
@@ -427,4 +440,38 @@ pub fn parse_mac(text: &str) -> Result<[u8; 6]> {
         bail!("'{text}' is a multicast MAC address; a container needs a unicast one");
     }
     Ok(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_addresses_and_host_end_names() {
+        assert_eq!(
+            parse_mac("02:42:0a:60:67:32").unwrap(),
+            [0x02, 0x42, 0x0a, 0x60, 0x67, 0x32]
+        );
+        for bad in [
+            "02:42:0a:60:67",
+            "02:42:0a:60:67:32:00",
+            "zz:42:0a:60:67:32",
+            "2:42:a:60:67:32",
+        ] {
+            assert!(
+                parse_mac(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("not a MAC"),
+                "{bad}"
+            );
+        }
+        let multicast = parse_mac("01:00:5e:00:00:01").unwrap_err().to_string();
+        assert!(multicast.contains("multicast"), "{multicast}");
+        let id = "0123456789abcdef".repeat(4);
+        assert_eq!(host_veth_name(&id, 0), "veth01234567");
+        assert_eq!(host_veth_name(&id, 1), "veth01234567-1");
+        // Interface names hold 15 bytes.
+        assert!(host_veth_name(&id, 99).len() <= 15);
+    }
 }
