@@ -246,12 +246,23 @@ impl Task {
         let stdin = child.stdin.take();
         // Written from a thread of its own: a program answering while it reads would
         // otherwise fill its output pipe and wait for us as we wait for it.
-        let writer = std::thread::spawn(move || {
-            if let Some(mut stdin) = stdin {
-                // A broken pipe (it exited early) shows in its status.
-                let _ = stdin.write_all(&input);
+        let writer = std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // A broken pipe (it exited early) shows in its status.
+                    let _ = stdin.write_all(&input);
+                }
+            });
+        let writer = match writer {
+            Ok(writer) => writer,
+            Err(e) => {
+                // Its stdin went with the closure: it sees the end of its input.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(self.spawn_error(e));
             }
-        });
+        };
         Ok(Started {
             task: self.clone(),
             child,

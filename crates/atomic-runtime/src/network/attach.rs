@@ -76,7 +76,7 @@ impl NetworkDriver {
     fn check_installed(self, networks: &Networks) -> Result<()> {
         match self {
             NetworkDriver::Netavark => Netavark::find(&networks.netavark_dir()).map(|_| ()),
-            NetworkDriver::Builtin => match atomic_exec::find_program("iptables-restore") {
+            NetworkDriver::Builtin => match super::firewall::program("iptables-restore") {
                 Some(_) => Ok(()),
                 None => bail!(
                     "iptables-restore is not installed: the built-in engine's bridge networks \

@@ -68,22 +68,21 @@ COMMIT
 }
 
 #[test]
-fn a_later_container_checks_the_networks_chains_and_refills_them() {
-    let text = setup_script(&net(false), Expect::Present, &container(&[])).render();
+fn a_later_container_checks_the_networks_chains_and_adds_its_own() {
+    let ports = [port("", 18160, 80, 1, Proto::Tcp)];
+    let text = setup_script(&net(false), Expect::Present, &container(&ports)).render();
     assert_eq!(
         text,
         "*nat
-:ATOMIC-N-0123456789ab - [0:0]
--A ATOMIC-N-0123456789ab -o atomic01234567 -m mark --mark 0x2000/0x2000 -j MASQUERADE
--A ATOMIC-N-0123456789ab -s 10.96.1.0/24 -d 10.96.1.0/24 -j RETURN
--A ATOMIC-N-0123456789ab -s 10.96.1.0/24 ! -d 224.0.0.0/4 -j MASQUERADE
 -C POSTROUTING -j ATOMIC-N-0123456789ab
+-N ATOMIC-C-fedcba987654
+-A ATOMIC-C-fedcba987654 -s 10.96.1.0/24 -p tcp -m tcp --dport 18160 -j MARK --set-xmark 0x2000/0x2000
+-A ATOMIC-C-fedcba987654 -s 127.0.0.1/32 -p tcp -m tcp --dport 18160 -j MARK --set-xmark 0x2000/0x2000
+-A ATOMIC-C-fedcba987654 -p tcp -m tcp --dport 18160 -j DNAT --to-destination 10.96.1.2:80
+-A PREROUTING -m addrtype --dst-type LOCAL -j ATOMIC-C-fedcba987654
+-A OUTPUT -m addrtype --dst-type LOCAL -j ATOMIC-C-fedcba987654
 COMMIT
 *filter
-:ATOMIC-F-0123456789ab - [0:0]
--A ATOMIC-F-0123456789ab -d 10.96.1.0/24 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
--A ATOMIC-F-0123456789ab -d 10.96.1.0/24 -m conntrack --ctstate DNAT -j ACCEPT
--A ATOMIC-F-0123456789ab -s 10.96.1.0/24 -j ACCEPT
 -C FORWARD -j ATOMIC-F-0123456789ab
 COMMIT
 "

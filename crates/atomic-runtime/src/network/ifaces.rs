@@ -53,7 +53,10 @@ pub struct Wiring {
 
 /// The thread that does netlink work, with its runtime.
 fn in_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    std::thread::spawn(work)
+    std::thread::Builder::new()
+        .name("netlink".into())
+        .spawn(work)
+        .context("starting a thread for network links")?
         .join()
         .map_err(|_| anyhow!("the thread setting up network links failed"))?
 }
