@@ -164,13 +164,14 @@ fn setup_one(
     // The firewall's transaction runs while the links are made: neither waits for the other.
     let firewall = firewall::start_setup(&rules, expect, &container);
     let links = make_links(leg, &rules, ports, container_id, index, netns);
+    let links_done = start.elapsed();
     let firewall = firewall
         .finish()
         .with_context(|| format!("setting up the firewall of network {}", leg.network.name));
     let mac = links?;
     firewall?;
     tracing::debug!(
-        "network {} up in {:?} ({expect:?})",
+        "network {} up in {:?} (namespace and links {links_done:?}; firewall {expect:?})",
         leg.network.name,
         start.elapsed()
     );
@@ -190,7 +191,9 @@ fn make_links(
         sysctl("net.ipv4.ip_forward", "1")?;
     }
     if index == 0 {
+        let start = std::time::Instant::now();
         netns::create(netns_path)?;
+        tracing::debug!("namespace made in {:?}", start.elapsed());
     }
     let mac = ifaces::up(&leg.wiring(container_id, index, netns_path)?)?;
     if ports.iter().any(reaches_loopback) {
