@@ -143,6 +143,9 @@ pub struct EngineSettings {
     /// The subnet of the native default bridge network (atomic.conf
     /// `default_network_subnet`), used when that network is first made.
     pub default_network_subnet: Option<String>,
+    /// What sets up native containers' bridge networks (atomic.conf `network_driver`:
+    /// `builtin`, the default, or `netavark`); checked when a container is created.
+    pub network_driver: Option<String>,
 }
 
 /// The OCI runtime used when none is configured.
@@ -155,6 +158,7 @@ impl Default for EngineSettings {
             runtime: DEFAULT_RUNTIME.to_string(),
             log_driver: None,
             default_network_subnet: None,
+            network_driver: None,
         }
     }
 }

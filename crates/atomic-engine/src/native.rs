@@ -27,6 +27,8 @@ pub struct NativeEngine {
     log_driver: Option<String>,
     /// atomic.conf `default_network_subnet`, checked when the default network is made.
     default_subnet: Option<String>,
+    /// atomic.conf `network_driver`, checked when a container is created.
+    network_driver: Option<String>,
 }
 
 /// Every store error goes out with its whole chain: it says what failed and on what.
@@ -49,6 +51,7 @@ impl NativeEngine {
             runtime: settings.runtime.clone(),
             log_driver: settings.log_driver.clone(),
             default_subnet: settings.default_network_subnet.clone(),
+            network_driver: settings.network_driver.clone(),
         }
     }
 

@@ -344,6 +344,62 @@ impl Task {
         }
     }
 
+    /// As [`Task::output`], with `input` written to the program's stdin (then closed): a
+    /// batch of commands (`iptables-restore`), a document to read. A program that exits
+    /// without reading it all is judged by its exit status alone.
+    pub fn output_with_input(&self, input: &[u8]) -> Result<Output, Error> {
+        self.start_with_input(input.to_vec())?.output()
+    }
+
+    /// Start the program with `input` on its stdin and return at once: atomic does other work
+    /// while it runs, then collects it with [`Started::output`] or [`Started::finish`].
+    pub fn start_with_input(&self, input: Vec<u8>) -> Result<Started, Error> {
+        use std::io::Write;
+        self.announce();
+        let mut child = self
+            .command()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.spawn_error(e))?;
+        let stdin = child.stdin.take();
+        // Written from a thread of its own: a program answering while it reads would
+        // otherwise fill its output pipe and wait for us as we wait for it.
+        let writer = std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                if let Some(mut stdin) = stdin {
+                    // A broken pipe (it exited early) shows in its status.
+                    let _ = stdin.write_all(&input);
+                }
+            });
+        let writer = match writer {
+            Ok(writer) => writer,
+            Err(e) => {
+                // Its stdin went with the closure: it sees the end of its input.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(self.spawn_error(e));
+            }
+        };
+        Ok(Started {
+            task: self.clone(),
+            child,
+            writer,
+        })
+    }
+
+    /// As [`Task::run`], with `input` on the program's stdin (see [`Task::output_with_input`]).
+    pub fn run_with_input(&self, input: &[u8]) -> Result<Output, Error> {
+        let out = self.output_with_input(input)?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(self.failure(out.status, &out.stderr))
+        }
+    }
+
     /// Run on atomic's own stdout and stderr (the program talks to the user); returns its exit
     /// code by [`exit_code`]'s rule.
     pub fn status(&self) -> Result<i32, Error> {
@@ -405,6 +461,38 @@ fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
     match result {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
+    }
+}
+
+/// A program running with its input, from [`Task::start_with_input`].
+#[derive(Debug)]
+pub struct Started {
+    task: Task,
+    child: std::process::Child,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl Started {
+    /// Wait for it; its output whatever the exit status (the caller reads it).
+    pub fn output(self) -> Result<Output, Error> {
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| self.task.spawn_error(e))?;
+        // The writer is done: the program's stdin was closed when it exited at the latest.
+        let _ = self.writer.join();
+        Ok(out)
+    }
+
+    /// Wait for it; an unsuccessful exit is an [`Error::Failed`] carrying the stderr tail.
+    pub fn finish(self) -> Result<Output, Error> {
+        let task = self.task.clone();
+        let out = self.output()?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(task.failure(out.status, &out.stderr))
+        }
     }
 }
 
@@ -479,6 +567,24 @@ mod tests {
         );
         assert!(!text.contains("line2"), "{text}");
         assert!(matches!(err, Error::Failed { code: 3, .. }));
+    }
+
+    #[test]
+    fn input_reaches_stdin_whatever_its_size() {
+        // Larger than a pipe's buffer, echoed back as it is read.
+        let input = "line\n".repeat(100_000);
+        let out = Task::new("testing", "cat")
+            .run_with_input(input.as_bytes())
+            .unwrap();
+        assert_eq!(out.stdout.len(), input.len());
+        let err = Task::new("testing", "/bin/sh")
+            .args(["-c", "read x; echo \"bad: $x\" >&2; exit 2"])
+            .run_with_input(b"this\n")
+            .unwrap_err();
+        assert!(
+            err.to_string().ends_with("(exit code 2): bad: this"),
+            "{err}"
+        );
     }
 
     #[test]

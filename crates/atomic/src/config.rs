@@ -12,7 +12,7 @@ use atomic_engine::{EngineKind, EngineSettings};
 
 /// Every key atomic reads. The commented default file the Debian package installs
 /// (`crates/atomic/debian/atomic.conf`) must explain each one: a test checks it.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "default_storage",
     "default_docker",
     "checkout_path",
@@ -22,6 +22,7 @@ pub const KEYS: [&str; 9] = [
     "layer_expansion_ratio",
     "log_driver",
     "default_network_subnet",
+    "network_driver",
 ];
 
 /// The settings atomic reads; everything else in the file is ignored.
@@ -49,6 +50,9 @@ pub struct Config {
     pub log_driver: Option<String>,
     /// `default_network_subnet`: the subnet of the native engine's default bridge network.
     pub default_network_subnet: Option<String>,
+    /// `network_driver`: what sets up the native engine's bridge networks (builtin or
+    /// netavark).
+    pub network_driver: Option<String>,
 }
 
 /// atomic.conf holds a few scalar settings (the packaged file is about 2 KB): a larger file is
@@ -120,6 +124,7 @@ impl Config {
             layer_expansion_ratio,
             log_driver,
             default_network_subnet,
+            network_driver,
         ] = KEYS;
         Ok(Config {
             default_storage: item(default_storage)?,
@@ -131,6 +136,7 @@ impl Config {
             layer_expansion_ratio: whole_number(&doc, layer_expansion_ratio, &path)?,
             log_driver: item(log_driver)?,
             default_network_subnet: item(default_network_subnet)?,
+            network_driver: item(network_driver)?,
             path,
         })
     }
@@ -158,6 +164,7 @@ impl Config {
                 .unwrap_or_else(|| atomic_engine::DEFAULT_RUNTIME.to_string()),
             log_driver: self.log_driver.clone(),
             default_network_subnet: self.default_network_subnet.clone(),
+            network_driver: self.network_driver.clone(),
         }
     }
 

@@ -51,16 +51,36 @@ impl std::ops::Deref for NetWorld {
 
 impl Drop for NetWorld {
     fn drop(&mut self) {
-        let Ok(entries) = std::fs::read_dir(self.0.store_root().join("containers")) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            if id.len() == 64 {
-                let _ = docker(&self.0, &["rm", "-f", &id]);
+        if let Ok(entries) = std::fs::read_dir(self.0.store_root().join("containers")) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                if id.len() == 64 {
+                    let _ = docker(&self.0, &["rm", "-f", &id]);
+                }
             }
         }
+        // The built-in driver's bridges stay with their networks (as docker0 does); the
+        // store goes with the test, so do they.
+        for bridge in bridges(&self.0) {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", &bridge])
+                .output();
+        }
     }
+}
+
+/// The bridges of the world's networks.
+fn bridges(world: &World) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(world.store_root().join("networks")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .filter_map(|net| net["network_interface"].as_str().map(str::to_owned))
+        .collect()
 }
 
 fn world(n: u8) -> NetWorld {
@@ -233,7 +253,10 @@ fn published_port_label_answers_from_the_host_and_leaves_nothing() {
         hosts.ends_with(&format!("{}\t{}\n", ip.trim(), &id[..12])),
         "{hosts}"
     );
-    assert!(!host_state(&world, &needles).is_empty(), "rules while up");
+    // The default bridge is the built-in driver's: its chains, not netavark's.
+    let up = host_state(&world, &needles);
+    assert!(up.iter().any(|l| l.contains("ATOMIC-C-")), "{up:#?}");
+    assert!(!up.iter().any(|l| l.contains("NETAVARK")), "{up:#?}");
 
     let out = native(&world, &["containers", "delete", "-f", "-y", "i16-web"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -352,6 +375,10 @@ fn containers_on_a_user_network_find_each_other_by_name_and_alias() {
             "/www",
         ],
     );
+    // A network with DNS goes through netavark (aardvark-dns), whatever the default driver.
+    let up = host_state(&world, &needles);
+    assert!(up.iter().any(|l| l.contains("NETAVARK")), "{up:#?}");
+    assert!(!up.iter().any(|l| l.contains("ATOMIC-")), "{up:#?}");
     for target in ["i16-srv", "web-alias"] {
         // The server's httpd binds its port a moment after `run -d` returns: a few tries.
         let script = format!(
@@ -789,5 +816,58 @@ fn link_puts_a_running_containers_address_in_etc_hosts_under_its_alias() {
     refused(&["--link", "db:database"], "not running");
     docker_ok(&world, &["rm", "-f", "db"]);
     assert_eq!(containers_left(&world), 0);
+    assert_eq!(host_state(&world, &needles), Vec::<String>::new());
+}
+
+#[test]
+fn the_default_bridge_through_netavark_when_atomic_conf_says_so() {
+    if !usable() {
+        return;
+    }
+    let world = world(11);
+    let conf = std::fs::read_to_string(world.conf()).unwrap();
+    std::fs::write(world.conf(), format!("{conf}network_driver: netavark\n")).unwrap();
+    let needles = ["10.96.11.", "18168"];
+    web_image(
+        &world,
+        "i16-nvk",
+        "docker run -d -p 127.0.0.1:18168:80 --name ${NAME} ${IMAGE} busybox httpd -f -p 80 -h /www",
+    );
+    let out = native(&world, &["run", "-q", "i16-nvk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    http_get("127.0.0.1:18168");
+    let up = host_state(&world, &needles);
+    assert!(up.iter().any(|l| l.contains("NETAVARK-DN-")), "{up:#?}");
+    assert!(!up.iter().any(|l| l.contains("ATOMIC-")), "{up:#?}");
+
+    // Back to the built-in driver while a netavark container is on the network: a new
+    // container there shares its driver (each driver removes the network's rules with its
+    // own last container).
+    std::fs::write(world.conf(), &conf).unwrap();
+    docker_ok(
+        &world,
+        &["run", "-d", "--name", "i16-nvk2", "i16-nvk", "sleep", "60"],
+    );
+    let both = host_state(&world, &needles);
+    assert!(!both.iter().any(|l| l.contains("ATOMIC-")), "{both:#?}");
+    let ip = docker_ok(
+        &world,
+        &[
+            "inspect",
+            "-f",
+            "{{.NetworkSettings.IPAddress}}",
+            "i16-nvk2",
+        ],
+    );
+    assert!(ip.starts_with("10.96.11."), "{ip}");
+    docker_ok(&world, &["rm", "-f", "i16-nvk", "i16-nvk2"]);
+    assert_eq!(host_state(&world, &needles), Vec::<String>::new());
+
+    // With the network empty, the next container takes the built-in driver again.
+    let out = docker(
+        &world,
+        &["run", "--rm", "-p", "127.0.0.1:18168:80", "i16-nvk", "true"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(host_state(&world, &needles), Vec::<String>::new());
 }

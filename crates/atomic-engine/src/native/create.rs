@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use atomic_runtime::dockercli::{NetworkMode, RestartPolicy, RunRequest};
 use atomic_runtime::host::{DeviceInfo, Host, SystemHost};
 use atomic_runtime::logs::{LogConfig, LogDriver, TagInfo};
-use atomic_runtime::network;
+use atomic_runtime::network::{self, NetworkDriver};
 use atomic_runtime::rootfs::Rootfs;
 use atomic_runtime::spec::{self, ContainerFiles, SpecInput};
 use atomic_runtime::state::{Lifecycle, Record, Restart, new_id, now};
@@ -38,6 +38,16 @@ impl NativeEngine {
         })
     }
 
+    /// The network driver: atomic.conf `network_driver`, checked; the built-in one by default.
+    fn network_driver(&self) -> crate::Result<NetworkDriver> {
+        match self.network_driver.as_deref() {
+            None => Ok(NetworkDriver::Builtin),
+            Some(text) => text
+                .parse()
+                .map_err(|e| native(anyhow::anyhow!("atomic.conf network_driver: {e}"))),
+        }
+    }
+
     pub fn create_container(
         &self,
         request: &RunRequest,
@@ -55,8 +65,11 @@ impl NativeEngine {
         }
         let runner = self.runner_creating()?;
         let request = &self.resolve_log_driver(request).map_err(native)?;
-        let subnet = self.default_subnet()?;
-        let created = create(&runner, image, request, env, subnet).map_err(native)?;
+        let networking = Networking {
+            default_subnet: self.default_subnet()?,
+            driver: self.network_driver()?,
+        };
+        let created = create(&runner, image, request, env, networking).map_err(native)?;
         Ok((runner, created))
     }
 }
@@ -87,12 +100,18 @@ impl NativeEngine {
     }
 }
 
+/// atomic.conf's network settings, checked.
+struct Networking {
+    default_subnet: ipnet::Ipv4Net,
+    driver: NetworkDriver,
+}
+
 fn create(
     runner: &Runner,
     (store, image): (Store, StoredImage),
     request: &RunRequest,
     env: &[(String, String)],
-    default_subnet: ipnet::Ipv4Net,
+    networking: Networking,
 ) -> Result<Record> {
     let id = new_id()?;
     let name = match &request.name {
@@ -159,8 +178,10 @@ fn create(
             id: &id,
             request,
             image_exposed: &exposed,
-            default_subnet,
+            default_subnet: networking.default_subnet,
             live: &|other| network::attach::is_live(runner, other),
+            driver: networking.driver,
+            driver_in_use: &|net| network::attach::driver_in_use(runner, net),
         },
     )?;
     let made =

@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 
-use super::config::{NetworkOptions, PerNetworkOptions};
+use super::builtin::{self, Leg};
+use super::config::{Network, NetworkOptions, PerNetworkOptions};
 use super::etcfiles::{self, DnsSettings};
 use super::netavark::Netavark;
 use super::ports::{self, ExposedPort, PortMapping};
@@ -25,6 +26,66 @@ pub struct Attachment {
     pub endpoints: Vec<Endpoint>,
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// What sets the container's networks up and takes them down (records made before the
+    /// built-in driver existed were netavark's).
+    #[serde(default)]
+    pub driver: NetworkDriver,
+}
+
+/// What sets a container's bridge networks up: atomic itself, or Podman's netavark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkDriver {
+    /// In-process (netlink and one iptables-restore each way), for networks without DNS;
+    /// a container on a network with DNS goes through netavark all the same.
+    Builtin,
+    #[default]
+    Netavark,
+}
+
+impl std::str::FromStr for NetworkDriver {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<NetworkDriver> {
+        match s {
+            "builtin" => Ok(NetworkDriver::Builtin),
+            "netavark" => Ok(NetworkDriver::Netavark),
+            other => bail!("unknown network driver '{other}' (builtin or netavark)"),
+        }
+    }
+}
+
+impl NetworkDriver {
+    /// The driver of a new container on `network`: netavark where names are resolved
+    /// (aardvark-dns, which netavark starts); else the driver of the network's other
+    /// containers (`in_use`: a network's containers share one, as each driver removes the
+    /// network's rules with its own last container); else the preferred one.
+    pub fn choose(
+        preferred: NetworkDriver,
+        network: &Network,
+        in_use: Option<NetworkDriver>,
+    ) -> NetworkDriver {
+        if network.dns_enabled {
+            NetworkDriver::Netavark
+        } else {
+            in_use.unwrap_or(preferred)
+        }
+    }
+
+    /// What the driver needs installed, or an error that says what to install.
+    fn check_installed(self, networks: &Networks) -> Result<()> {
+        match self {
+            NetworkDriver::Netavark => Netavark::find(&networks.netavark_dir()).map(|_| ()),
+            NetworkDriver::Builtin => match super::firewall::program("iptables-restore") {
+                Some(_) => Ok(()),
+                None => bail!(
+                    "iptables-restore is not installed: the built-in engine's bridge networks \
+                     need it; install the iptables package (apt-get install iptables), or run \
+                     with --network none or --network host"
+                ),
+            },
+        }
+    }
 }
 
 /// The container on one network.
@@ -58,6 +119,10 @@ pub struct PlanInput<'a> {
     pub default_subnet: Ipv4Net,
     /// Whether the container with this ID has its network up (its host ports are taken).
     pub live: &'a dyn Fn(&str) -> bool,
+    /// atomic.conf `network_driver`.
+    pub driver: NetworkDriver,
+    /// The driver of the containers with an address on a network (by name), if any.
+    pub driver_in_use: &'a dyn Fn(&str) -> Option<NetworkDriver>,
 }
 
 /// Decide a new container's network: its address (allocated now, under the networks' lock)
@@ -76,11 +141,13 @@ pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>
              or slirp4netns) yet; run as root, or with --network none or --network host"
         );
     }
-    Netavark::find(&networks.netavark_dir())?;
     let network = match net {
         None => networks.ensure_default(input.default_subnet)?,
         Some(name) => networks.require(name)?,
     };
+    let driver =
+        NetworkDriver::choose(input.driver, &network, (input.driver_in_use)(&network.name));
+    driver.check_installed(networks)?;
     let mut exposed: Vec<ExposedPort> = req.net.expose.clone();
     for key in input.image_exposed {
         // A malformed key in an image is skipped: the image still runs.
@@ -111,6 +178,7 @@ pub fn plan(networks: &Networks, input: &PlanInput) -> Result<Option<Attachment>
             dns: network.dns_enabled,
         }],
         ports,
+        driver,
     }))
 }
 
@@ -167,7 +235,7 @@ impl Runner {
         &self,
         record: &'a Record,
         att: &'a Attachment,
-        infos: &'a [super::config::Network],
+        infos: &'a [Network],
     ) -> NetworkOptions<'a> {
         let mut networks = BTreeMap::new();
         for (e, info) in att.endpoints.iter().zip(infos) {
@@ -195,7 +263,7 @@ impl Runner {
     /// its firewall chains after the network's name, and the host's firewall is shared by
     /// every store: each network is named after its ID there, so that the `atomic0` of
     /// another store (a test's) never shares, or tears down, this one's rules.
-    fn network_infos(&self, att: &Attachment) -> Result<Vec<super::config::Network>> {
+    fn network_infos(&self, att: &Attachment) -> Result<Vec<Network>> {
         att.endpoints
             .iter()
             .map(|e| {
@@ -206,7 +274,15 @@ impl Runner {
             .collect()
     }
 
-    /// Bring the container's network up before its process starts: a namespace, netavark's
+    /// The endpoints' networks as atomic defines them, in endpoint order.
+    fn networks_of(&self, att: &Attachment) -> Result<Vec<Network>> {
+        att.endpoints
+            .iter()
+            .map(|e| self.networks.require(&e.network))
+            .collect()
+    }
+
+    /// Bring the container's network up before its process starts: a namespace, its driver's
     /// setup in it, its host ports claimed. What a killed atomic left behind (the namespace,
     /// rules) is torn down first. On failure nothing of it is left.
     pub fn network_up(&self, record: &mut Record) -> Result<()> {
@@ -217,38 +293,29 @@ impl Runner {
         if netns::exists(&path) {
             self.network_down(record)?;
         }
-        let netavark = Netavark::find(&self.networks.netavark_dir())?;
-        let infos = self.network_infos(&att)?;
         if !att.ports.is_empty() {
             let live = |id: &str| netns::exists(&self.netns_path(id));
             self.networks
                 .claim_ports(&record.id, &record.name, &att.ports, &live)?;
         }
-        let result = netns::create(&path).and_then(|()| {
-            let opts = self.network_options(record, &att, &infos);
-            netavark.setup(&path, &opts)
-        });
-        let status = match result {
-            Ok(status) => status,
+        let macs = match att.driver {
+            // It makes the namespace itself, while its firewall transaction runs.
+            NetworkDriver::Builtin => self.builtin_setup(record, &att, &path),
+            NetworkDriver::Netavark => {
+                netns::create(&path).and_then(|()| self.netavark_setup(record, &att, &path))
+            }
+        };
+        let macs = match macs {
+            Ok(macs) => macs,
             Err(e) => {
-                if netns::exists(&path) {
-                    let opts = self.network_options(record, &att, &infos);
-                    if let Err(t) = netavark.teardown(&path, &opts) {
-                        tracing::debug!("teardown after a failed setup: {t:#}");
-                    }
-                }
                 netns::remove(&path).ok();
                 self.networks.release_ports(&record.id).ok();
                 return Err(e);
             }
         };
         if let Some(net) = record.network.as_mut() {
-            for (e, info) in net.endpoints.iter_mut().zip(&infos) {
-                let reported = status
-                    .get(&info.name)
-                    .and_then(|s| s.interfaces.get(&e.interface))
-                    .map(|i| i.mac_address.clone());
-                if let Some(mac) = reported.filter(|m| !m.is_empty()) {
+            for (e, mac) in net.endpoints.iter_mut().zip(macs) {
+                if let Some(mac) = mac.filter(|m| !m.is_empty()) {
                     e.mac = Some(mac);
                 }
             }
@@ -256,9 +323,72 @@ impl Runner {
         Ok(())
     }
 
+    /// The built-in driver's setup (it undoes itself on failure); each endpoint's MAC.
+    fn builtin_setup(
+        &self,
+        record: &Record,
+        att: &Attachment,
+        path: &Path,
+    ) -> Result<Vec<Option<String>>> {
+        let networks = self.networks_of(att)?;
+        let legs = legs(att, &networks);
+        let _lock = builtin::lock(&self.networks.netavark_dir())?;
+        let others = |network: &str| self.others_live(network, &record.id);
+        let macs = builtin::setup(&record.id, att, &legs, path, &others)?;
+        Ok(macs.into_iter().map(Some).collect())
+    }
+
+    /// Whether a container other than `id` with an address on `network` has its network up.
+    /// Unreadable allocations count as yes: the network's rules then stay rather than go from
+    /// under a container.
+    fn others_live(&self, network: &str, id: &str) -> bool {
+        match self.networks.users(network) {
+            Ok(users) => users
+                .values()
+                .any(|other| other != id && netns::exists(&self.netns_path(other))),
+            Err(e) => {
+                tracing::warn!("reading the allocations of network {network}: {e:#}");
+                true
+            }
+        }
+    }
+
+    /// netavark's setup, followed by its teardown when it fails (it does not undo a half-done
+    /// setup itself); each endpoint's MAC as netavark reports it.
+    fn netavark_setup(
+        &self,
+        record: &Record,
+        att: &Attachment,
+        path: &Path,
+    ) -> Result<Vec<Option<String>>> {
+        let netavark = Netavark::find(&self.networks.netavark_dir())?;
+        let infos = self.network_infos(att)?;
+        let opts = self.network_options(record, att, &infos);
+        let status = match netavark.setup(path, &opts) {
+            Ok(status) => status,
+            Err(e) => {
+                if let Err(t) = netavark.teardown(path, &opts) {
+                    tracing::debug!("teardown after a failed setup: {t:#}");
+                }
+                return Err(e);
+            }
+        };
+        Ok(att
+            .endpoints
+            .iter()
+            .zip(&infos)
+            .map(|(e, info)| {
+                status
+                    .get(&info.name)
+                    .and_then(|s| s.interfaces.get(&e.interface))
+                    .map(|i| i.mac_address.clone())
+            })
+            .collect())
+    }
+
     /// Take the container's network down after its process ended (or was killed with its
-    /// atomic): netavark's teardown, the namespace, the claimed host ports. The address stays
-    /// allocated until the container is removed.
+    /// atomic): its driver's teardown, the namespace, the claimed host ports. The address
+    /// stays allocated until the container is removed.
     pub fn network_down(&self, record: &Record) -> Result<()> {
         let Some(att) = &record.network else {
             return Ok(());
@@ -266,10 +396,20 @@ impl Runner {
         let path = self.netns_path(&record.id);
         let mut result = Ok(());
         if netns::exists(&path) {
-            let netavark = Netavark::find(&self.networks.netavark_dir())?;
-            let infos = self.network_infos(att)?;
-            let opts = self.network_options(record, att, &infos);
-            result = netavark.teardown(&path, &opts);
+            result = match att.driver {
+                NetworkDriver::Builtin => self.networks_of(att).and_then(|networks| {
+                    let _lock = builtin::lock(&self.networks.netavark_dir())?;
+                    let others = |network: &str| self.others_live(network, &record.id);
+                    builtin::teardown(&record.id, att, &legs(att, &networks), &others)
+                }),
+                NetworkDriver::Netavark => {
+                    Netavark::find(&self.networks.netavark_dir()).and_then(|netavark| {
+                        let infos = self.network_infos(att)?;
+                        let opts = self.network_options(record, att, &infos);
+                        netavark.teardown(&path, &opts)
+                    })
+                }
+            };
         }
         netns::remove(&path)?;
         self.networks.release_ports(&record.id)?;
@@ -284,10 +424,29 @@ impl Runner {
     }
 }
 
+/// Each endpoint beside its network.
+fn legs<'a>(att: &'a Attachment, networks: &'a [Network]) -> Vec<Leg<'a>> {
+    att.endpoints
+        .iter()
+        .zip(networks)
+        .map(|(endpoint, network)| Leg { endpoint, network })
+        .collect()
+}
+
 /// The name netavark knows a network by: its ID, so that networks of two stores (both called
 /// `atomic0`) never share firewall chains.
-pub fn netavark_name(net: &super::config::Network) -> String {
+pub fn netavark_name(net: &Network) -> String {
     format!("atomic-{}", &net.id[..net.id.len().min(12)])
+}
+
+/// The driver of `runner`'s containers with an address on `network`, if it has any (the first
+/// whose record says).
+pub fn driver_in_use(runner: &Runner, network: &str) -> Option<NetworkDriver> {
+    let users = runner.networks.users(network).ok()?;
+    users.values().find_map(|id| {
+        let record = runner.containers.load(id).ok()?;
+        record.network.map(|att| att.driver)
+    })
 }
 
 /// Whether container `id` of `runner` has its network up.
@@ -309,3 +468,7 @@ pub fn display_name(network: &str) -> &str {
         network
     }
 }
+
+#[cfg(test)]
+#[path = "attach_tests.rs"]
+mod tests;

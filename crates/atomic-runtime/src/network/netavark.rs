@@ -8,11 +8,11 @@
 //! Calls are serialized per store (a lock file in the config directory).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
+
+use atomic_exec::Task;
 
 use super::config::{NetworkOptions, StatusBlock};
 
@@ -83,41 +83,20 @@ impl Netavark {
     }
 
     fn run(&self, verb: &str, netns: &Path, opts: &NetworkOptions) -> Result<Vec<u8>> {
-        std::fs::create_dir_all(&self.config)
-            .with_context(|| format!("creating {}", self.config.display()))?;
         // One netavark at a time per store, as Podman does: two teardowns of a network's last
         // containers at once each see the other's still there, and the network's own rules
-        // (NAT) are left behind. A short wait, not worth a message.
-        let lock_path = self.config.join("netavark.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("opening {}", lock_path.display()))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive)
-            .with_context(|| format!("locking {}", lock_path.display()))?;
+        // (NAT) are left behind. The built-in driver takes the same lock. A short wait, not
+        // worth a message.
+        let _lock = super::builtin::lock(&self.config)?;
         let input = serde_json::to_vec(opts)?;
-        let mut child = Command::new(&self.program)
+        let out = Task::new(format!("netavark {verb}"), &self.program)
             .arg("--config")
             .arg(&self.config)
             .arg("--aardvark-binary")
             .arg(&self.aardvark)
             .arg(verb)
             .arg(netns)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("running {}", self.program.display()))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(&input)
-                .with_context(|| format!("writing the options of netavark {verb}"))?;
-        }
-        let out = child
-            .wait_with_output()
-            .with_context(|| format!("waiting for netavark {verb}"))?;
+            .output_with_input(&input)?;
         if out.status.success() {
             return Ok(out.stdout);
         }
@@ -125,11 +104,7 @@ impl Netavark {
         let said = serde_json::from_slice::<serde_json::Value>(&out.stdout)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or_else(|| {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            });
+            .unwrap_or_else(|| atomic_exec::stderr_tail(&out.stderr));
         bail!(
             "netavark {verb} for container {} failed ({}): {}",
             opts.container_name,

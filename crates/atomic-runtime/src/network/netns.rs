@@ -1,7 +1,7 @@
 //! A container's network namespace, kept as a file (a bind mount of the namespace) so that it
-//! outlives its processes: netavark sets it up before the container starts and tears it down
-//! after it ends, and a container whose atomic was killed still has it for the next delete or
-//! start to reclaim.
+//! outlives its processes: the network driver sets it up before the container starts and tears
+//! it down after it ends, and a container whose atomic was killed still has it for the next
+//! delete or start to reclaim.
 
 // unshare(2) is unsafe in rustix only for CLONE_FILES (file descriptors of other threads);
 // here it unshares the network namespace alone, in a thread made for it.

@@ -32,7 +32,15 @@ pub fn execute(networks: &Networks, command: &NetworkCommand, out: &mut dyn Writ
         }
         NetworkCommand::Rm { names } => {
             for name in names {
+                let bridge = networks.get(name)?.and_then(|n| n.network_interface);
                 networks.remove(name)?;
+                // netavark removes its bridges with their last container; the built-in driver's
+                // stay until their network goes.
+                if let Some(bridge) = bridge
+                    && let Err(e) = crate::network::ifaces::remove_bridge(&bridge)
+                {
+                    tracing::warn!("removing the bridge {bridge} of network {name}: {e:#}");
+                }
                 line(out, name)?;
             }
         }
