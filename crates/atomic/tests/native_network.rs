@@ -59,8 +59,7 @@ impl Drop for NetWorld {
                 }
             }
         }
-        // The built-in driver's bridges stay with their networks (as docker0 does); the
-        // store goes with the test, so do they.
+        // A bridge a failed test left (the others went with their last container).
         for bridge in bridges(&self.0) {
             let _ = std::process::Command::new("ip")
                 .args(["link", "del", &bridge])
@@ -162,8 +161,8 @@ fn program_output(program: &str, args: &[&str]) -> String {
 }
 
 /// What this test put on the host: firewall rules that mention its subnet, ports or
-/// containers (iptables and nftables views), netavark's and aardvark's files, allocated
-/// addresses and ports, kept namespaces.
+/// containers (iptables and nftables views), bridges, netavark's and aardvark's files,
+/// allocated addresses and ports, kept namespaces.
 fn host_state(world: &World, needles: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     let rules = program_output("iptables-save", &[]) + &program_output("nft", &["list", "ruleset"]);
@@ -187,6 +186,12 @@ fn host_state(world: &World, needles: &[&str]) -> Vec<String> {
             if v[key].as_object().is_some_and(|o| !o.is_empty()) {
                 out.push(format!("allocations: {}", v[key]));
             }
+        }
+    }
+    // A test's store is not the host's: its bridges go with their last container.
+    for bridge in bridges(world) {
+        if Path::new("/sys/class/net").join(&bridge).exists() {
+            out.push(format!("bridge: {bridge}"));
         }
     }
     if let Ok(entries) = std::fs::read_dir(world.store_root().join("containers")) {

@@ -334,7 +334,14 @@ impl Runner {
         let legs = legs(att, &networks);
         let _lock = builtin::lock(&self.networks.netavark_dir())?;
         let others = |network: &str| self.others_live(network, &record.id);
-        let macs = builtin::setup(&record.id, att, &legs, path, &others)?;
+        let macs = builtin::setup(
+            &record.id,
+            att,
+            &legs,
+            path,
+            &others,
+            self.networks.is_host_store(),
+        )?;
         Ok(macs.into_iter().map(Some).collect())
     }
 
@@ -400,7 +407,13 @@ impl Runner {
                 NetworkDriver::Builtin => self.networks_of(att).and_then(|networks| {
                     let _lock = builtin::lock(&self.networks.netavark_dir())?;
                     let others = |network: &str| self.others_live(network, &record.id);
-                    builtin::teardown(&record.id, att, &legs(att, &networks), &others)
+                    builtin::teardown(
+                        &record.id,
+                        att,
+                        &legs(att, &networks),
+                        &others,
+                        self.networks.is_host_store(),
+                    )
                 }),
                 NetworkDriver::Netavark => {
                     Netavark::find(&self.networks.netavark_dir()).and_then(|netavark| {

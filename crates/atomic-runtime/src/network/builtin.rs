@@ -5,8 +5,8 @@
 //! times). Networks with DNS go through netavark, which starts aardvark-dns.
 //!
 //! Setups and teardowns of a store are serialized with netavark's (one lock file): the first
-//! container on a network makes its bridge (which stays, as Docker's `docker0`) and firewall
-//! chains, the last removes the chains. Whether another container of the network is up is
+//! container on a network makes its bridge and firewall chains, the last removes the chains
+//! (and the bridge, but for the host's own store, whose bridges stay as Docker's `docker0`). Whether another container of the network is up is
 //! the store's to say (its namespace file is there), not the bridge's: a veth pair outlives
 //! its container's namespace file for a moment, while the kernel tears the namespace down.
 
@@ -117,20 +117,22 @@ fn reaches_loopback(m: &PortMapping) -> bool {
 /// Set up the container's endpoints in a new namespace kept at `netns`; `others_live` says
 /// whether another container on a network (by name) has its network up (its chains are
 /// there). Returns each endpoint's MAC address. On failure the firewall rules made are
-/// removed again; the caller removes the namespace, and the links go with it.
+/// removed again (and the bridge made, unless `keep_bridges`: see [`teardown`]); the caller
+/// removes the namespace, and the links go with it.
 pub fn setup(
     container_id: &str,
     att: &Attachment,
     legs: &[Leg],
     netns: &Path,
     others_live: &dyn Fn(&str) -> bool,
+    keep_bridges: bool,
 ) -> Result<Vec<String>> {
     let mut macs = Vec::new();
     for (index, leg) in legs.iter().enumerate() {
         match setup_one(container_id, att, leg, index, netns, others_live) {
             Ok(mac) => macs.push(mac),
             Err(e) => {
-                if let Err(t) = teardown(container_id, att, legs, others_live) {
+                if let Err(t) = teardown(container_id, att, legs, others_live, keep_bridges) {
                     tracing::debug!("teardown after a failed setup: {t:#}");
                 }
                 return Err(e);
@@ -206,14 +208,17 @@ fn make_links(
 }
 
 /// Remove the container's firewall rules, and a network's own with its last container (no
-/// other is live on it: `others_live`). Its links go with its namespace; the bridge stays.
-/// Whatever is gone already is no error; every endpoint is tried, the first failure is
-/// returned.
+/// other is live on it: `others_live`). Its links go with its namespace. The bridge stays when
+/// `keep_bridges` (the host's store: `atomic0` is there for the next container, as Docker's
+/// `docker0`); another store's (a test's, a benchmark's) goes with its last container, so that
+/// a store that is deleted leaves no bridge holding its subnet. Whatever is gone already is no
+/// error; every endpoint is tried, the first failure is returned.
 pub fn teardown(
     container_id: &str,
     att: &Attachment,
     legs: &[Leg],
     others_live: &dyn Fn(&str) -> bool,
+    keep_bridges: bool,
 ) -> Result<()> {
     let mut first = None;
     for (index, leg) in legs.iter().enumerate() {
@@ -236,6 +241,11 @@ pub fn teardown(
                 leg.network.name,
                 start.elapsed()
             );
+            if last && !keep_bridges {
+                ifaces::remove_bridge(rules.bridge).with_context(|| {
+                    format!("removing the bridge of network {}", leg.network.name)
+                })?;
+            }
             Ok(())
         });
         if let Err(e) = done {

@@ -82,6 +82,11 @@ impl Networks {
         }
     }
 
+    /// Whether these are the host's own store's networks (whose bridges stay when idle).
+    pub fn is_host_store(&self) -> bool {
+        self.host_store
+    }
+
     /// netavark's `--config` directory.
     pub fn netavark_dir(&self) -> PathBuf {
         self.root.join("netavark")

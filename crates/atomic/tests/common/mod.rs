@@ -246,18 +246,34 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// An isolated world for one test: its own install.json, an empty atomic.conf, a working
-/// directory of its own, and its own native image store (`store/`, created by the first pull
-/// into it).
+/// An isolated world for one test: its own install.json, an atomic.conf that gives its
+/// default network a subnet of its own, a working directory of its own, and its own native
+/// image store (`store/`, created by the first pull into it).
 pub struct World {
     pub dir: tempfile::TempDir,
 }
 
 impl World {
     pub fn new() -> World {
-        World {
+        let world = World {
             dir: tempfile::tempdir().expect("temp dir"),
-        }
+        };
+        // Tests run at once, each with a store of its own; two stores' default networks on one
+        // subnet would overlap (atomic refuses that). Each world has its own /24 in 10.100/12
+        // (apart from the default 10.90/16 and native_network's 10.96.N/24); a test that
+        // writes its own atomic.conf chooses for itself.
+        static WORLDS: AtomicUsize = AtomicUsize::new(0);
+        let n = (std::process::id() as usize * 61 + WORLDS.fetch_add(1, Ordering::SeqCst)) % 4096;
+        std::fs::write(
+            world.conf(),
+            format!(
+                "default_network_subnet: 10.{}.{}.0/24\n",
+                100 + n / 256,
+                n % 256
+            ),
+        )
+        .expect("writing the world's atomic.conf");
+        world
     }
 
     pub fn path(&self) -> &Path {
