@@ -128,7 +128,7 @@ impl NativeEngine {
             return Err(native(anyhow!(
                 "unable to remove image '{query}' (must force): container {} ({}) is using it",
                 c.name,
-                &c.id[..12]
+                atomic_runtime::state::short_id(&c.id)
             )));
         }
         match matching_name(&img, query) {

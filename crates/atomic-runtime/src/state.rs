@@ -323,6 +323,12 @@ fn remove_tree(dir: &Path) -> Result<()> {
     }
 }
 
+/// The 12-character form of an ID that docker prints; a shorter or odd one (from a file
+/// edited by hand) is shown whole rather than cut inside a character.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
 /// A new container ID: 32 random bytes in hex, as docker's.
 pub fn new_id() -> Result<String> {
     let mut bytes = [0u8; 32];

@@ -348,7 +348,7 @@ impl Bundle {
             (None, true) => std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_string())
                 .unwrap_or_else(|_| "localhost".to_string()),
-            (None, false) => record.id[..12].to_string(),
+            (None, false) => atomic_runtime::state::short_id(&record.id).to_string(),
         };
         let files = ContainerFiles {
             hosts: Some(dir.join("hosts")),

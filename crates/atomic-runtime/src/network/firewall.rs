@@ -69,7 +69,7 @@ pub enum Expect {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    crate::state::short_id(id)
 }
 
 impl NetRules<'_> {

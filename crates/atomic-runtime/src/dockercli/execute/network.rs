@@ -61,7 +61,7 @@ fn list(networks: &Networks, quiet: bool, out: &mut dyn Write) -> Result<()> {
     let all = networks.list()?;
     if quiet {
         for n in &all {
-            line(out, &n.id[..12])?;
+            line(out, crate::state::short_id(&n.id))?;
         }
         return Ok(());
     }
@@ -69,7 +69,7 @@ fn list(networks: &Networks, quiet: bool, out: &mut dyn Write) -> Result<()> {
         .iter()
         .map(|n| {
             vec![
-                n.id[..12].to_string(),
+                crate::state::short_id(&n.id).to_string(),
                 display_name(&n.name).to_string(),
                 n.driver.clone(),
                 subnet(n),

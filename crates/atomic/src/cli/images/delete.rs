@@ -234,5 +234,5 @@ async fn confirm_prune(engines: &[Engine], assumeyes: bool) -> Result<bool> {
 }
 
 fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
+    atomic_runtime::state::short_id(id)
 }
