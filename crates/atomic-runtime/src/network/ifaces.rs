@@ -8,11 +8,12 @@
 //! container's namespace (setns(2) on the namespace file), on a netlink socket opened there.
 //! The thread ends there: nothing else ever runs in that namespace.
 //!
-//! Nothing is deleted at teardown: deleting a link waits for the kernel's RCU grace periods
+//! No veth is deleted at teardown: deleting a link waits for the kernel's RCU grace periods
 //! (20-50 ms each here, more than everything else together). The veth pair goes with the
 //! container's namespace, which the kernel tears down in the background once its file is
-//! unmounted; the bridge stays, as Docker's `docker0` does. A bridge left by a store that is
-//! gone is replaced when a new one needs its subnet ([`up`]).
+//! unmounted; the host store's bridges stay, as Docker's `docker0` does, and another store's
+//! go with their last container ([`remove_bridge`], called by the driver). A bridge left by a
+//! store that is gone is replaced when a new one needs its subnet ([`up`]).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
