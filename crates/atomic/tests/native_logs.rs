@@ -4,33 +4,14 @@
 
 mod common;
 
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use atomic_testsupport::ImageSpec;
-use common::native::{pull_oci, run};
+use common::native::{docker, docker_ok, pull_oci};
 use common::{Kind, World, stderr, stdout};
 
 fn usable() -> bool {
     Kind::Native.usable()
-}
-
-/// A docker command line carried out by the native engine (atomic's hidden verb for it).
-fn docker(world: &World, args: &[&str]) -> Output {
-    let mut all = vec!["native-docker", "docker"];
-    all.extend(args);
-    run(world, &all)
-}
-
-fn docker_ok(world: &World, args: &[&str]) -> String {
-    let out = docker(world, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed:\n{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
 }
 
 /// Waits until the container `name` has exited (its supervisor records it after the last line

@@ -16,7 +16,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use atomic_testsupport::ImageSpec;
-use common::native::{Stored, pull_oci, run};
+use common::native::{Stored, docker, docker_ok, pull_oci};
 use common::{Kind, World, stderr, stdout};
 
 /// Root, runc and netavark are needed.
@@ -110,23 +110,6 @@ fn native(world: &World, args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-fn docker(world: &World, args: &[&str]) -> Output {
-    let mut all = vec!["native-docker", "docker"];
-    all.extend(args);
-    run(world, &all)
-}
-
-fn docker_ok(world: &World, args: &[&str]) -> String {
-    let out = docker(world, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    stdout(&out)
 }
 
 /// GET / from `addr` until it answers (a detached httpd starts a moment after `run` returns).

@@ -9,7 +9,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use atomic_testsupport::ImageSpec;
-use common::native::{Stored, pull_oci, run, succeeded};
+use common::native::{Stored, docker, pull_oci, succeeded};
 use common::{Kind, World, stderr, stdout};
 
 /// runc and root are needed; without them the test is skipped (or fails in CI).
@@ -36,13 +36,6 @@ fn native(world: &World, args: &[&str]) -> Output {
 
 fn ok(world: &World, args: &[&str]) -> String {
     succeeded(args, native(world, args))
-}
-
-/// A docker command line carried out by the native engine (atomic's hidden verb for it).
-fn docker(world: &World, args: &[&str]) -> Output {
-    let mut all = vec!["native-docker", "docker"];
-    all.extend(args);
-    run(world, &all)
 }
 
 /// Mount points under `dir` in this mount namespace.

@@ -98,3 +98,22 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// A docker command line carried out by the native engine (atomic's hidden verb for it).
+pub fn docker(world: &World, args: &[&str]) -> Output {
+    let mut all = vec!["native-docker", "docker"];
+    all.extend(args);
+    run(world, &all)
+}
+
+/// [`docker`], which must succeed; its stdout.
+pub fn docker_ok(world: &World, args: &[&str]) -> String {
+    let out = docker(world, args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed:\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}
